@@ -1,0 +1,181 @@
+"""`ecgspec explain`: a declaration as the compiler understood it, and where each value came from."""
+
+from __future__ import annotations
+
+import json
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from .check import _field_markers, _is_union, _marker, _strip
+from .ir import Decl
+from .ir.base import DISTRIBUTIONS, Choice, Colour, Expr, Ident, Lead, LogNormal, Normal, RefTo, Span, Uniform, Unit
+from .program import Key, Program
+from .units import DIMENSIONS
+
+
+# Values of these kinds are names, written without quotes.
+_BARE = (RefTo, Lead, Ident, Colour, Expr)
+
+
+def _num(x: float, unit: str | None) -> str:
+    text = f"{x:g}"
+    if unit is None:
+        return text
+    if unit == "%":
+        return f"{x * 100:g}%"
+    return f"{text} {unit}"
+
+
+def show(value: Any, tp: Any, markers: list[Any]) -> str:
+    """An IR value written back in the language, in canonical units."""
+    tp, inner = _strip(tp)
+    markers = [*markers, *inner]
+    unit_m = _marker(markers, Unit)
+    unit = DIMENSIONS[unit_m.dimension].canonical if unit_m else None
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Uniform):
+        return f"uniform({_num(value.lo, unit)}, {_num(value.hi, unit)})"
+    if isinstance(value, Normal):
+        extra = "".join(f", {k} = {_num(v, unit)}" for k, v in (("lo", value.lo), ("hi", value.hi)) if v is not None)
+        return f"normal({_num(value.mu, unit)}, {_num(value.sigma, unit)}{extra})"
+    if isinstance(value, LogNormal):
+        return f"lognormal({value.mu:g}, {value.sigma:g})"
+    if isinstance(value, Span):
+        return f"{value.lo:g}..{_num(value.hi, unit)}" if unit != "%" else f"{_num(value.lo, unit)}..{_num(value.hi, unit)}"
+    if isinstance(value, Choice):
+        elem = _choice_elem(tp)
+        return "choice[" + ", ".join(f"{show(o, elem, markers)}: {w:.4g}" for o, w in zip(value.options, value.weights,
+                                                                                          strict=True)) + "]"
+    if _is_union(tp):
+        for member in typing.get_args(tp):
+            m, _ = _strip(member)
+            if m in DISTRIBUTIONS or m is type(None):
+                continue
+            return show(value, member, markers)
+    if isinstance(value, (int, float)):
+        return _num(float(value), unit) if unit else f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        bare = typing.get_origin(tp) is Literal or any(isinstance(m, _BARE) for m in markers)
+        return value if bare else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        args = typing.get_args(tp)
+        elem = args[0] if args else Any
+        if value and isinstance(value[0], tuple):
+            row_tp = typing.get_args(_strip(elem)[0])
+            cell = row_tp[0] if row_tp else Any
+            return "[" + " | ".join(", ".join(show(x, cell, []) for x in row) for row in value) + "]"
+        return "[" + ", ".join(show(x, elem, []) for x in value) + "]"
+    if isinstance(value, dict):
+        vt = typing.get_args(tp)[1] if typing.get_args(tp) else Any
+        return "[" + ", ".join(f"{json.dumps(k)}: {show(v, vt, [])}" for k, v in value.items()) + "]"
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return repr(value)
+
+
+def _choice_elem(tp: Any) -> Any:
+    for member in typing.get_args(tp) if _is_union(tp) else (tp,):
+        m, _ = _strip(member)
+        if m in DISTRIBUTIONS or m is type(None):
+            continue
+        if typing.get_origin(m) is tuple:
+            return typing.get_args(m)[0]
+        return member
+    return Any
+
+
+def _statement_lines(obj: BaseModel, indent: str) -> list[str]:
+    head = getattr(obj, "keyword", type(obj).__name__)
+    parts = [head]
+    block: list[str] = []
+    for fname, info in type(obj).model_fields.items():
+        v = getattr(obj, fname)
+        tp, markers = _field_markers(info)
+        if isinstance(v, tuple) and v and isinstance(v[0], BaseModel):
+            for sub in v:
+                block.extend(_statement_lines(sub, indent + "    "))
+            continue
+        if isinstance(v, dict) and getattr(type(obj), "open_block", None) == fname:
+            block.extend(f"{indent}    {k} = {show(x, Any, [])}" for k, x in v.items())
+            continue
+        if v == info.default and fname != "p":
+            continue
+        parts.append(f"{fname} {show(v, tp, markers)}")
+    line = indent + " ".join(parts)
+    if block:
+        return [line + " {", *block, indent + "}"]
+    return [line]
+
+
+def explain_text(program: Program, key: Key) -> str:
+    decl: Decl = program.decls[key]
+    kind, name = key
+    origins = program.origins.get(key, {})
+    pos = program.position(key)
+    shown = name if name.isidentifier() else json.dumps(name)
+    lines = [f"{kind} {shown}    # {pos}", f"# hash {program.hash_of(kind, name)}"]
+    rows: list[tuple[str, str, str]] = []
+    for fname, info in type(decl).model_fields.items():
+        if fname == "name":
+            continue
+        v = getattr(decl, fname)
+        if isinstance(v, tuple) and v and isinstance(v[0], BaseModel):
+            for sub in v:
+                for ln in _statement_lines(sub, "    "):
+                    rows.append((ln, "", ""))
+            continue
+        if isinstance(v, tuple) and not v and fname in {f for f in _statement_fields(decl)}:
+            continue
+        tp, markers = _field_markers(info)
+        origin = origins.get(fname)
+        rows.append((fname, show(v, tp, markers), origin.describe() if origin else "default"))
+    width = max((len(r[0]) for r in rows if r[1] or r[2]), default=0)
+    vwidth = min(max((len(r[1]) for r in rows if r[1] or r[2]), default=0), 48)
+    for key_, val, org in rows:
+        if not val and not org:
+            lines.append(key_)
+        else:
+            lines.append(f"    {key_.ljust(width)} = {val.ljust(vwidth)}  # {org}")
+    deps = sorted(program.deps.get(key, ()))
+    if deps:
+        lines.append("# uses " + ", ".join(f"{k} {n}" for k, n in deps))
+    return "\n".join(lines)
+
+
+def _statement_fields(decl: Decl) -> set[str]:
+    out = set()
+    for fname, info in type(decl).model_fields.items():
+        tp, _ = _strip(info.annotation)
+        if typing.get_origin(tp) is tuple:
+            elem, _ = _strip(typing.get_args(tp)[0])
+            if isinstance(elem, type) and issubclass(elem, BaseModel):
+                out.add(fname)
+    return out
+
+
+def explain_json(program: Program, key: Key) -> dict[str, Any]:
+    decl = program.decls[key]
+    pos = program.position(key)
+    return {
+        "kind": key[0],
+        "name": key[1],
+        "file": pos.file,
+        "line": pos.line,
+        "hash": program.hash_of(*key),
+        "value": decl.model_dump(mode="json"),
+        "origins": {f: o.describe() for f, o in program.origins.get(key, {}).items()},
+        "uses": [f"{k}:{n}" for k, n in sorted(program.deps.get(key, ()))],
+    }
+
+
+def find(program: Program, name: str) -> tuple[list[Key], list[str]]:
+    """Declarations matching `name` or `kind:name`; and all names, for suggestions."""
+    kind, _, bare = name.rpartition(":")
+    matches = [k for k in program.decls if k[1] == bare and (not kind or k[0] == kind)]
+    return matches, sorted({n for _, n in program.decls})
+

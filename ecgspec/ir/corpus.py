@@ -1,0 +1,53 @@
+"""`corpus`: records × renders × tasks → an instruction-tuning set (the ECGInstruct recipe)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from .base import Choice, Decl, Ident, Prob, RefTo, Statement, varying
+
+
+class From(Statement):
+    """`from SOURCE [split NAME] [weight W] [limit N]`: where items come from."""
+
+    keyword: ClassVar[str] = "from"
+    positional: ClassVar[tuple[str, ...]] = ("source",)
+    source: Annotated[str, RefTo("source", "synth")]
+    split: Annotated[str, Ident()] | None = None
+    weight: float = Field(1.0, gt=0)
+    limit: int | None = Field(None, ge=1)
+
+
+LayoutRef = Annotated[str, RefTo("layout")]
+PaperRef = Annotated[str, RefTo("paper")]
+DistortRef = Annotated[str, RefTo("distort")]
+TaskRef = Annotated[str, RefTo("task")]
+
+
+class Corpus(Decl):
+    """A training corpus: which records, rendered how, asked what."""
+
+    kind: ClassVar[str] = "corpus"
+    statements: ClassVar[dict[str, type[Any]]] = {"from": From}
+
+    sources: tuple[From, ...] = ()
+    layout: LayoutRef | Choice = Field("4x3", description="layout, or a weighted choice of layouts")
+    paper: PaperRef | Choice = Field("standard", description="paper, or a weighted choice of papers")
+    distort: DistortRef | Choice | None = Field(None, description="distortion pipeline(s) for distorted renders")
+    distorted: Prob = Field(0.5, ge=0, le=1, description="share of images that are distorted (PULSE: about 1:1)")
+    tasks: tuple[TaskRef, ...] | Choice = Field((), description="tasks, or a weighted choice of tasks")
+    turns: varying(int) = Field(1, description="conversation turns per image")
+    variants: int = Field(1, ge=1, le=100, description="images rendered per record")
+    limit: int | None = Field(None, ge=1, description="at most this many items")
+    seed: int = Field(0, description="seed of every draw in the corpus")
+
+    def problems(self) -> list[tuple[str, str, str | None]]:
+        out: list[tuple[str, str, str | None]] = []
+        if not self.sources:
+            out.append(("sources", "a corpus needs at least one `from SOURCE` line", None))
+        if self.distorted > 0 and self.distort is None:
+            out.append(("distorted", f"{self.distorted:.0%} of images are to be distorted, but no `distort` is set",
+                        "set `distort = scanned`, or `distorted = 0%`"))
+        return out

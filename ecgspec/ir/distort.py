@@ -1,0 +1,277 @@
+"""`distort`: an ordered pipeline of steps that make a clean render look scanned or photographed.
+
+Each step is one class below: its fields are its parameters (drawn per image when written as
+a distribution), `p` is the probability that it fires. Scene steps change what is drawn;
+raster steps change pixels. The implementations live with the renderer; these classes are
+what a spec may say, and the checker, `explain` and the docs read them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, SerializeAsAny, computed_field
+
+from .base import ColourHex, Decl, Prob, Statement, Unit, varying
+
+Fraction = Annotated[float, Unit("fraction")]
+Length = Annotated[float, Unit("length")]
+Pixels = Annotated[float, Unit("pixels")]
+Angle = Annotated[float, Unit("angle")]
+
+
+class Step(Statement):
+    stage: ClassVar[Literal["scene", "raster"]] = "raster"
+    p: Prob = Field(1.0, ge=0, le=1, description="probability that the step fires")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def op(self) -> str:
+        """The step's keyword, written into dumps so that steps with like parameters differ."""
+        return self.keyword
+
+
+# ---- scene steps ---------------------------------------------------------------------------------
+
+
+class GridStep(Step):
+    """Remove the grid, make it faint, or jitter its colours."""
+
+    keyword: ClassVar[str] = "grid"
+    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    positional: ClassVar[tuple[str, ...]] = ("mode",)
+    mode: Literal["remove", "faint", "jitter"]
+    amount: varying(Fraction) = Field(0.5, description="faintness or colour jitter, 0–1")
+
+
+class TraceStep(Step):
+    """Change the trace's width and colour."""
+
+    keyword: ClassVar[str] = "trace"
+    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    width: varying(Length) | None = Field(None, description="trace width")
+    color: ColourHex | None = Field(None, description="trace colour")
+
+
+class LabelsStep(Step):
+    """Drop or misplace lead labels."""
+
+    keyword: ClassVar[str] = "labels"
+    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    positional: ClassVar[tuple[str, ...]] = ("mode",)
+    mode: Literal["missing", "misplaced"]
+    amount: varying(Fraction) = Field(1.0, description="share of labels affected")
+
+
+class HeaderStep(Step):
+    """Hide the header and footer text."""
+
+    keyword: ClassVar[str] = "header"
+    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    positional: ClassVar[tuple[str, ...]] = ("show",)
+    show: Literal["on", "off"] = "off"
+
+
+class PaddingStep(Step):
+    """Add blank paper around the page."""
+
+    keyword: ClassVar[str] = "padding"
+    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    positional: ClassVar[tuple[str, ...]] = ("amount",)
+    amount: varying(Length) = Field(10.0, description="border added on each side")
+
+
+class ChartStep(Step):
+    """Move and scale the chart on the page."""
+
+    keyword: ClassVar[str] = "chart"
+    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    scale: varying(Fraction) = Field(1.0, description="chart scale, 1 = 100%")
+    shift_x: varying(Length) = Field(0.0, description="horizontal shift")
+    shift_y: varying(Length) = Field(0.0, description="vertical shift")
+
+
+# ---- raster steps: geometry -----------------------------------------------------------------------
+
+
+class RotateStep(Step):
+    """Rotate the page about its centre."""
+
+    keyword: ClassVar[str] = "rotate"
+    positional: ClassVar[tuple[str, ...]] = ("angle",)
+    angle: varying(Angle)
+
+
+class PerspectiveStep(Step):
+    """Photograph the page at an angle: move its corners inward by up to `strength` of its size."""
+
+    keyword: ClassVar[str] = "perspective"
+    positional: ClassVar[tuple[str, ...]] = ("strength",)
+    strength: varying(Fraction)
+
+
+class CropStep(Step):
+    """Cut up to `amount` of the size from each side."""
+
+    keyword: ClassVar[str] = "crop"
+    positional: ClassVar[tuple[str, ...]] = ("amount",)
+    amount: varying(Fraction)
+
+
+class ShiftStep(Step):
+    """Translate the page."""
+
+    keyword: ClassVar[str] = "shift"
+    x: varying(Pixels) = 0.0
+    y: varying(Pixels) = 0.0
+
+
+class ResolutionStep(Step):
+    """Rescale the image (a low-resolution scan)."""
+
+    keyword: ClassVar[str] = "resolution"
+    positional: ClassVar[tuple[str, ...]] = ("scale",)
+    scale: varying(Fraction)
+
+
+class AspectStep(Step):
+    """Stretch the width by `ratio` (a scanner or screenshot with the wrong aspect)."""
+
+    keyword: ClassVar[str] = "aspect"
+    positional: ClassVar[tuple[str, ...]] = ("ratio",)
+    ratio: varying(float) = Field(description="new width / old width")
+
+
+# ---- raster steps: paper ------------------------------------------------------------------------
+
+
+class WrinkleStep(Step):
+    """Smooth displacement field with shading, as crumpled paper."""
+
+    keyword: ClassVar[str] = "wrinkle"
+    strength: varying(Fraction) = 0.5
+    count: varying(int) = 6
+
+
+class CreaseStep(Step):
+    """Straight folds: a line of shading with a small local displacement."""
+
+    keyword: ClassVar[str] = "crease"
+    positional: ClassVar[tuple[str, ...]] = ("count",)
+    count: varying(int) = 1
+    depth: varying(Fraction) = 0.4
+
+
+class TintStep(Step):
+    """Move the page colour toward `color` by `amount`."""
+
+    keyword: ClassVar[str] = "tint"
+    positional: ClassVar[tuple[str, ...]] = ("color",)
+    color: ColourHex
+    amount: varying(Fraction) = 0.2
+
+
+class YellowStep(Step):
+    """Yellow the paper as it ages."""
+
+    keyword: ClassVar[str] = "yellow"
+    positional: ClassVar[tuple[str, ...]] = ("amount",)
+    amount: varying(Fraction) = 0.3
+
+
+class TextureStep(Step):
+    """Paper fibre texture."""
+
+    keyword: ClassVar[str] = "texture"
+    positional: ClassVar[tuple[str, ...]] = ("strength",)
+    strength: varying(Fraction) = 0.2
+
+
+class StainStep(Step):
+    """Coffee and water stains."""
+
+    keyword: ClassVar[str] = "stain"
+    count: varying(int) = 1
+    size: varying(Length) = 20.0
+    color: ColourHex = "#b08850"
+
+
+class ShadowStep(Step):
+    """A soft shadow across part of the page."""
+
+    keyword: ClassVar[str] = "shadow"
+    positional: ClassVar[tuple[str, ...]] = ("strength",)
+    strength: varying(Fraction) = 0.3
+
+
+class LightingStep(Step):
+    """A brightness gradient, as uneven light on a photographed page."""
+
+    keyword: ClassVar[str] = "lighting"
+    positional: ClassVar[tuple[str, ...]] = ("strength",)
+    strength: varying(Fraction) = 0.3
+
+
+# ---- raster steps: sensor ---------------------------------------------------------------------
+
+
+class NoiseStep(Step):
+    """Sensor noise: gaussian (`sigma` in 0–255 levels), speckle, or salt and pepper (`amount`)."""
+
+    keyword: ClassVar[str] = "noise"
+    positional: ClassVar[tuple[str, ...]] = ("kind",)
+    kind: Literal["gaussian", "speckle", "salt_pepper"] = "gaussian"
+    sigma: varying(float) = Field(5.0, description="standard deviation in 0–255 levels")
+    amount: varying(Fraction) = Field(0.01, description="share of pixels hit (salt and pepper)")
+
+
+class BlurStep(Step):
+    """Gaussian blur."""
+
+    keyword: ClassVar[str] = "blur"
+    positional: ClassVar[tuple[str, ...]] = ("sigma",)
+    sigma: varying(Pixels) = 1.0
+
+
+class DefocusStep(Step):
+    """Disc blur of an out-of-focus camera."""
+
+    keyword: ClassVar[str] = "defocus"
+    positional: ClassVar[tuple[str, ...]] = ("radius",)
+    radius: varying(Pixels) = 2.0
+
+
+class JpegStep(Step):
+    """JPEG compression artefacts."""
+
+    keyword: ClassVar[str] = "jpeg"
+    positional: ClassVar[tuple[str, ...]] = ("quality",)
+    quality: varying(int) = Field(75, description="JPEG quality, 1–100")
+
+
+SIMPLE_STEPS: tuple[type[Step], ...] = (
+    GridStep, TraceStep, LabelsStep, HeaderStep, PaddingStep, ChartStep,
+    RotateStep, PerspectiveStep, CropStep, ShiftStep, ResolutionStep, AspectStep,
+    WrinkleStep, CreaseStep, TintStep, YellowStep, TextureStep, StainStep, ShadowStep, LightingStep,
+    NoiseStep, BlurStep, DefocusStep, JpegStep,
+)
+
+
+class OneOfStep(Step):
+    """`one of { ... } p = 0.5`: when it fires, exactly one of its steps runs (by their `p` as weights)."""
+
+    keyword: ClassVar[str] = "one of"
+    takes_block: ClassVar[bool] = True
+    statements: ClassVar[dict[str, type[Any]]] = {s.keyword: s for s in SIMPLE_STEPS}
+    steps: tuple[SerializeAsAny[Step], ...] = ()
+
+
+STEPS: dict[str, type[Step]] = {s.keyword: s for s in (*SIMPLE_STEPS, OneOfStep)}
+
+
+class Distort(Decl):
+    """A distortion pipeline: steps run in the order written; `extends` appends to the base's."""
+
+    kind: ClassVar[str] = "distort"
+    statements: ClassVar[dict[str, type[Any]]] = STEPS
+    steps: tuple[SerializeAsAny[Step], ...] = ()

@@ -1,0 +1,60 @@
+"""`paper`: the physical printout: grid, speed and gain, page, ink, header and footer."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from .base import ColourHex, Decl, Template, Unit
+
+Length = Annotated[float, Unit("length")]
+PageName = Literal["letter", "a4", "a5", "legal"]
+
+DEFAULT_HEADER = (
+    "{{ record.id }}   {{ record.sex | default('') }} {{ record.age | default('') }}"
+    "   HR {{ record.heart_rate | round | int }} bpm"
+)
+DEFAULT_FOOTER = "{{ paper.speed }} mm/s   {{ paper.gain }} mm/mV   {{ record.filter | default('') }}"
+
+
+class Paper(Decl):
+    """A paper style and printout: what a machine prints on, and how.
+
+    Speed and gain fix the physical calibration: 1 s is `speed` mm along the trace and 1 mV is
+    `gain` mm across it, at any `dpi`.
+    """
+
+    kind: ClassVar[str] = "paper"
+
+    background: ColourHex = Field("#ffffff", description="colour of the paper")
+    grid: bool = Field(True, description="draw the grid; `false` for blank paper")
+    minor: Length = Field(1.0, gt=0, le=50, description="minor grid spacing")
+    major: Length = Field(5.0, gt=0, le=100, description="major grid spacing")
+    minor_color: ColourHex = Field("#f7c4c4", description="minor grid line colour")
+    major_color: ColourHex = Field("#e06666", description="major grid line colour")
+    minor_width: Length = Field(0.08, gt=0, le=5, description="minor grid line width")
+    major_width: Length = Field(0.2, gt=0, le=5, description="major grid line width")
+    speed: Annotated[float, Unit("speed")] = Field(25.0, ge=1, le=500, description="paper speed")
+    gain: Annotated[float, Unit("gain")] = Field(10.0, ge=0.5, le=200, description="limb-lead gain")
+    chest_gain: Annotated[float, Unit("gain")] | None = Field(
+        None, ge=0.5, le=200, description="chest-lead gain (V1–V6) when it differs, e.g. half gain"
+    )
+    dpi: Annotated[float, Unit("resolution")] = Field(200.0, ge=30, le=1200, description="raster resolution")
+    size: PageName | tuple[Length, Length] = Field("letter", description="page: a name or [width, height]")
+    orientation: Literal["landscape", "portrait"] = Field("landscape", description="page orientation")
+    margin: Length = Field(8.0, ge=0, le=100, description="blank border around the chart")
+    trace_color: ColourHex = Field("#000000", description="ink colour of the traces")
+    trace_width: Length = Field(0.25, gt=0, le=5, description="trace line width")
+    text_color: ColourHex = Field("#000000", description="colour of labels, header and footer")
+    font: str = Field("DejaVu Sans", description="font family of all text")
+    font_size: Length = Field(3.0, gt=0, le=30, description="text height")
+    header: Annotated[str, Template()] | None = Field(DEFAULT_HEADER, description="header template (Jinja)")
+    footer: Annotated[str, Template()] | None = Field(DEFAULT_FOOTER, description="footer template (Jinja)")
+
+    def problems(self) -> list[tuple[str, str, str | None]]:
+        out: list[tuple[str, str, str | None]] = []
+        if self.major < self.minor:
+            out.append(("major", f"major grid spacing ({self.major:g} mm) is finer than the minor one "
+                        f"({self.minor:g} mm)", "swap `minor` and `major`"))
+        return out

@@ -1,0 +1,60 @@
+"""`source NAME from ADAPTER`: a database of records, its labels and its splits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from .base import DataPath, Decl, Folds, Ident, LeadName, RefTo, Statement, Unit
+
+SOURCE_ADAPTERS = ("wfdb", "ptbxl", "mimic", "code15", "cinc", "ecgqa", "table", "synth")
+
+
+class Split(Statement):
+    """`split by strat_fold { train = 1..8; val = 9; test = 10 }` (declared folds) or
+    `split hash patient_id { train = 80%; test = 20% }` (patient-level hashing)."""
+
+    keyword: ClassVar[str] = "split"
+    takes_block: ClassVar[bool] = True
+    open_block: ClassVar[str | None] = "parts"
+    by: Annotated[str, Ident()] | None = Field(None, description="column of declared folds")
+    hash: Annotated[str, Ident()] | None = Field(None, description="column hashed into shares (a patient id)")
+    parts: dict[str, Annotated[Any, Folds()]] = Field(default_factory=dict, description="split name → folds or share")
+
+    def problems(self) -> list[tuple[str, str, str | None]]:
+        out: list[tuple[str, str, str | None]] = []
+        if (self.by is None) == (self.hash is None):
+            out.append(("by", "a split is either `by COLUMN` (folds) or `hash COLUMN` (shares)", None))
+        shares = [v for v in self.parts.values() if isinstance(v, float)]
+        if self.hash is not None:
+            if len(shares) != len(self.parts):
+                out.append(("parts", "a hashed split takes shares such as `train = 80%`", None))
+            elif abs(sum(shares) - 1.0) > 1e-6:
+                out.append(("parts", f"shares add up to {sum(shares):.0%}, not 100%", None))
+        if self.by is not None and shares:
+            out.append(("parts", "a split by folds takes fold numbers such as `train = 1..8`", None))
+        return out
+
+
+class Source(Decl):
+    """Records from a database: where they are, what they are labelled with, how they split."""
+
+    kind: ClassVar[str] = "source"
+    headers: ClassVar[dict[str, str]] = {
+        "extends": "the source this one inherits from",
+        "from": "the adapter: " + ", ".join(SOURCE_ADAPTERS) + ", or the name of a `format`",
+    }
+    statements: ClassVar[dict[str, type[Any]]] = {"split": Split}
+
+    adapter: str = Field(description="reader (from the `from` header)")
+    root: Annotated[str, DataPath()] = Field(description="folder of the database")
+    index: Annotated[str, DataPath()] | None = Field(None, description="index table under the root")
+    records: str | None = Field(None, description="glob of record files under the root")
+    resolution: Literal["low", "high"] = Field("low", description="PTB-XL records100 (low) or records500 (high)")
+    labels: Annotated[str, RefTo("labels")] | None = Field(None, description="label vocabulary")
+    leads: tuple[LeadName, ...] | None = Field(None, description="leads to keep (default: the 12 standard)")
+    fs: Annotated[float, Unit("frequency")] | None = Field(None, gt=0, description="resample to this rate")
+    patient: Annotated[str, Ident()] | None = Field(None, description="column holding the patient id")
+    limit: int | None = Field(None, ge=1, description="read at most this many records")
+    split: tuple[Split, ...] = ()

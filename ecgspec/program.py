@@ -1,0 +1,136 @@
+"""The compiled form of a spec: resolved, checked IR declarations and their content hashes.
+
+`load()` is the one entry point that every command uses: parse → resolve → check. It never
+raises on a user's mistake; problems are in `Program.diagnostics`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import syntax as s
+from .check import Checker, Origin
+from .errors import Diagnostic, Diagnostics, Pos, SourceCache
+from .ir import Decl
+from .resolve import Scope, display_path, resolve
+
+Key = tuple[str, str]
+_IGNORE = re.compile(r"#\s*ecgspec:\s*ignore(?:\[([\w\-, ]+)\])?")
+
+
+@dataclass
+class Program:
+    scope: Scope
+    decls: dict[Key, Decl]
+    origins: dict[Key, dict[str, Origin]]
+    deps: dict[Key, set[Key]]
+    diagnostics: list[Diagnostic]
+    sources: SourceCache
+    _hashes: dict[Key, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def get(self, kind: str, name: str) -> Decl:
+        return self.decls[(kind, name)]
+
+    def of_kind(self, kind: str) -> list[Decl]:
+        return [d for (k, _), d in self.decls.items() if k == kind]
+
+    def position(self, key: Key) -> Pos:
+        return self.scope.decls[key].name.pos
+
+    def hash_of(self, kind: str, name: str) -> str:
+        """Content hash of a declaration and of everything it refers to (a Merkle hash)."""
+        key = (kind, name)
+        if key not in self._hashes:
+            self._hashes[key] = ""  # guards a reference cycle; none can be written today
+            h = hashlib.sha256()
+            h.update(f"{kind}\0".encode())
+            h.update(self.decls[key].canonical_json().encode())
+            for dep in sorted(self.deps.get(key, ())):
+                if dep in self.decls and dep != key:
+                    h.update(f"\0{dep[0]}:{dep[1]}:{self.hash_of(*dep)}".encode())
+            self._hashes[key] = h.hexdigest()
+        return self._hashes[key]
+
+    def spec_hash(self) -> str:
+        """One hash for everything the entry files declare and import."""
+        h = hashlib.sha256()
+        for kind, name in sorted(self.decls):
+            h.update(f"{kind}:{name}:{self.hash_of(kind, name)}\n".encode())
+        return h.hexdigest()
+
+
+def _templates_root(paths: list[Path], root: Path) -> Path | None:
+    """The nearest `templates/` folder above the entry files, not above the spec root."""
+    for p in paths:
+        d = p.resolve().parent
+        while True:
+            if (d / "templates").is_dir():
+                return d / "templates"
+            if d == root or d.parent == d or not d.is_relative_to(root):
+                break
+            d = d.parent
+    return None
+
+
+def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], diags: Diagnostics) -> None:
+    for name, let in scope.lets.items():
+        if name not in checked_lets:
+            diags.warning(let.name.pos, f"constant '{name}' is never used", "remove it, or use it in a value",
+                          code="unused-let")
+        shadowed = [k for (k, n) in scope.decls if n == name]
+        if shadowed:
+            diags.warning(let.name.pos, f"constant '{name}' shadows {shadowed[0]} '{name}' wherever a name is read",
+                          "rename the constant", code="shadowed-name")
+    # In a file that builds something (a corpus or a suite), a task, source, format, labels or
+    # distortion that nothing uses is probably a mistake. Library files declare for others.
+    used = {d for ds in deps.values() for d in ds}
+    for path, module in scope.modules.items():
+        decls = [i for i in module.items if isinstance(i, s.Decl)]
+        if not any(d.kind.text in ("corpus", "suite") for d in decls):
+            continue
+        for d in decls:
+            key = (d.kind.text, d.name.text)
+            if d.kind.text in ("task", "source", "format", "labels", "synth", "distort") and key not in used:
+                extended = any(h.word.text == "extends" and getattr(h.value, "text", None) == d.name.text
+                               for o in scope.decls.values() if o.kind.text == d.kind.text for h in o.headers)
+                if not extended:
+                    diags.warning(d.name.pos, f"{d.kind.text} '{d.name.text}' is declared but never used",
+                                  code="unused-decl")
+
+
+def _silenced(d: Diagnostic, sources: SourceCache) -> bool:
+    if d.severity != "warning":
+        return False
+    line = sources.line(d.pos.file, d.pos.line) or ""
+    m = _IGNORE.search(line)
+    if not m:
+        return False
+    codes = m.group(1)
+    return codes is None or d.code in {c.strip() for c in codes.split(",")}
+
+
+def load(paths: list[Path] | Path, *, root: Path | None = None, defines: list[str] | None = None,
+         templates: Path | None = None, sources: SourceCache | None = None) -> Program:
+    """Parse, resolve and check spec files. Never raises for a mistake in a spec."""
+    if isinstance(paths, Path):
+        paths = [paths]
+    diags = Diagnostics()
+    sources = sources or SourceCache()
+    scope = resolve(paths, diags, sources, root=root, defines=defines)
+    checker = Checker(scope, diags, templates or _templates_root(paths, scope.root))
+    checked = checker.run()
+    _warnings(scope, checked.used_lets, checked.deps, diags)
+    order = {display_path(p): i for i, p in enumerate(scope.modules)}
+    kept = sorted((d for d in diags.items if not _silenced(d, sources)),
+                  key=lambda d: (order.get(d.pos.file, len(order)), d.pos.file, d.pos.line, d.pos.col))
+    return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources)
+
+
+__all__ = ["Program", "load", "display_path"]
