@@ -118,6 +118,10 @@ def _short(tp: Any) -> str:
         return f"{d.noun} ({d.canonical})"
     if _marker(markers, Probability):
         return "a probability"
+    if _marker(markers, Template):
+        return "a Jinja template string"
+    if _marker(markers, TemplateFile):
+        return "a template file name"
     if (r := _marker(markers, RefTo)) is not None:
         return " or ".join(f"a {k} name" for k in r.kinds)
     if _marker(markers, Lead):
@@ -222,7 +226,7 @@ class Checker:
         if "adapter" in cls.model_fields and "adapter" in values and kind == "source":
             self._check_source_adapter(decl, values["adapter"], chain)
         obj = self._build(cls, values, decl.name.pos, what, positions)
-        if obj is not None:
+        if obj is not FAIL:
             self.out.decls[key] = obj
             self.out.origins[key] = origins
             self.out.deps[key] = deps
@@ -526,14 +530,15 @@ class Checker:
         if isinstance(value, (s.Call, s.Range, s.Choice)) and not (
             isinstance(value, s.Range) and any(_marker(_strip(m)[1], Folds) for m in plain)
         ):
-            base = plain[0] if plain else Any
+            base, base_markers = _strip(plain[0]) if plain else (Any, [])
+            markers = [*markers, *base_markers]
             if isinstance(value, s.Choice):
                 if Choice not in dists:
                     return self._type_error(value, _short(base), ctx, "a weighted choice is not allowed here")
-                elem = base
-                if typing.get_origin(_strip(base)[0]) is tuple:
-                    elem = typing.get_args(_strip(base)[0])[0]
-                return self._choice(value, elem, markers, ctx)
+                if typing.get_origin(base) is tuple:  # a choice among the elements of a list setting
+                    elem, elem_markers = _strip(typing.get_args(base)[0])
+                    return self._choice(value, elem, elem_markers, ctx)
+                return self._choice(value, base, markers, ctx)
             if not dists:
                 return self._type_error(value, _short(base), ctx,
                                         "this setting is fixed for a whole build; write one value")
@@ -615,9 +620,8 @@ class Checker:
         lo_n, hi_n = value.lo, value.hi
         if lo_n.unit is None and hi_n.unit is not None:  # `-3..3 deg`: the lower bound takes the upper's unit
             lo_n = s.Number(lo_n.value, hi_n.unit, lo_n.text, lo_n.pos)
-        integer = "." not in lo_n.text + hi_n.text and "e" not in (lo_n.text + hi_n.text).lower()
-        num_tp = int if _strip(base)[0] is int else float
-        if num_tp is int and not integer:
+        num_tp = int if base is int else float
+        if num_tp is int and ("." in lo_n.text + hi_n.text or "e" in (lo_n.text + hi_n.text).lower()):
             return self._type_error(value, "a range of whole numbers", ctx, "write it like `1..3`")
         lo = self._number(lo_n, num_tp, markers, ctx)
         hi = self._number(hi_n, num_tp, markers, ctx)
@@ -627,8 +631,7 @@ class Checker:
             self.diags.error(value.pos, f"the range {lo_n.text}..{hi_n.text} is empty", "write the smaller bound first",
                              code="range-order")
             return FAIL
-        has_unit_scale = lo_n.unit is not None and UNITS[lo_n.unit][1] != 1
-        return Span(lo=float(lo), hi=float(hi), integer=integer and not has_unit_scale)
+        return Span(lo=float(lo), hi=float(hi), integer=num_tp is int)
 
     def _choice(self, value: s.Choice, elem: Any, markers: list[Any], ctx: _Ctx) -> Any:
         items = value.items.items

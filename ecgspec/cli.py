@@ -110,7 +110,7 @@ def cmd_explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if not path.is_file():
         parser.error(f"no such file: {args.file}")
     program = load([path], root=args.root, defines=args.define, templates=args.templates)
-    errors, _ = _report(program.diagnostics, program.sources)
+    errors, _ = _report([d for d in program.diagnostics if d.severity == "error"], program.sources)
     if errors:
         return 1
     if args.name is None:

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from .check import _field_markers, _is_union, _marker, _strip
 from .ir import Decl
-from .ir.base import DISTRIBUTIONS, Choice, Colour, Expr, Ident, Lead, LogNormal, Normal, RefTo, Span, Uniform, Unit
+from .ir.base import (
+    DISTRIBUTIONS, Choice, Colour, Expr, Ident, Lead, LogNormal, Normal, Probability, RefTo, Span, Uniform, Unit,
+)
 from .program import Key, Program
 from .units import DIMENSIONS
 
@@ -32,7 +34,18 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
     """An IR value written back in the language, in canonical units."""
     tp, inner = _strip(tp)
     markers = [*markers, *inner]
+    if _is_union(tp) and isinstance(value, (Uniform, Normal, LogNormal, Span, Choice)):
+        # The unit of a distribution is the unit of the plain member it varies.
+        plain = next((m for m in typing.get_args(tp) if _strip(m)[0] not in DISTRIBUTIONS
+                      and _strip(m)[0] is not type(None)), None)
+        if plain is not None:
+            base, base_markers = _strip(plain)
+            markers = [*markers, *base_markers]
+            if isinstance(value, Choice):
+                return show(value, base if typing.get_origin(base) is not tuple else tp, markers)
     unit_m = _marker(markers, Unit)
+    if unit_m is None and _marker(markers, Probability) is not None:
+        unit_m = Unit("fraction")
     unit = DIMENSIONS[unit_m.dimension].canonical if unit_m else None
     if value is None:
         return "none"
@@ -61,7 +74,10 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
         return _num(float(value), unit) if unit else f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, str):
         bare = typing.get_origin(tp) is Literal or any(isinstance(m, _BARE) for m in markers)
-        return value if bare else json.dumps(value, ensure_ascii=False)
+        if bare and (value.isidentifier() or value.startswith("#") or "." in value and
+                     all(p.isidentifier() for p in value.split("."))):
+            return value
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple):
         args = typing.get_args(tp)
         elem = args[0] if args else Any
@@ -90,26 +106,44 @@ def _choice_elem(tp: Any) -> Any:
 
 
 def _statement_lines(obj: BaseModel, indent: str) -> list[str]:
-    head = getattr(obj, "keyword", type(obj).__name__)
-    parts = [head]
+    """A step as it would be written: positional values, then `name value`, then `p = …`."""
+    cls = type(obj)
+    parts = [getattr(cls, "keyword", cls.__name__)]
+    named: list[str] = []
     block: list[str] = []
-    for fname, info in type(obj).model_fields.items():
+    for fname, info in cls.model_fields.items():
         v = getattr(obj, fname)
         tp, markers = _field_markers(info)
         if isinstance(v, tuple) and v and isinstance(v[0], BaseModel):
             for sub in v:
                 block.extend(_statement_lines(sub, indent + "    "))
             continue
-        if isinstance(v, dict) and getattr(type(obj), "open_block", None) == fname:
-            block.extend(f"{indent}    {k} = {show(x, Any, [])}" for k, x in v.items())
+        if isinstance(v, dict) and getattr(cls, "open_block", None) == fname:
+            block.extend(f"{indent}    {k} = {_folds(x)}" for k, x in v.items())
             continue
-        if v == info.default and fname != "p":
+        if fname == "p" or (v == info.default and fname not in cls.positional):
             continue
-        parts.append(f"{fname} {show(v, tp, markers)}")
-    line = indent + " ".join(parts)
+        text = show(v, tp, markers)
+        if fname in cls.positional and not named:
+            parts.append(text)
+        else:
+            named.append(f"{fname} {text}")
+    p = getattr(obj, "p", 1.0)
+    tail = [f"p = {p * 100:g}%"] if "p" in cls.model_fields and p != 1.0 else []
+    line = indent + " ".join([*parts, *named])
     if block:
-        return [line + " {", *block, indent + "}"]
-    return [line]
+        return [line + " {", *block, indent + "}" + "".join(" " + t for t in tail)]
+    return [line + "".join(" " + t for t in tail)]
+
+
+def _folds(v: Any) -> str:
+    if isinstance(v, tuple):
+        if len(v) > 2 and list(v) == list(range(v[0], v[0] + len(v))):
+            return f"{v[0]}..{v[-1]}"
+        return str(v[0]) if len(v) == 1 else "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, float):
+        return f"{v * 100:g}%"
+    return str(v)
 
 
 def explain_text(program: Program, key: Key) -> str:

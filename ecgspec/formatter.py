@@ -106,6 +106,10 @@ class Formatter:
     def _blank_before(self, line: int) -> bool:
         return line >= 2 and not self.source_lines[line - 2].strip()
 
+    def _blank_between(self, after: int, before: int) -> bool:
+        """Whether the source has an empty line strictly between lines `after` and `before`."""
+        return any(not self.source_lines[i - 1].strip() for i in range(after + 1, before))
+
     # ---- structure -----------------------------------------------------------------------------
 
     def format(self) -> str:
@@ -113,7 +117,7 @@ class Formatter:
         for item in self.module.items:
             if prev is not None:
                 separate = isinstance(item, s.Decl) or isinstance(prev, s.Decl) or type(item) is not type(prev) \
-                    or self._blank_before(self._first_line(item))
+                    or self._blank_between(prev.pos.end_line, self._first_line(item) + 1)
                 if separate:
                     self.lines.append("")
             self._comments_before(item.pos.line, "")
@@ -138,7 +142,7 @@ class Formatter:
 
     def _hoist_inside(self, pos: s.Pos, indent: str) -> None:
         """Comments inside a multi-line entry (already printed) go just above it."""
-        inside = [i for i, c in enumerate(self.comments) if i not in self.used and pos.line < c.pos.line <= pos.end_line]
+        inside = [i for i, c in enumerate(self.comments) if i not in self.used and pos.line <= c.pos.line < pos.end_line]
         if not inside:
             return
         entry = self.lines.pop()
@@ -159,13 +163,19 @@ class Formatter:
         if not block.entries and not self._has_comments_in(pos):
             self.lines.append(f"{head} {{}}{tail}" + self._trailing(pos.end_line))
             return
-        self.lines.append(f"{head} {{" + self._trailing(pos.line))
+        shares_line = bool(block.entries) and block.entries[0].pos.line == pos.line
+        self.lines.append(f"{head} {{" + ("" if shares_line else self._trailing(pos.line)))
         inner = indent + INDENT
         run: list[s.Setting] = []
+        prev_end = pos.line
         for i, entry in enumerate(block.entries):
-            if i and self._blank_before(self._entry_first_line(entry)):
+            if i and self._blank_between(prev_end, self._entry_first_line(entry) + 1):
                 run = []
                 self.lines.append("")
+            nxt = block.entries[i + 1] if i + 1 < len(block.entries) else None
+            # A comment at the end of a line belongs to the last entry on that line.
+            last_on_line = nxt is None or nxt.pos.line > entry.pos.end_line
+            prev_end = entry.pos.end_line
             if any(c.pos.line < entry.pos.line and i2 not in self.used for i2, c in enumerate(self.comments)):
                 run = []
             self._comments_before(entry.pos.line, inner)
@@ -174,13 +184,13 @@ class Formatter:
                     run = self._settings_run(block.entries, i)
                 width = max(len(e.key.text) for e in run)
                 text = f"{inner}{entry.key.text.ljust(width)} = {value(entry.value, inner)}"
-                self.lines.append(text + self._trailing(entry.pos.end_line))
+                self.lines.append(text + (self._trailing(entry.pos.end_line) if last_on_line else ""))
                 self._hoist_inside(entry.pos, inner)
                 if entry is run[-1]:
                     run = []
             else:
                 run = []
-                self._statement(entry, inner)
+                self._statement(entry, inner, last_on_line)
         self._comments_before(pos.end_line, inner)
         self.lines.append(f"{indent}}}{tail}" + self._trailing(pos.end_line))
 
@@ -196,7 +206,7 @@ class Formatter:
             e = entries[j]
             if not isinstance(e, s.Setting):
                 break
-            if run and (self._blank_before(e.pos.line) or any(
+            if run and (self._blank_between(run[-1].pos.end_line, e.pos.line) or any(
                 run[-1].pos.end_line < c.pos.line < e.pos.line for c in self.comments)):
                 break
             run.append(e)
@@ -205,11 +215,11 @@ class Formatter:
     def _has_comments_in(self, pos: s.Pos) -> bool:
         return any(i not in self.used and pos.line < c.pos.line < pos.end_line for i, c in enumerate(self.comments))
 
-    def _statement(self, st: s.Statement, indent: str) -> None:
+    def _statement(self, st: s.Statement, indent: str, last_on_line: bool = True) -> None:
         if st.block is None:
             head = " ".join([st.head.text] + [value(t, indent) if not isinstance(t, s.KwArg) else _flat(t)
                                               for t in st.terms])
-            self.lines.append(indent + head + self._trailing(st.pos.end_line))
+            self.lines.append(indent + head + (self._trailing(st.pos.end_line) if last_on_line else ""))
             self._hoist_inside(st.pos, indent)
             return
         # kwargs written after the block were parsed as terms after it; print them after `}`.

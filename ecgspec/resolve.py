@@ -104,7 +104,7 @@ class Resolver:
         if path in self._stack:
             cycle = [*self._stack[self._stack.index(path):], path]
             assert at is not None  # an entry file cannot already be on the stack
-            self.diags.error(at, "import cycle: " + " → ".join(display_path(p) for p in cycle),
+            self.diags.error(at, "import cycle: " + " → ".join(str(p.relative_to(self.scope.root)) for p in cycle),
                              "break the cycle by moving the shared declarations into a third file",
                              code="import-cycle")
             return

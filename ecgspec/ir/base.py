@@ -127,7 +127,7 @@ class LogNormal(Node):
 
 
 class Span(Node):
-    """`a..b`: integers from a to b inclusive when both are whole, else uniform on [a, b]."""
+    """`a..b`: for a whole-number setting each integer from a to b alike, else uniform on [a, b]."""
 
     dist: Literal["range"] = "range"
     lo: float

@@ -15,7 +15,7 @@ class Labels(Decl):
     kind: ClassVar[str] = "labels"
 
     vocabulary: tuple[Annotated[str, Ident()], ...] = Field(description="the label names, in order")
-    map: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="source code → labels")
+    map: dict[str, tuple[Annotated[str, Ident()], ...]] = Field(default_factory=dict, description="source code → labels")
     table: Annotated[str, DataPath()] | None = Field(None, description="a CSV holding the mapping")
     key: Annotated[str, Ident()] | None = Field(None, description="the table's code column")
     value: Annotated[str, Ident()] | None = Field(None, description="the table's label column")

@@ -47,7 +47,7 @@ class Source(Decl):
     }
     statements: ClassVar[dict[str, type[Any]]] = {"split": Split}
 
-    adapter: str = Field(description="reader (from the `from` header)")
+    adapter: Annotated[str, Ident()] = Field(description="reader (from the `from` header)")
     root: Annotated[str, DataPath()] = Field(description="folder of the database")
     index: Annotated[str, DataPath()] | None = Field(None, description="index table under the root")
     records: str | None = Field(None, description="glob of record files under the root")

@@ -1,0 +1,28 @@
+# The two commands of the README. Both set up what they need first; `make setup` is idempotent.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+OUT     ?= out
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh $(VENV) $(PY)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job on the shipped sample records: check the specs, show what they mean.
+demo: setup
+	bash scripts/demo.sh $(BIN) $(OUT)
+
+# The whole test suite, two workers.
+test: setup
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python bench/check.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache
