@@ -8,6 +8,7 @@ located diagnostic; checking goes on after an error so that one run reports them
 
 from __future__ import annotations
 
+import difflib
 import math
 import types
 import typing
@@ -24,6 +25,7 @@ from . import ir
 from . import syntax as s
 from .colours import NAMED, normalise_hex
 from .errors import Diagnostics, Pos, did_you_mean
+from .formatter import value as written
 from .ir.base import (
     Choice, Colour, DataPath, Decl, Expr, Folds, Ident, Lead, LogNormal, Normal, Probability, RefTo,
     Span, Statement, Template, TemplateFile, Uniform, Unit,
@@ -152,6 +154,34 @@ def _value_kind(v: s.Value) -> str:
     }[type(v)]
 
 
+def _locate(value: s.Value | None, at_: Any) -> Pos | None:
+    """The position of a part of a written value: `("row", i)`, `("item", i, j)` of a matrix,
+    or `("value", name)` / `("key", name)` of a list or map."""
+    if value is None or at_ is None or not isinstance(value, s.ListValue):
+        return None
+    kind = at_[0]
+    if kind == "row" and at_[1] < len(value.rows) and value.rows[at_[1]]:
+        row = value.rows[at_[1]]
+        return row[0].pos.to(row[-1].pos)
+    if kind == "item" and at_[1] < len(value.rows) and at_[2] < len(value.rows[at_[1]]):
+        return value.rows[at_[1]][at_[2]].pos
+    if kind in ("value", "key"):
+        for item in value.items:
+            targets = [item.value] if kind == "key" else [item.weight] if item.weight is not None else [item.value]
+            for t in targets:
+                leaves = t.items if isinstance(t, s.ListValue) else (s.Item(t, None, t.pos),)
+                for leaf in leaves:
+                    v = leaf.value
+                    text = v.dotted if isinstance(v, s.Ref) else v.value if isinstance(v, s.String) else None
+                    if text == at_[1]:
+                        return v.pos
+    return None
+
+
+def _written_num(v: s.Value | s.KwArg) -> str:
+    return written(v)
+
+
 def _fmt_num(x: float) -> str:
     return f"{x:g}"
 
@@ -183,6 +213,7 @@ class Checker:
         if chain is None:
             return
         what = f"{kind} '{decl.name.text}'"
+        errors_at_start = len(self.diags.errors)
         deps: set[tuple[str, str]] = set()
         values: dict[str, Any] = {"name": decl.name.text}
         origins: dict[str, Origin] = {}
@@ -222,14 +253,19 @@ class Checker:
                     statements.append(entry)
 
         positions: dict[str, Pos] = {}
+        self.out.deps[key] = deps  # kept even if the declaration fails, so that uses still count
         self._fill(cls, values, origins, positions, settings, statements, decl, what, deps, kind)
         if "adapter" in cls.model_fields and "adapter" in values and kind == "source":
             self._check_source_adapter(decl, values["adapter"], chain)
-        obj = self._build(cls, values, decl.name.pos, what, positions)
+        obj = self._build(cls, values, decl.name.pos, what, positions, written=self._written(settings, decl),
+                          clean=len(self.diags.errors) == errors_at_start)
         if obj is not FAIL:
             self.out.decls[key] = obj
             self.out.origins[key] = origins
-            self.out.deps[key] = deps
+
+    @staticmethod
+    def _written(settings: dict[str, tuple[s.Setting, s.Decl]], decl: s.Decl) -> dict[str, s.Value]:
+        return {k: st.value for k, (st, _) in settings.items()}
 
     def _extends_chain(self, decl: s.Decl) -> list[s.Decl] | None:
         """[decl, its base, the base's base, …]; None after reporting an error."""
@@ -238,20 +274,34 @@ class Checker:
             base_name = h.value.value if isinstance(h.value, s.String) else h.value.text
             base = self.scope.decls.get((decl.kind.text, base_name))
             if base is None:
-                names = self.scope.names_of(decl.kind.text)
-                self.diags.error(h.value.pos, f"{decl.kind.text} '{chain[-1].name.text}' extends unknown "
-                                 f"{decl.kind.text} '{base_name}'", did_you_mean(base_name, names),
-                                 code="unknown-base")
+                if chain[-1] is decl:  # a declaration further down the chain reports its own
+                    kind = decl.kind.text
+                    hint = did_you_mean(base_name, self.scope.names_of(kind)) or self._not_found_hint(base_name, kind)
+                    self.diags.error(h.value.pos, f"{kind} '{decl.name.text}' extends unknown {kind} '{base_name}'",
+                                     hint, code="unknown-base")
                 return None
             if base in chain:
-                cycle = " → ".join(d.name.text for d in [*chain, base])
-                if decl is chain[0] and base is decl:
-                    self.diags.error(h.value.pos, f"inheritance cycle: {cycle}",
+                members = chain[chain.index(base):]
+                first = min(members, key=lambda d: (d.pos.file, d.pos.line, d.pos.col))
+                if decl is first:  # one report per cycle, at its first declaration
+                    cycle = " → ".join(d.name.text for d in [*members, base])
+                    first_h = first.header("extends")
+                    assert first_h is not None
+                    self.diags.error(first_h.value.pos, f"inheritance cycle: {cycle}",
                                      "a declaration cannot extend itself, directly or through others",
                                      code="extends-cycle")
                 return None
             chain.append(base)
         return chain
+
+    def _not_found_hint(self, name: str, kinds: str) -> str | None:
+        """Why a name may be missing: it is another kind, or an import that failed declares it."""
+        other = [k for (k, n) in self.scope.decls if n == name]
+        if other:
+            return f"'{name}' is a {other[0]}, not a {kinds}"
+        if self.scope.failed_imports:
+            return f"the import at {self.scope.failed_imports[0]} failed; it may declare '{name}'"
+        return None
 
     def _header_value(self, h: s.Header, cls: type[Decl], target: str, ctx: _Ctx) -> Any:
         value: s.Value = h.value if isinstance(h.value, s.String) else s.Ref((h.value.text,), h.value.pos)
@@ -272,7 +322,7 @@ class Checker:
                              or "adapters are " + ", ".join(SOURCE_ADAPTERS) + ", or a declared `format`",
                              code="unknown-adapter")
         elif adapter in formats:
-            self.out.deps.setdefault((decl.kind.text, decl.name.text), set()).add(("format", adapter))
+            self.out.deps[(decl.kind.text, decl.name.text)].add(("format", adapter))
 
     # ---- filling a model from a block --------------------------------------------------------
 
@@ -339,17 +389,21 @@ class Checker:
                          registry: dict[str, Any], what: str, kind: str) -> None:
         key = setting.key.text
         if key in registry:
-            hint = f"`{key}` is a step, written without '=': `{key} …`"
-        else:
-            hint = did_you_mean(key, [*settable, *registry]) or f"settings of a {kind}: " + ", ".join(settable)
+            self.diags.error(setting.key.pos, f"`{key}` is a step, written without '='",
+                             f"write `{key} {written(setting.value)}`", code="step-as-setting")
+            return
+        hint = did_you_mean(key, [*settable, *registry]) or f"settings of a {kind}: " + ", ".join(settable)
         self.diags.error(setting.key.pos, f"{what} has no setting `{key}`", hint, code="unknown-setting")
 
     def _unknown_statement(self, st: s.Statement, cls: type[BaseModel], settable: list[str],
                            registry: dict[str, Any], what: str, kind: str) -> None:
         head = st.head.text
         if head in settable:
-            hint = f"`{head}` is a setting: write `{head} = …`"
-        elif registry:
+            shown = " ".join(written(t) for t in st.terms) or "…"
+            self.diags.error(st.head.pos, f"`{head}` is a setting and needs '='", f"write `{head} = {shown}`",
+                             code="setting-as-step")
+            return
+        if registry:
             hint = did_you_mean(head, [*registry, *settable]) or "steps here are " + ", ".join(registry)
         else:
             hint = did_you_mean(head, settable) or f"a {kind} takes settings `name = value`"
@@ -358,6 +412,7 @@ class Checker:
 
     def _statement(self, st: s.Statement, cls: type[Statement], deps: set[tuple[str, str]], owner: str) -> Any:
         what = f"`{cls.keyword}` in {owner}"
+        errors_at_start = len(self.diags.errors)
         values: dict[str, Any] = {}
         positions: dict[str, Pos] = {}
         fields = cls.model_fields
@@ -385,11 +440,13 @@ class Checker:
                 while positional and positional[0] in values:
                     positional.pop(0)
                 if not positional:
-                    hint = (f"{what} takes " + ", ".join(f"`{p}`" for p in params)
-                            + (f"; did you mean `{did_you_mean(term.dotted, params)[14:-2]}`?"
-                               if isinstance(term, s.Ref) and did_you_mean(term.dotted, params) else ""))
-                    self.diags.error(term.pos, f"unexpected {_value_kind(term)} in {what}", hint,
-                                     code="extra-value")
+                    guess = did_you_mean(term.dotted, params) if isinstance(term, s.Ref) else None
+                    takes = ", ".join(f"`{p}`" for p in cls.positional) or "no value"
+                    others = [p for p in params if p not in cls.positional]
+                    hint = guess or ("give the others by name: " + ", ".join(f"`{p} …`" for p in others)
+                                     if others else None)
+                    self.diags.error(term.pos, f"`{cls.keyword}` takes {takes} without a name; "
+                                     f"`{written(term)}` is one value too many", hint, code="extra-value")
                     i += 1
                     continue
                 name, value, pos = positional.pop(0), term, term.pos
@@ -400,7 +457,9 @@ class Checker:
                                  code="unknown-param")
                 continue
             if name in values:
-                self.diags.error(pos, f"`{name}` is given twice in {what}", code="duplicate-param")
+                self.diags.error(pos, f"`{name}` is given twice in {what}",
+                                 f"it was already given at column {positions[name].col}; remove one",
+                                 code="duplicate-param")
                 continue
             tp, markers = _field_markers(fields[name])
             label = what if name == (cls.positional[:1] or ("",))[0] else f"`{name}` of {what}"
@@ -422,16 +481,22 @@ class Checker:
                     else:
                         inner.append(entry)
                 self._fill(cls, values, {}, positions, settings, inner, None, what, deps, cls.keyword)
-        return self._build(cls, values, st.head.pos, what, positions)
+        block_values = {e.key.text: e.value for e in (st.block.entries if st.block else ()) if isinstance(e, s.Setting)}
+        return self._build(cls, values, st.head.pos, what, positions, written=block_values,
+                           clean=len(self.diags.errors) == errors_at_start)
 
     def _example(self, info: Any) -> str:
+        if info.examples:
+            return str(info.examples[0])
         tp, markers = _field_markers(info)
         if (u := _marker(markers, Unit)) is not None:
             return DIMENSIONS[u.dimension].example
         return "…"
 
     def _build(self, cls: type[BaseModel], values: dict[str, Any], pos: Pos, what: str,
-               positions: dict[str, Pos]) -> Any:
+               positions: dict[str, Pos], written: dict[str, s.Value] | None = None, clean: bool = True) -> Any:
+        """Construct the IR object; cross-field checks run only on a declaration without other errors,
+        so that one mistake is not reported twice."""
         if any(v is FAIL for v in values.values()) or any(
             isinstance(v, tuple) and any(x is FAIL for x in v) for v in values.values()
         ):
@@ -442,11 +507,14 @@ class Checker:
             example = self._example(info)
             desc = f" ({info.description})" if info.description else ""
             hint = f"add `{f} = {example}`{desc}" if example != "…" else f"add `{f}`{desc}"
-            if f in ("adapter",):
-                hint = "write the adapter in the head: `… NAME from ADAPTER { … }`"
+            message = f"{what} is missing `{f}`"
+            if f == "adapter":
+                message = f"{what} has no `from ADAPTER` in its head"
+                hint = getattr(cls, "headers", {}).get("from", "").replace("the adapter: ", "adapters: ") or None
             elif f == "version":
-                hint = 'write the version in the head: `suite NAME version "1.0" { … }`'
-            self.diags.error(pos, f"{what} is missing `{f}`", hint, code="missing-setting")
+                message = f"{what} has no `version \"…\"` in its head"
+                hint = 'write it after the name: `suite NAME version "1.0" { … }`'
+            self.diags.error(pos, message, hint, code="missing-setting")
         if missing:
             return FAIL
         try:
@@ -457,10 +525,13 @@ class Checker:
                 self.diags.error(positions.get(loc, pos), f"{what}: `{loc}` {err['msg'].lower()}", code="invalid")
             return FAIL
         problems = getattr(obj, "problems", None)
-        if problems is not None:
+        if problems is not None and clean:
             bad = False
-            for fname, message, hint in problems():
-                self.diags.error(positions.get(fname, pos), f"{what}: {message}", hint, code="invalid")
+            for problem in problems():
+                fname, message, hint = problem[:3]
+                at_ = problem[3] if len(problem) > 3 else None
+                where = _locate((written or {}).get(fname), at_) or positions.get(fname, pos)
+                self.diags.error(where, f"{what}: {message}", hint, code="invalid")
                 bad = True
             if bad:
                 return FAIL
@@ -515,8 +586,18 @@ class Checker:
             self._let_stack.pop()
 
     def _type_error(self, value: s.Value, expected: str, ctx: _Ctx, hint: str | None = None) -> Any:
-        self.diags.error(value.pos, f"{ctx.what}: expected {expected}, got {_value_kind(value)}", hint,
-                         code="type")
+        got = _value_kind(value)
+        if isinstance(value, s.Ref) and len(value.parts) == 1:
+            got = f"the name '{value.dotted}'"
+            if hint is None:
+                guess = did_you_mean(value.dotted, self.scope.lets)
+                hint = (guess.replace("did you mean '", "did you mean the constant '") if guess
+                        else f"no constant '{value.dotted}' is declared" + (
+                            f"; the import at {self.scope.failed_imports[0]} failed" if self.scope.failed_imports
+                            else ""))
+        elif isinstance(value, (s.Call, s.Range, s.Choice)) and hint is None:
+            hint = "this setting is fixed for a whole build; write one value"
+        self.diags.error(value.pos, f"{ctx.what}: expected {expected}, got {got}", hint, code="type")
         return FAIL
 
     def _union(self, value: s.Value, tp: Any, markers: list[Any], ctx: _Ctx) -> Any:
@@ -600,7 +681,8 @@ class Checker:
                 arg_markers = []
             got[pname] = self.convert(arg, arg_tp, arg_markers, ctx)
         if len(got) < required:
-            self.diags.error(value.pos, f"{func}() needs {required} values: {func}({', '.join(params[:2])})",
+            self.diags.error(value.pos, f"{func}() needs {required} values: {func}({', '.join(params[:2])}), "
+                             f"e.g. {func}({'-3 deg, 3 deg' if func == 'uniform' else '0, 1'})",
                              code="distribution-args")
             return FAIL
         if any(v is FAIL for v in got.values()):
@@ -608,7 +690,8 @@ class Checker:
         if cls not in dists:
             return self._type_error(value, _short(base), ctx, f"{func}() is not allowed here")
         if func == "uniform" and got["lo"] > got["hi"]:
-            self.diags.error(value.pos, f"uniform(a, b) needs a ≤ b, got {_fmt_num(got['lo'])} > {_fmt_num(got['hi'])}",
+            lo_text, hi_text = (_written_num(a) for a in positional[:2])
+            self.diags.error(value.pos, f"uniform(lo, hi) needs lo ≤ hi, got {lo_text} > {hi_text}",
                              "swap the bounds", code="distribution-order")
             return FAIL
         if "sigma" in got and got["sigma"] < 0:
@@ -645,7 +728,8 @@ class Checker:
             if item.weight is None:
                 w: Any = 1.0
             else:
-                w = self._number(item.weight, float, [at.Ge(0)], _Ctx(f"the weight of a choice in {ctx.what}", ctx.deps))
+                w = self._number(item.weight, float, [at.Ge(0), Unit("fraction")],
+                                 _Ctx(f"the weight of a choice in {ctx.what}", ctx.deps))
             if opt is FAIL or w is FAIL:
                 return FAIL
             if opt in options:
@@ -655,7 +739,8 @@ class Checker:
             weights.append(float(w))
         total = sum(weights)
         if total <= 0:
-            self.diags.error(value.pos, "the weights of a choice add up to 0", code="choice-weights")
+            self.diags.error(value.pos, f"{ctx.what}: the weights of the choice add up to 0",
+                             "give at least one option a weight above 0", code="choice-weights")
             return FAIL
         return Choice(options=tuple(options), weights=tuple(w / total for w in weights))
 
@@ -670,7 +755,7 @@ class Checker:
             word = word.replace("-", "_")
         if word not in options:
             self.diags.error(value.pos, f"{ctx.what}: unknown value '{word}'",
-                             (did_you_mean(word, options) or "") + " expected one of " + ", ".join(map(str, options)),
+                             did_you_mean(word, options) or "expected one of " + ", ".join(map(str, options)),
                              code="unknown-value")
             return FAIL
         return word
@@ -679,8 +764,8 @@ class Checker:
         if isinstance(value, s.Ref) and value.dotted in ("true", "false"):
             return value.dotted == "true"
         hint = "write `true` or `false`"
-        if isinstance(value, s.Ref) and value.dotted.lower() in ("on", "yes", "off", "no", "True", "False"):
-            hint = f"write `{'true' if value.dotted.lower() in ('on', 'yes', 'true') else 'false'}`"
+        if isinstance(value, s.Ref) and value.dotted.lower() in ("on", "yes", "off", "no", "true", "false"):
+            hint = f"write `{'true' if value.dotted.lower() in ('on', 'yes', 'true') else 'false'}` (lower case)"
         return self._type_error(value, "true or false", ctx, hint)
 
     def _number(self, value: s.Value, tp: type, markers: list[Any], ctx: _Ctx) -> Any:
@@ -690,9 +775,14 @@ class Checker:
         prob = _marker(markers, Probability) is not None
         x = value.value
         if not math.isfinite(x) or abs(x) > 1e15:
-            self.diags.error(value.pos, f"{ctx.what}: the number {value.text} is too large", code="number-range")
+            self.diags.error(value.pos, f"{ctx.what}: the number {value.text} is too large",
+                             "numbers in a spec stay below 1e15", code="number-range")
             return FAIL
         shown_unit = unit_m and DIMENSIONS[unit_m.dimension].canonical
+        if prob and value.unit is not None and value.unit != "%":
+            self.diags.error(value.pos, f"{ctx.what}: expected a probability (0–1 or %), got {describe(value.unit)}",
+                             "for example `p = 0.5` or `p = 50%`", code="unit-dimension")
+            return FAIL
         if unit_m is not None or prob:
             dim = unit_m.dimension if unit_m else "fraction"
             if value.unit is None:
@@ -762,10 +852,10 @@ class Checker:
         if not isinstance(value, s.String):
             hint = f'write it in quotes: "{value.dotted}"' if isinstance(value, s.Ref) else None
             return self._type_error(value, "a string", ctx, hint)
-        if _marker(markers, Template):
-            self._check_template(value, ctx)
-        elif _marker(markers, TemplateFile):
-            self._check_template_file(value, ctx)
+        if _marker(markers, Template) and not self._check_template(value, ctx):
+            return FAIL
+        if _marker(markers, TemplateFile) and not self._check_template_file(value, ctx):
+            return FAIL
         elif _marker(markers, DataPath) and "\x00" in value.value:
             return self._type_error(value, "a path", ctx)
         return value.value
@@ -814,21 +904,24 @@ class Checker:
             name = value.parts[0].lower()
             if name in NAMED:
                 return NAMED[name]
-            self.diags.error(value.pos, f"{ctx.what}: unknown colour '{value.parts[0]}'",
-                             did_you_mean(name, NAMED) or "write it as #rrggbb", code="unknown-colour")
+            close = difflib.get_close_matches(name, NAMED, n=1, cutoff=0.85)
+            hint = f"did you mean '{close[0]}'?" if close else "write it as #rrggbb, e.g. #f4cccc"
+            self.diags.error(value.pos, f"{ctx.what}: unknown colour '{value.parts[0]}'", hint, code="unknown-colour")
             return FAIL
         return self._type_error(value, "a colour such as #e06666", ctx)
 
-    def _check_template(self, value: s.String, ctx: _Ctx) -> None:
+    def _check_template(self, value: s.String, ctx: _Ctx) -> bool:
         try:
             self._jinja.parse(value.value)
+            return True
         except TemplateSyntaxError as exc:
             line = value.pos.line + (exc.lineno or 1) - 1
             col = value.pos.col if (exc.lineno or 1) > 1 else value.pos.col
             self.diags.error(Pos(value.pos.file, line, col, line, col + 1 if line != value.pos.line else value.pos.end_col),
                              f"{ctx.what}: template error: {exc.message}", code="template-syntax")
+            return False
 
-    def _check_template_file(self, value: s.String, ctx: _Ctx) -> None:
+    def _check_template_file(self, value: s.String, ctx: _Ctx) -> bool:
         rel = Path(value.value)
         if rel.is_absolute() or ".." in rel.parts:
             self.diags.error(value.pos, f"{ctx.what}: template paths are relative to the templates folder "
@@ -838,20 +931,22 @@ class Checker:
             self.diags.error(value.pos, f"{ctx.what}: no templates folder was found for '{value.value}'",
                              "put templates in a `templates/` folder under the spec root, or pass --templates",
                              code="template-missing")
-            return
+            return False
         path = self.templates_root / rel
         if not path.is_file():
             nearby = [str(p.relative_to(self.templates_root)) for p in self.templates_root.rglob("*.j2")]
             self.diags.error(value.pos, f"{ctx.what}: no template '{value.value}' in {display_path(self.templates_root)}",
                              did_you_mean(value.value, nearby), code="template-missing")
-            return
+            return False
         try:
             self._jinja.parse(path.read_text(encoding="utf-8"))
+            return True
         except (OSError, UnicodeDecodeError) as exc:
             self.diags.error(value.pos, f"{ctx.what}: cannot read template: {exc}", code="template-read")
         except TemplateSyntaxError as exc:
             self.diags.error(Pos(display_path(path), exc.lineno or 1, 1, exc.lineno or 1, 2),
                              f"template error: {exc.message}", code="template-syntax")
+        return False
 
     def _tuple(self, value: s.Value, tp: Any, ctx: _Ctx) -> Any:
         args = typing.get_args(tp)

@@ -35,6 +35,10 @@ def _expand(paths: list[str], parser: argparse.ArgumentParser) -> list[Path]:
     return files
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _report(diags: list[Diagnostic], sources: SourceCache) -> tuple[int, int]:
     seen: set[tuple[str, int, int, str]] = set()
     unique = []
@@ -59,9 +63,9 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     files = _expand(args.paths, parser)
     programs, sources = _load_each(files, args)
     errors, warnings = _report([d for p in programs for d in p.diagnostics], sources)
-    decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.decls})
-    summary = f"checked {len(files)} file{'s' * (len(files) != 1)}, {decls} declarations: " \
-              f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.scope.decls})
+    summary = (f"checked {_plural(len(files), 'file')}, {_plural(decls, 'declaration')}: "
+               f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
     print(summary, file=sys.stderr)
     return 1 if errors else 0
 

@@ -49,6 +49,7 @@ TOKEN_WORDS: dict[str, str] = {
     "_NL": "the end of the line",
     "$END": "the end of the file",
 }
+RESERVED = frozenset({"import", "let", "choice"})
 _VALUE_STARTS = {"NUMBER", "STRING", "LONG_STRING", "COLOUR", "NAME", "LSQB", "CHOICE"}
 _PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT",
           "RANGE", "SEMI"}
@@ -100,6 +101,32 @@ def _unescape(body: str) -> str:
     if "\\" not in body:
         return body
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
+
+
+def _accepted(state: Any) -> set[str] | None:
+    """The terminals the parser would really take next (lark's `expected` also lists what
+    the lexer merely allows, such as newlines inside brackets)."""
+    if state is None:
+        return None
+    try:
+        from copy import copy
+
+        conf = copy(state.parse_conf)
+        conf.callbacks = {}
+        out = set()
+        for term in conf.parse_table.states[state.position]:
+            if not term.isupper() and term != "$END":
+                continue
+            trial = state.copy(deepcopy_values=False)
+            trial.parse_conf = conf
+            try:
+                trial.feed_token(Token(term, ""), is_end=term == "$END")
+            except Exception:  # noqa: BLE001 — lark signals "not accepted" with several types
+                continue
+            out.add(term)
+        return out
+    except Exception:  # noqa: BLE001 — an older or newer lark without these internals
+        return None
 
 
 def _tok_pos(path: str, tok: Token) -> Pos:
@@ -334,27 +361,38 @@ def _report_syntax_error(
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         char = text[col - 1] if 0 < col <= len(text) else "?"
         pos = Pos(path, line, col, line, col + 1)
-        words = _expected_words(set(exc.allowed))
+        accepted = _accepted(getattr(exc, "state", None))
+        words = _expected_words(accepted if accepted is not None else set(exc.allowed))
+        message = f"unexpected character {char!r}"
         if char == "'":
             hint = 'strings are written in double quotes: "like this"'
         elif char == '"':
-            hint = 'this string is not closed on its line; write text over several lines in """triple quotes"""'
+            message = "this string is never closed"
+            pos = Pos(path, line, col, line, max(len(text), col) + 1)
+            hint = 'close it on the same line; write text over several lines in """triple quotes"""'
         elif char == "-" and "NUMBER" in exc.allowed:
             hint = "write the sign against the digits: -3 deg"
+        elif char == "/" and re.search(r"\d\s*(mm|mV)\s*$", text[: col - 1]):
+            hint = "units are written without spaces inside them: `mm/s`, `mm/mV`"
         else:
             hint = f"expected {words} here" if words else None
-        diags.error(pos, f"unexpected character {char!r}", hint, code="syntax-char")
+        diags.error(pos, message, hint, code="syntax-char")
         return line
 
     assert isinstance(exc, (UnexpectedToken, UnexpectedEOF))
     tok: Token = exc.token
-    expected = set(exc.expected)
+    accepted = _accepted(getattr(exc, "state", None))
+    expected = accepted if accepted is not None else set(exc.expected)
     words = _expected_words(expected)
     if tok.type == "$END":
         opener = (post.open_brackets or post.open_braces or [None])[-1]
         if opener is not None:
-            diags.error(_tok_pos(path, opener), f"'{opener}' is never closed",
-                        f"the file ends before its matching '{_CLOSERS[str(opener)]}'", code="syntax-eof")
+            hint = f"the file ends before its matching '{_CLOSERS[str(opener)]}'"
+            decl_line = _declaration_after(lines, opener.line or 1)
+            if str(opener) == "{" and decl_line is not None:
+                hint = (f"is a '}}' missing before `{lines[decl_line - 1].strip().rstrip('{').strip()}` "
+                        f"at line {decl_line}?")
+            diags.error(_tok_pos(path, opener), f"'{opener}' is never closed", hint, code="syntax-eof")
             return opener.line or 1
         last = max(len(lines), 1)
         col = len(lines[-1]) + 1 if lines else 1
@@ -370,7 +408,19 @@ def _report_syntax_error(
     code = "syntax"
     if tok.type == "_NL":
         pos = Pos(path, pos.line, pos.col, pos.line, pos.col + 1)
-    if tok.type in ("IMPORT", "LET", "CHOICE") and "NAME" in expected:
+    if post.open_brackets and (tok.line or 0) > (post.open_brackets[-1].line or 0) \
+            and re.match(r"\s*[A-Za-z_]\w*\s*=", lines[(tok.line or 1) - 1] if tok.line else ""):
+        # A `key =` line while a bracket is open: the bracket above was never closed.
+        opener = post.open_brackets[-1]
+        diags.error(_tok_pos(path, opener), f"'{opener}' is never closed",
+                    f"add '{_CLOSERS[str(opener)]}' at the end of line {opener.line}", code="syntax-bracket")
+        return opener.line or 1
+    if prev is not None and prev.type == "CHOICE":
+        message = "'choice' is a reserved word: `choice[…]` starts a weighted choice"
+        pos = _tok_pos(path, prev)
+        hint = "if you meant a task or paper named choice, rename it"
+        code = "syntax-reserved"
+    elif tok.type in ("IMPORT", "LET", "CHOICE") and "NAME" in expected:
         message = f"'{tok}' is a reserved word and cannot be used as a name here"
         hint = f"choose another name, such as '{tok}_'"
         code = "syntax-reserved"
@@ -396,6 +446,11 @@ def _report_syntax_error(
         hint = "a declaration is written `KIND NAME { ... }`, for example `paper standard { ... }`"
     elif tok.type == "COLOUR":
         hint = "a '#' followed by 3, 6 or 8 hex digits is a colour; a comment needs a space after '#'"
+    elif tok.type == "COMMA" and not post.open_brackets:
+        if prev is not None and prev.type == "NUMBER" and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0:]):
+            hint = f"decimal numbers are written with a point: `{prev}.…`, e.g. `2.5 s`"
+        else:
+            hint = "a list is written in square brackets: `[I, II, III]`"
     elif tok.type == "EQ" and prev is not None and prev.type == "EQ":
         hint = "write one '='"
     diags.error(pos, message, hint, code=code)
@@ -417,6 +472,15 @@ def _previous_token(exc: UnexpectedInput) -> Token | None:
 
 
 _TOP_START = re.compile(r"[A-Za-z_\"]")
+_DECL_LINE = re.compile(r'[A-Za-z_]\w*\s+("[^"]*"|[A-Za-z_]\w*)(\s+[A-Za-z_]\w*\s+("[^"]*"|[A-Za-z_]\w*))*\s*\{')
+
+
+def _declaration_after(lines: list[str], line: int) -> int | None:
+    """The first line after `line` that starts, at column 1, what looks like a declaration."""
+    for i in range(line, len(lines)):
+        if _DECL_LINE.match(lines[i]):
+            return i + 1
+    return None
 
 
 def _blank_declaration(lines: list[str], error_line: int) -> bool:

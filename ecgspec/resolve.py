@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import syntax as s
 from .errors import Diagnostics, Pos, SourceCache, did_you_mean
-from .parser import parse_module, parse_value
+from .parser import RESERVED, parse_module, parse_value
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -38,9 +38,21 @@ class Scope:
     lets: dict[str, s.Let] = field(default_factory=dict)
     defines: dict[str, Define] = field(default_factory=dict)
     decl_file: dict[tuple[str, str], Path] = field(default_factory=dict)
+    failed_imports: list[Pos] = field(default_factory=list)  # later "unknown name" hints mention them
 
     def names_of(self, *kinds: str) -> list[str]:
         return [name for (kind, name) in self.decls if kind in kinds]
+
+
+def _importable(folder: Path, root: Path) -> list[str]:
+    """Spec files as an import in `folder` would name them, for "did you mean"."""
+    out = []
+    for p in list(root.rglob("*.ecg"))[:2000]:
+        try:
+            out.append(str(p.relative_to(folder)))
+        except ValueError:
+            continue
+    return out
 
 
 def display_path(path: Path) -> str:
@@ -130,9 +142,16 @@ class Resolver:
             self._stack.pop()
 
     def _import(self, importer: Path, imp: s.Import) -> None:
+        before = len(self.diags.errors)
+        self._import_file(importer, imp)
+        if len(self.diags.errors) > before:
+            self.scope.failed_imports.append(imp.path.pos)
+
+    def _import_file(self, importer: Path, imp: s.Import) -> None:
         raw = imp.path.value
         if not raw.endswith(".ecg"):
-            self.diags.error(imp.path.pos, f"cannot import '{raw}': only .ecg files are imported",
+            hint = f"did you mean '{raw}.ecg'?" if (importer.parent / f"{raw}.ecg").is_file() else None
+            self.diags.error(imp.path.pos, f"cannot import '{raw}': only .ecg files are imported", hint,
                              code="import-kind")
             return
         if Path(raw).is_absolute():
@@ -141,19 +160,22 @@ class Resolver:
             return
         target = (importer.parent / raw).resolve()
         if not target.is_relative_to(self.scope.root):
-            self.diags.error(imp.path.pos, f"'{raw}' is outside the spec root {display_path(self.scope.root)}",
+            self.diags.error(imp.path.pos, f"'{raw}' is outside the spec root ({self.scope.root})",
                              "specs may only import files under their root; pass --root to widen it",
                              code="import-escape")
             return
         if not target.is_file():
-            nearby = [p.name for p in target.parent.glob("*.ecg")] if target.parent.is_dir() else []
-            hint = did_you_mean(target.name, nearby)
+            hint = did_you_mean(raw, _importable(importer.parent, self.scope.root))
             self.diags.error(imp.path.pos, f"no file '{raw}' (looked for {display_path(target)})", hint,
                              code="import-missing")
             return
         self._load(target, imp.path.pos)
 
     def _let(self, let: s.Let) -> None:
+        if let.name.text in RESERVED:
+            self.diags.error(let.name.pos, f"'{let.name.text}' is a reserved word and cannot name a constant",
+                             f"choose another name, such as '{let.name.text}_'", code="reserved-name")
+            return
         first = self.scope.lets.get(let.name.text)
         if first is not None:
             self.diags.error(let.name.pos, f"constant '{let.name.text}' is declared twice",
@@ -163,6 +185,9 @@ class Resolver:
 
     def _decl(self, path: Path, decl: s.Decl) -> None:
         key = (decl.kind.text, decl.name.text)
+        if decl.name.text in RESERVED and not decl.quoted:
+            self.diags.error(decl.name.pos, f"'{decl.name.text}' is a reserved word and cannot name a {decl.kind.text}",
+                             f"choose another name, such as '{decl.name.text}_'", code="reserved-name")
         first = self.scope.decls.get(key)
         if first is not None:
             self.diags.error(decl.name.pos, f"{decl.kind.text} '{decl.name.text}' is declared twice",

@@ -26,7 +26,7 @@ MIN_CASES = 40
 
 HEADER = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): ")
 LOCATED = re.compile(r"^tests/broken/[^:]+:\d+:\d+: (error|warning): ")
-SUMMARY = re.compile(r"^checked \d+ files?, \d+ declarations: (\d+) errors?, (\d+) warnings?$")
+SUMMARY = re.compile(r"^checked \d+ files?, \d+ declarations?: (\d+) errors?, (\d+) warnings?$")
 
 
 def _run_check(case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[str, int]:

@@ -152,6 +152,11 @@ LeadMatrix = tuple[tuple[LeadName, ...], ...]
 ColourHex = Annotated[str, Colour()]
 
 
+# (field, message, hint) or (field, message, hint, where): `where` points into the written value
+# of the field, e.g. ("row", 1), ("item", 0, 2), ("value", "AF"); see ecgspec.check._locate.
+Problem = tuple[Any, ...]
+
+
 class Statement(Node):
     """A step written in a block (`rotate uniform(-3 deg, 3 deg) p = 0.5`).
 
@@ -176,8 +181,8 @@ class Decl(Node):
 
     name: str
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        """Checks across fields: (field, message, hint) for each problem found."""
+    def problems(self) -> list[Problem]:
+        """Checks across fields, run once every field is valid on its own."""
         return []
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from .base import Choice, Decl, Ident, Prob, RefTo, Statement, varying
+from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, varying
 
 
 class From(Statement):
@@ -43,11 +43,11 @@ class Corpus(Decl):
     limit: int | None = Field(None, ge=1, description="at most this many items")
     seed: int = Field(0, description="seed of every draw in the corpus")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
         if not self.sources:
             out.append(("sources", "a corpus needs at least one `from SOURCE` line", None))
         if self.distorted > 0 and self.distort is None:
             out.append(("distorted", f"{self.distorted:.0%} of images are to be distorted, but no `distort` is set",
-                        "set `distort = scanned`, or `distorted = 0%`"))
+                        "name a pipeline with `distort = NAME` (a declared `distort`), or write `distorted = 0%`"))
         return out

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Decl, Ident, Unit
+from .base import Decl, Ident, Problem, Unit
 
 FORMAT_ADAPTERS = ("xml", "csv", "json", "dicom")
 
@@ -41,8 +41,8 @@ class Format(Decl):
     columns: tuple[Annotated[str, Ident()], ...] = Field((), description="lead columns (csv), in order")
     meta: dict[str, str] = Field(default_factory=dict, description="metadata field → path in the file")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
         if self.adapter in ("xml", "json") and not (self.leads and self.data):
             out.append(("adapter", f"a {self.adapter} format needs `leads` and `data` paths", None))
         if self.fs is None and self.fs_path is None and self.adapter != "dicom":

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from .base import DataPath, Decl, Ident
+from .base import DataPath, Decl, Ident, Problem
 
 
 class Labels(Decl):
@@ -22,16 +22,17 @@ class Labels(Decl):
     synonyms: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="label → words that mean it")
     descriptions: dict[str, str] = Field(default_factory=dict, description="label → its meaning in words")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
         vocab = set(self.vocabulary)
         for field in ("map", "synonyms", "descriptions"):
             mapping = getattr(self, field)
-            targets = [t for v in mapping.values() for t in (v if isinstance(v, tuple) else ())] \
-                if field == "map" else list(mapping)
-            unknown = sorted({t for t in targets if t not in vocab})
+            targets = [t for v in mapping.values() for t in v] if field == "map" else list(mapping)
+            unknown = sorted({t for t in targets if t not in vocab}, key=targets.index)
             if unknown:
-                out.append((field, f"{field} names labels outside the vocabulary: {', '.join(unknown)}", None))
+                out.append((field, f"`{field}` names labels outside the vocabulary: {', '.join(unknown)}",
+                            f"add {', '.join(unknown)} to `vocabulary`, or fix the spelling",
+                            ("value" if field == "map" else "key", unknown[0])))
         if self.table is not None and not (self.key and self.value):
             out.append(("table", "a label table needs `key` and `value` columns", None))
         return out

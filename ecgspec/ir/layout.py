@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Decl, LeadMatrix, LeadName, Unit
+from .base import Decl, LeadMatrix, LeadName, Problem, Unit
 
 Time = Annotated[float, Unit("time")]
 
@@ -17,7 +17,8 @@ class Layout(Decl):
 
     kind: ClassVar[str] = "layout"
 
-    leads: LeadMatrix = Field(description="lead matrix, rows separated by `|`")
+    leads: LeadMatrix = Field(description="lead matrix, rows separated by `|`",
+                              examples=["[I, aVR, V1, V4 | II, aVL, V2, V5 | III, aVF, V3, V6]"])
     column: Time = Field(2.5, gt=0, le=120, description="duration of each column")
     rhythm: tuple[LeadName, ...] = Field((), description="leads printed as full-length strips")
     rhythm_duration: Time | None = Field(None, gt=0, le=120,
@@ -31,17 +32,18 @@ class Layout(Decl):
     separators: bool = Field(True, description="ticks between columns")
     labels: bool = Field(True, description="print lead names")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
-        widths = {len(r) for r in self.leads}
-        if len(widths) > 1:
-            out.append(("leads", "rows of the lead matrix have different lengths "
-                        f"({', '.join(str(len(r)) for r in self.leads)})",
-                        "every row needs the same number of leads; the page is a grid"))
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        widths = [len(r) for r in self.leads]
+        common = max(set(widths), key=widths.count)
+        for i, w in enumerate(widths):
+            if w != common:
+                out.append(("leads", f"row {i + 1} of the lead matrix has {w} leads, the others {common}",
+                            "every row needs the same number of leads; the page is a grid", ("row", i)))
         seen: set[str] = set()
-        for row in self.leads:
-            for lead in row:
+        for r, row in enumerate(self.leads):
+            for c, lead in enumerate(row):
                 if lead in seen:
-                    out.append(("leads", f"lead {lead} appears twice in the matrix", None))
+                    out.append(("leads", f"lead {lead} appears twice in the matrix", None, ("item", r, c)))
                 seen.add(lead)
         return out

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import ColourHex, Decl, Template, Unit
+from .base import ColourHex, Decl, Problem, Template, Unit
 
 Length = Annotated[float, Unit("length")]
 PageName = Literal["letter", "a4", "a5", "legal"]
@@ -52,8 +52,8 @@ class Paper(Decl):
     header: Annotated[str, Template()] | None = Field(DEFAULT_HEADER, description="header template (Jinja)")
     footer: Annotated[str, Template()] | None = Field(DEFAULT_FOOTER, description="footer template (Jinja)")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
         if self.major < self.minor:
             out.append(("major", f"major grid spacing ({self.major:g} mm) is finer than the minor one "
                         f"({self.minor:g} mm)", "swap `minor` and `major`"))

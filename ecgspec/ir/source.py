@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import DataPath, Decl, Folds, Ident, LeadName, RefTo, Statement, Unit
+from .base import DataPath, Decl, Folds, Ident, LeadName, Problem, RefTo, Statement, Unit
 
 SOURCE_ADAPTERS = ("wfdb", "ptbxl", "mimic", "code15", "cinc", "ecgqa", "table", "synth")
 
@@ -22,18 +22,19 @@ class Split(Statement):
     hash: Annotated[str, Ident()] | None = Field(None, description="column hashed into shares (a patient id)")
     parts: dict[str, Annotated[Any, Folds()]] = Field(default_factory=dict, description="split name → folds or share")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
         if (self.by is None) == (self.hash is None):
             out.append(("by", "a split is either `by COLUMN` (folds) or `hash COLUMN` (shares)", None))
         shares = [v for v in self.parts.values() if isinstance(v, float)]
         if self.hash is not None:
             if len(shares) != len(self.parts):
-                out.append(("parts", "a hashed split takes shares such as `train = 80%`", None))
+                out.append(("hash", "a hashed split takes shares such as `train = 80%`", None))
             elif abs(sum(shares) - 1.0) > 1e-6:
-                out.append(("parts", f"shares add up to {sum(shares):.0%}, not 100%", None))
+                out.append(("hash", f"the shares add up to {sum(shares):.0%}, not 100%",
+                            "for example `train = 70%` and `test = 30%`"))
         if self.by is not None and shares:
-            out.append(("parts", "a split by folds takes fold numbers such as `train = 1..8`", None))
+            out.append(("by", "a split by folds takes fold numbers such as `train = 1..8`", None))
         return out
 
 
@@ -48,7 +49,7 @@ class Source(Decl):
     statements: ClassVar[dict[str, type[Any]]] = {"split": Split}
 
     adapter: Annotated[str, Ident()] = Field(description="reader (from the `from` header)")
-    root: Annotated[str, DataPath()] = Field(description="folder of the database")
+    root: Annotated[str, DataPath()] = Field(description="folder of the database", examples=['"data/ptbxl"'])
     index: Annotated[str, DataPath()] | None = Field(None, description="index table under the root")
     records: str | None = Field(None, description="glob of record files under the root")
     resolution: Literal["low", "high"] = Field("low", description="PTB-XL records100 (low) or records500 (high)")

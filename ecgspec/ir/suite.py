@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Decl, Ident, RefTo, Statement, Template, TemplateFile
+from .base import Decl, Ident, Problem, RefTo, Statement, Template, TemplateFile
 from .corpus import From
 
 METRICS = ("auc", "f1", "hamming", "accuracy", "exact_match", "judge")
@@ -52,8 +52,8 @@ class Suite(Decl):
     bootstrap: int = Field(1000, ge=0, le=100000, description="bootstrap resamples for 95% intervals")
     seed: int = 0
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        out: list[tuple[str, str, str | None]] = []
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
         ids = [t.id for t in self.tasks]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
             out.append(("tasks", f"task '{dup}' is declared twice in the suite", None))

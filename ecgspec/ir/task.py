@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Decl, Expr, RefTo, Template, TemplateFile
+from .base import Decl, Expr, Problem, RefTo, Template, TemplateFile
 
 FAMILIES = ("basic", "rhythm", "morphology", "report")
 FORMS = ("closed", "open", "fill_in", "multiple_choice")
@@ -26,7 +26,10 @@ class Task(Decl):
     options: int = Field(4, ge=2, le=26, description="options of a multiple-choice question")
     weight: float = Field(1.0, gt=0, description="relative frequency in a corpus")
 
-    def problems(self) -> list[tuple[str, str, str | None]]:
-        if (self.template is None) == (self.question is None):
-            return [("template", "a task needs exactly one of `template` (a file) and `question` (inline)", None)]
+    def problems(self) -> list[Problem]:
+        if self.template is not None and self.question is not None:
+            return [("question", "a task takes `template` (a file) or `question` (inline), not both",
+                     "remove one of them")]
+        if self.template is None and self.question is None:
+            return [("family", "a task needs a `template` (a file) or a `question` (inline)", None)]
         return []

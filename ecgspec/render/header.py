@@ -1,0 +1,132 @@
+"""Header and footer text: a paper's Jinja templates rendered with a record, in a sandbox.
+
+Templates come from spec files, and spec files come from other people: they run in Jinja's
+`ImmutableSandboxedEnvironment` (no attribute tricks, no mutation of what they are given) and
+see only plain data: `record`, `paper`, `layout` and whatever the caller adds.
+
+Text conventions a template may use (docs/rendering.md):
+- one printed line per template line; blank lines at the start and end are dropped, the
+  template's own indentation (from a triple-quoted spec string) is removed;
+- a tab (`\\t` in a spec string) splits a line into cells, placed in equal columns across the
+  page, as machines print blocks of patient data, intervals and interpretation side by side;
+- a cell written `**like this**` is printed bold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..leads import CHEST
+from .errors import TemplateError
+
+if TYPE_CHECKING:
+    from ..ir import Layout, Paper
+    from .record import Record
+
+_ENV = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+class Num(float):
+    """A number that prints as a person writes it: 25 not 25.0, 12.5, 0.05. Arithmetic on it
+    gives ordinary floats, so `round` and `format` behave as usual."""
+
+    def __str__(self) -> str:
+        return f"{float(self):g}"
+
+    __repr__ = __str__
+
+
+def _num(x: float | int | None) -> Num | None:
+    return None if x is None else Num(x)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
+
+
+def record_context(record: Record) -> dict[str, Any]:
+    """What a template sees as `record`: header facts, then measured values where they lack."""
+    meta = {k: v for k, v in record.meta.items() if k not in ("nan_samples", "channels")}
+    ctx: dict[str, Any] = {}
+    for k, v in meta.items():
+        ctx[k] = Num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+    ctx.update(id=record.id, source=Path(record.source).name if record.source else record.id,
+               fs=Num(record.fs), duration=Num(round(record.duration, 3)), leads=list(record.leads))
+    # Rate and RR: a value written in the record wins; otherwise measure it on the signal.
+    hr = meta.get("heart_rate", meta.get("hr"))
+    if isinstance(hr, (int, float)):
+        ctx["heart_rate"] = Num(hr)
+        ctx["heart_rate_source"] = "record"
+    else:
+        rhythm = record.rhythm
+        if rhythm.heart_rate is not None:
+            ctx["heart_rate"] = Num(round(rhythm.heart_rate, 1))
+            ctx["heart_rate_source"] = "measured"
+    if "rr" not in ctx:
+        hr_value = ctx.get("heart_rate")
+        if hr_value:
+            ctx["rr"] = Num(round(60000.0 / float(hr_value)))  # ms, as printed
+    return ctx
+
+
+def paper_context(paper: Paper) -> dict[str, Any]:
+    return {
+        "name": paper.name, "speed": Num(paper.speed), "gain": Num(paper.gain),
+        "chest_gain": _num(paper.chest_gain), "dpi": Num(paper.dpi),
+        "size": paper.size if isinstance(paper.size, str) else [Num(v) for v in paper.size],
+        "orientation": paper.orientation, "grid": paper.grid,
+    }
+
+
+def layout_context(layout: Layout) -> dict[str, Any]:
+    return {
+        "name": layout.name, "rows": len(layout.leads), "columns": len(layout.leads[0]) if layout.leads else 0,
+        "column": Num(layout.column), "rhythm": list(layout.rhythm), "windows": layout.windows,
+        "chest_leads": sorted(CHEST & {lead for row in layout.leads for lead in row}),
+    }
+
+
+def build_context(record: Record, paper: Paper, layout: Layout,
+                  extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The template namespace. `extra` adds names; a mapping under an existing name (`record`)
+    is merged into it, so a caller can supply a patient name or a hospital's interval values."""
+    ctx: dict[str, Any] = {"record": record_context(record), "paper": paper_context(paper),
+                           "layout": layout_context(layout)}
+    for key, value in (extra or {}).items():
+        if key in ctx and isinstance(value, Mapping):
+            ctx[key] = {**ctx[key], **value}
+        else:
+            ctx[key] = value
+    return ctx
+
+
+def render_lines(source: str | None, context: Mapping[str, Any], *, what: str) -> list[list[str]]:
+    """Render a template to printed lines, each a list of cells. `what` names the template in
+    errors ("paper 'muse' header"). Any failure is a TemplateError, never a traceback."""
+    if not source:
+        return []
+    try:
+        text = _compile(source).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{what} template, line {exc.lineno}: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"{what} template is not allowed to do that: {exc}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{what} template: {exc.message}") from None
+    except Exception as exc:  # noqa: BLE001 — a filter applied to the wrong kind of value, …
+        raise TemplateError(f"{what} template failed: {type(exc).__name__}: {exc}") from None
+    lines = text.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    # Dedent on the lines proper: textwrap ignores blank lines, tabs are cell breaks here.
+    indent = min((len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()), default=0)
+    return [[cell.strip() for cell in ln[indent:].rstrip().split("\t")] for ln in lines]

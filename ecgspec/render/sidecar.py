@@ -1,0 +1,109 @@
+"""The per-image JSON sidecar: everything a grader or a digitiser needs to read the image back.
+
+Its keys are fixed (extra keys are rejected, missing ones too) so that tools can rely on them:
+
+    image:       {width, height, dpi}
+    paper:       {speed_mm_s, gain_mm_mV, px_per_mm}
+    leads:       [{name, box: [x0, y0, x1, y1], baseline_y, t0, t1, px_per_s, px_per_mV, rhythm}]
+    record:      {source, id, fs}
+    render:      {layout, paper, seed, renderer, …}
+    transform:   3×3 matrix, clean-page pixels → final pixels (identity until distortions exist)
+    distortions: []
+
+Pixel coordinates: origin at the top-left corner of the image, x right, y down, continuous: the
+pixel in row r and column c covers [c, c+1) × [r, r+1) and its centre is (c + 0.5, r + 0.5).
+A sample at time t (seconds of the source record) with value v (mV) of a lead is drawn at
+x = box[0] + (t - t0) · px_per_s and y = baseline_y - v · px_per_mV.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .geometry import Geometry
+from .record import Record
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageInfo(_Strict):
+    width: int = Field(description="pixels")
+    height: int = Field(description="pixels")
+    dpi: float = Field(description="pixels per inch; px_per_mm = dpi / 25.4")
+
+
+class PaperInfo(_Strict):
+    speed_mm_s: float = Field(description="paper speed, mm per second")
+    gain_mm_mV: float = Field(description="limb-lead gain, mm per mV (chest leads: see each lead's px_per_mV)")
+    px_per_mm: float
+
+
+class LeadInfo(_Strict):
+    name: str = Field(description="canonical lead name (I, II, III, aVR, aVL, aVF, V1…V6)")
+    box: tuple[float, float, float, float] = Field(
+        description="x0, y0, x1, y1 in pixels: across exactly [t0, t1]; down the lead's row, grown to hold "
+                    "all of its ink (boxes of neighbouring rows overlap where tall waves cross)")
+    baseline_y: float = Field(description="pixel row of 0 mV")
+    t0: float = Field(description="seconds of the source record at box[0]")
+    t1: float = Field(description="seconds of the source record at box[2]")
+    px_per_s: float
+    px_per_mV: float = Field(description="includes the paper's chest gain for V1–V6")
+    rhythm: bool = Field(False, description="a full-length rhythm strip rather than a matrix panel")
+
+
+class RecordInfo(_Strict):
+    source: str
+    id: str
+    fs: float
+
+
+class RenderInfo(BaseModel):
+    """How the image was made. Fixed keys first; more may follow (hashes, versions)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    layout: str
+    paper: str
+    seed: int
+    renderer: str = Field(description="'cairo' (fast path) or 'cairosvg' (reference)")
+
+
+class Sidecar(_Strict):
+    image: ImageInfo
+    paper: PaperInfo
+    leads: list[LeadInfo]
+    record: RecordInfo
+    render: RenderInfo
+    transform: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
+    distortions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def build_sidecar(geo: Geometry, record: Record, *, width: int, height: int, layout: str, paper: str,
+                  seed: int, renderer: str, extra: dict[str, Any] | None = None) -> Sidecar:
+    """The sidecar of a clean page: the Geometry (mm) in pixels."""
+    k = geo.dpi / 25.4
+    leads = [
+        LeadInfo(name=p.lead, box=(p.x0 * k, p.y0 * k, p.x1 * k, p.y1 * k), baseline_y=p.baseline * k,
+                 t0=p.t0, t1=p.t1, px_per_s=p.mm_per_s * k, px_per_mV=p.mm_per_mV * k, rhythm=p.rhythm)
+        for p in geo.panels
+    ]
+    render: dict[str, Any] = {"layout": layout, "paper": paper, "seed": seed, "renderer": renderer,
+                              "chest_gain_mm_mV": geo.chest_gain, "missing_leads": list(geo.missing_leads),
+                              "header": list(geo.header), "footer": list(geo.footer)}
+    render.update(extra or {})
+    return Sidecar(
+        image=ImageInfo(width=width, height=height, dpi=geo.dpi),
+        paper=PaperInfo(speed_mm_s=geo.speed, gain_mm_mV=geo.gain, px_per_mm=k),
+        leads=leads,
+        record=RecordInfo(source=record.source, id=record.id, fs=record.fs),
+        render=RenderInfo(**render),
+        transform=IDENTITY,
+        distortions=[],
+    )
