@@ -160,7 +160,9 @@ class Resolver:
             return
         target = (importer.parent / raw).resolve()
         if not target.is_relative_to(self.scope.root):
-            self.diags.error(imp.path.pos, f"'{raw}' is outside the spec root ({self.scope.root})",
+            where = "the working directory" if self.scope.root == Path.cwd().resolve() \
+                else f"'{display_path(self.scope.root)}'"
+            self.diags.error(imp.path.pos, f"'{raw}' is outside the spec root ({where})",
                              "specs may only import files under their root; pass --root to widen it",
                              code="import-escape")
             return
