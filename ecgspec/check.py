@@ -194,13 +194,41 @@ class Checker:
         self.out = Checked()
         self._jinja = ImmutableSandboxedEnvironment()
         self._let_stack: list[str] = []
+        # A setting or step inherited by several declarations is converted (and reported) once.
+        self._converted: dict[tuple[int, str], tuple[Any, set[tuple[str, str]], list[str]]] = {}
+        self._statement_positions: dict[int, dict[str, Pos]] = {}
 
     # ---- declarations ------------------------------------------------------------------------
 
     def run(self) -> Checked:
         for key, decl in self.scope.decls.items():
             self._check_decl(key, decl)
+        self._check_splits()
         return self.out
+
+    def _check_splits(self) -> None:
+        """A corpus or suite may only name splits that its source declares."""
+        from .ir import Corpus, From, Source, Suite
+
+        for decl in list(self.out.decls.values()):
+            froms: list[From] = []
+            if isinstance(decl, Corpus):
+                froms = list(decl.sources)
+            elif isinstance(decl, Suite):
+                froms = [f for t in decl.tasks for f in t.sources]
+            for f in froms:
+                source = self.out.decls.get(("source", f.source))
+                if f.split is None or not isinstance(source, Source):
+                    continue
+                names = [name for sp in source.split for name in sp.parts]
+                if f.split in names:
+                    continue
+                pos = self._statement_positions.get(id(f), {}).get("split") or self.scope.decls[
+                    (decl.kind, decl.name)].name.pos
+                hint = did_you_mean(f.split, names) or (
+                    f"its splits are {', '.join(names)}" if names else f"declare one in source '{f.source}': "
+                    "`split by strat_fold { train = 1..8; test = 9..10 }`")
+                self.diags.error(pos, f"source '{f.source}' has no split '{f.split}'", hint, code="unknown-split")
 
     def _check_decl(self, key: tuple[str, str], decl: s.Decl) -> None:
         kind = decl.kind.text
@@ -237,7 +265,7 @@ class Checker:
 
         # Settings: the child's win; statements: the base's run first, then the child's.
         settings: dict[str, tuple[s.Setting, s.Decl]] = {}
-        statements: list[s.Statement] = []
+        statements: list[tuple[s.Statement, s.Decl]] = []
         for d in reversed(chain):  # base first
             seen_here: dict[str, s.Setting] = {}
             for entry in d.body.entries:
@@ -250,11 +278,12 @@ class Checker:
                     seen_here[entry.key.text] = entry
                     settings[entry.key.text] = (entry, d)
                 else:
-                    statements.append(entry)
+                    statements.append((entry, d))
 
         positions: dict[str, Pos] = {}
         self.out.deps[key] = deps  # kept even if the declaration fails, so that uses still count
-        self._fill(cls, values, origins, positions, settings, statements, decl, what, deps, kind)
+        self._fill(cls, values, origins, positions, settings, statements, decl, what, deps, kind, decl.name.pos)
+        self._check_default_references(cls, values, what, deps, decl.name.pos)
         if "adapter" in cls.model_fields and "adapter" in values and kind == "source":
             self._check_source_adapter(decl, values["adapter"], chain)
         obj = self._build(cls, values, decl.name.pos, what, positions, written=self._written(settings, decl),
@@ -342,9 +371,9 @@ class Checker:
         return heads
 
     def _fill(self, cls: type[BaseModel], values: dict[str, Any], origins: dict[str, Origin],
-              positions: dict[str, Pos], settings: dict[str, tuple[s.Setting, s.Decl]],
-              statements: list[s.Statement], owner: s.Decl | None, what: str, deps: set[tuple[str, str]],
-              kind: str) -> None:
+              positions: dict[str, Pos], settings: dict[str, tuple[s.Setting, s.Decl | None]],
+              statements: list[tuple[s.Statement, s.Decl | None]], owner: s.Decl | None, what: str,
+              deps: set[tuple[str, str]], kind: str, where: Pos) -> None:
         registry: dict[str, type[Statement]] = getattr(cls, "statements", {})
         heads = self._statement_fields(cls)
         open_block: str | None = getattr(cls, "open_block", None)
@@ -356,13 +385,15 @@ class Checker:
         for key, (setting, from_decl) in settings.items():
             if key in settable:
                 tp, markers = _field_markers(cls.model_fields[key])
-                ctx = _Ctx(f"`{key}` of {what}", deps)
-                values[key] = self.convert(setting.value, tp, markers, ctx)
+                owner_what = what if from_decl is None or from_decl is owner else \
+                    f"{from_decl.kind.text} '{from_decl.name.text}'"
+                values[key], via = self._convert_once(setting.value, tp, markers, f"`{key}` of {owner_what}", deps,
+                                                      (id(setting), f"{cls.__name__}.{key}"))
                 positions[key] = setting.value.pos
-                if owner is not None and from_decl is not owner:
+                if owner is not None and from_decl is not None and from_decl is not owner:
                     origins[key] = Origin("inherited", setting.pos, f"{from_decl.kind.text} {from_decl.name.text}")
                 else:
-                    origins[key] = Origin("set", setting.pos, " → ".join(ctx.via) or None)
+                    origins[key] = Origin("set", setting.pos, " → ".join(via) or None)
             elif open_block is not None:
                 tp, markers = _field_markers(cls.model_fields[open_block])
                 vtp = typing.get_args(tp)[1] if typing.get_args(tp) else Any
@@ -373,17 +404,56 @@ class Checker:
         if open_block is not None:
             values[open_block] = opened
 
-        for st in statements:
+        for st, from_decl in statements:
             head = st.head.text
             st_cls = registry.get(head)
+            owner_what = what if from_decl is None or from_decl is owner else \
+                f"{from_decl.kind.text} '{from_decl.name.text}'"
             if st_cls is None:
-                self._unknown_statement(st, cls, settable, registry, what, kind)
+                if from_decl is None or from_decl is owner:
+                    self._unknown_statement(st, cls, settable, registry, what, kind)
                 continue
-            collected[heads[head]].append(self._statement(st, st_cls, deps, what))
+            key = (id(st), st_cls.__name__)
+            if key not in self._converted:
+                local: set[tuple[str, str]] = set()
+                self._converted[key] = (self._statement(st, st_cls, local, owner_what), local, [])
+            obj, used, _ = self._converted[key]
+            deps |= used
+            collected[heads[head]].append(obj)
             positions.setdefault(heads[head], st.pos)
         for fname, items in collected.items():
             if items or fname not in values:
                 values[fname] = tuple(items)
+
+    def _convert_once(self, value: s.Value, tp: Any, markers: list[Any], what: str, deps: set[tuple[str, str]],
+                      key: tuple[int, str]) -> tuple[Any, list[str]]:
+        if key not in self._converted:
+            ctx = _Ctx(what, set())
+            self._converted[key] = (self.convert(value, tp, markers, ctx), ctx.deps, ctx.via)
+        result, used, via = self._converted[key]
+        deps |= used
+        return result, via
+
+    def _check_default_references(self, cls: type[BaseModel], values: dict[str, Any], what: str,
+                                  deps: set[tuple[str, str]], where: Pos) -> None:
+        """A default that names a declaration (`layout = "4x3"`) must exist, and counts as a use."""
+        for fname, info in cls.model_fields.items():
+            if fname in values or info.is_required() or not isinstance(info.default, str):
+                continue
+            tp, markers = _field_markers(info)
+            members = typing.get_args(tp) if _is_union(tp) else (tp,)
+            ref = _marker(markers, RefTo) or next(
+                (r for m in members if (r := _marker(_strip(m)[1], RefTo)) is not None), None)
+            if ref is None:
+                continue
+            found = next((k for k in ref.kinds if (k, info.default) in self.scope.decls), None)
+            if found is not None:
+                deps.add((found, info.default))
+                continue
+            kinds = " or ".join(ref.kinds)
+            self.diags.error(where, f"{what} uses the default {kinds} '{info.default}', which is not declared",
+                             f"import a file that declares it (the shipped ones are in specs/), "
+                             f"or set `{fname} = …`", code="unknown-default")
 
     def _unknown_setting(self, setting: s.Setting, cls: type[BaseModel], settable: list[str],
                          registry: dict[str, Any], what: str, kind: str) -> None:
@@ -425,7 +495,8 @@ class Checker:
             if isinstance(term, s.KwArg):
                 name, value, pos = term.key.text, term.value, term.key.pos
                 i += 1
-            elif isinstance(term, s.Ref) and len(term.parts) == 1 and term.parts[0] in params:
+            elif (isinstance(term, s.Ref) and len(term.parts) == 1 and term.parts[0] in params
+                  and not (i + 1 >= len(terms) and term.parts[0] in self.scope.lets)):
                 name, pos = term.parts[0], term.pos
                 if i + 1 >= len(terms):
                     self.diags.error(term.pos, f"`{name}` of {what} needs a value after it",
@@ -445,10 +516,11 @@ class Checker:
                     others = [p for p in params if p not in cls.positional]
                     hint = guess or ("give the others by name: " + ", ".join(f"`{p} …`" for p in others)
                                      if others else None)
+                    if isinstance(term, s.Colour):
+                        hint = "a '#' followed by 3, 6 or 8 hex digits is a colour; a comment needs a space after '#'"
                     self.diags.error(term.pos, f"`{cls.keyword}` takes {takes} without a name; "
                                      f"`{written(term)}` is one value too many", hint, code="extra-value")
-                    i += 1
-                    continue
+                    break  # the rest of the line would only repeat this error
                 name, value, pos = positional.pop(0), term, term.pos
                 i += 1
             if name not in params:
@@ -480,17 +552,23 @@ class Checker:
                         settings[entry.key.text] = (entry, None)  # type: ignore[assignment]
                     else:
                         inner.append(entry)
-                self._fill(cls, values, {}, positions, settings, inner, None, what, deps, cls.keyword)
+                self._fill(cls, values, {}, positions, settings, [(i, None) for i in inner], None, what, deps,
+                           cls.keyword, st.head.pos)
         block_values = {e.key.text: e.value for e in (st.block.entries if st.block else ()) if isinstance(e, s.Setting)}
-        return self._build(cls, values, st.head.pos, what, positions, written=block_values,
-                           clean=len(self.diags.errors) == errors_at_start)
+        self._check_default_references(cls, values, what, deps, st.head.pos)
+        obj = self._build(cls, values, st.head.pos, what, positions, written=block_values,
+                          clean=len(self.diags.errors) == errors_at_start)
+        self._statement_positions[id(obj)] = positions
+        return obj
 
     def _example(self, info: Any) -> str:
         if info.examples:
             return str(info.examples[0])
         tp, markers = _field_markers(info)
-        if (u := _marker(markers, Unit)) is not None:
-            return DIMENSIONS[u.dimension].example
+        members = typing.get_args(tp) if _is_union(tp) else (tp,)
+        for m in [*markers, *(x for member in members for x in _strip(member)[1])]:
+            if isinstance(m, Unit):
+                return DIMENSIONS[m.dimension].example
         return "…"
 
     def _build(self, cls: type[BaseModel], values: dict[str, Any], pos: Pos, what: str,
@@ -550,7 +628,7 @@ class Checker:
             let = self.scope.lets.get(name)
             if let is not None and not (isinstance(tp, type) and issubclass(tp, BaseModel)):
                 return self._through_let(name, define.value if define else let.value,
-                                         define.origin if define else f"let {name}", tp, markers, ctx)
+                                         define.origin if define else f"let {name}", tp, markers, ctx, value.pos)
 
         if _is_union(tp):
             return self._union(value, tp, markers, ctx)
@@ -572,7 +650,8 @@ class Checker:
             return self._any(value, ctx)
         raise TypeError(f"the checker has no conversion for {tp!r}")  # a bug in an IR class, not user input
 
-    def _through_let(self, name: str, value: s.Value, via: str, tp: Any, markers: list[Any], ctx: _Ctx) -> Any:
+    def _through_let(self, name: str, value: s.Value, via: str, tp: Any, markers: list[Any], ctx: _Ctx,
+                     use: Pos) -> Any:
         if name in self._let_stack:
             cycle = " → ".join([*self._let_stack[self._let_stack.index(name):], name])
             self.diags.error(value.pos, f"constants refer to each other in a cycle: {cycle}", code="let-cycle")
@@ -580,14 +659,27 @@ class Checker:
         self.out.used_lets.add(name)
         self._let_stack.append(name)
         ctx.via.append(via)
+        inner, self.diags = self.diags, Diagnostics()
         try:
-            return self.convert(value, tp, markers, ctx)
+            result = self.convert(value, tp, markers, ctx)
         finally:
             self._let_stack.pop()
+            trial, self.diags = self.diags, inner
+        # The mistake is where the constant is used for something it cannot be: report it there.
+        for d in trial.items:
+            if d.code == "let-cycle" or len(self._let_stack):
+                self.diags.items.append(d)
+                continue
+            where = "-D" if via.startswith("-D") else f"line {d.pos.line}"
+            self.diags.error(use, d.message, f"through {via} ({where})" + (f"; {d.hint}" if d.hint else ""),
+                             code=d.code)
+        return result
 
     def _type_error(self, value: s.Value, expected: str, ctx: _Ctx, hint: str | None = None) -> Any:
         got = _value_kind(value)
-        if isinstance(value, s.Ref) and len(value.parts) == 1:
+        if isinstance(value, s.Ref) and value.dotted == "none":
+            got, hint = "`none`", hint or "this setting cannot be `none`; it needs a value"
+        elif isinstance(value, s.Ref) and len(value.parts) == 1:
             got = f"the name '{value.dotted}'"
             if hint is None:
                 guess = did_you_mean(value.dotted, self.scope.lets)
@@ -765,7 +857,8 @@ class Checker:
             return value.dotted == "true"
         hint = "write `true` or `false`"
         if isinstance(value, s.Ref) and value.dotted.lower() in ("on", "yes", "off", "no", "true", "false"):
-            hint = f"write `{'true' if value.dotted.lower() in ('on', 'yes', 'true') else 'false'}` (lower case)"
+            word = "true" if value.dotted.lower() in ("on", "yes", "true") else "false"
+            hint = f"write `{word}`" + (" (lower case)" if value.dotted.lower() == word else "")
         return self._type_error(value, "true or false", ctx, hint)
 
     def _number(self, value: s.Value, tp: type, markers: list[Any], ctx: _Ctx) -> Any:
@@ -788,8 +881,9 @@ class Checker:
             if value.unit is None:
                 if dim != "fraction":
                     d = DIMENSIONS[dim]
-                    self.diags.error(value.pos, f"{ctx.what}: expected {d.noun} ({d.canonical}), got a plain number",
-                                     f"write the unit: `{value.text} {d.canonical}`", code="unit-missing")
+                    unit = unit_m.prefer if unit_m and unit_m.prefer else d.canonical
+                    self.diags.error(value.pos, f"{ctx.what}: expected {d.noun} ({unit}), got a plain number",
+                                     f"write the unit: `{value.text} {unit}`", code="unit-missing")
                     return FAIL
             elif UNITS[value.unit][0] != dim:
                 d = DIMENSIONS[dim]

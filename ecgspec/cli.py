@@ -35,6 +35,14 @@ def _expand(paths: list[str], parser: argparse.ArgumentParser) -> list[Path]:
     return files
 
 
+def _exit_code(diags: list[Diagnostic]) -> int:
+    """2 when the command line itself is wrong (a bad -D), 1 for errors in a spec, else 0."""
+    errors = [d for d in diags if d.severity == "error"]
+    if any(d.code.startswith("define") for d in errors):
+        return 2
+    return 1 if errors else 0
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -62,12 +70,13 @@ def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Progra
 def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     files = _expand(args.paths, parser)
     programs, sources = _load_each(files, args)
-    errors, warnings = _report([d for p in programs for d in p.diagnostics], sources)
+    diags = [d for p in programs for d in p.diagnostics]
+    errors, warnings = _report(diags, sources)
     decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.scope.decls})
     summary = (f"checked {_plural(len(files), 'file')}, {_plural(decls, 'declaration')}: "
                f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
     print(summary, file=sys.stderr)
-    return 1 if errors else 0
+    return _exit_code(diags)
 
 
 def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -116,7 +125,7 @@ def cmd_explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     program = load([path], root=args.root, defines=args.define, templates=args.templates)
     errors, _ = _report([d for d in program.diagnostics if d.severity == "error"], program.sources)
     if errors:
-        return 1
+        return _exit_code(program.diagnostics)
     if args.name is None:
         keys = sorted(program.decls, key=lambda k: (program.position(k).file, program.position(k).line))
         if args.json:

@@ -31,7 +31,8 @@ class Pos:
     end_col: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        # line 0 marks a place outside any file, such as a `-D name=value` on the command line
+        return self.file if self.line == 0 else f"{self.file}:{self.line}:{self.col}"
 
     @classmethod
     def point(cls, file: str, line: int = 1, col: int = 1) -> Pos:
@@ -130,8 +131,10 @@ def format_diagnostic(d: Diagnostic, sources: SourceCache, color: bool = False) 
         ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
     )
     sev_colour = red if d.severity == "error" else yellow
-    out = [f"{bold}{d.pos}: {sev_colour}{d.severity}{reset}{bold}: {d.message}{reset}"]
-    text = sources.line(d.pos.file, d.pos.line)
+    # Warnings show their code: it is what `# ecgspec: ignore[code]` takes.
+    label = f"{d.severity}[{d.code}]" if d.severity == "warning" else d.severity
+    out = [f"{bold}{d.pos}: {sev_colour}{label}{reset}{bold}: {d.message}{reset}"]
+    text = sources.line(d.pos.file, d.pos.line) if d.pos.line else None
     if text is not None:
         text = text.replace("\t", " ")
         number = str(d.pos.line)

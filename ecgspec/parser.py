@@ -259,7 +259,7 @@ class _Build(Transformer[Token, Any]):
         return s.Let(self._word(parts[1]), parts[2], self._span(children))
 
     def start(self, children: list[Any]) -> tuple[Any, ...]:
-        return tuple(children)
+        return tuple(c for c in children if not isinstance(c, Token))
 
     def value_only(self, children: list[Any]) -> Any:
         return children[0]
@@ -286,8 +286,20 @@ class _Frontend:
             maybe_placeholders=False,
             postlex=self.post,
             transformer=self.builder,  # built while parsing: no recursion over deep trees
-            lexer_callbacks={"COMMENT": self.comments.append},
+            lexer_callbacks={"COMMENT": self.comments.append, "_NL": self._line_comments},
         )
+
+    def _line_comments(self, tok: Token) -> Token:
+        """Whole-line comments travel inside newline tokens; set them aside as comments."""
+        text = str(tok)
+        if "#" in text:
+            for m in re.finditer(r"#[^\n]*", text):
+                before = text[: m.start()]
+                line = (tok.line or 1) + before.count("\n")
+                col = m.start() - before.rfind("\n") if "\n" in before else (tok.column or 1) + m.start()
+                self.comments.append(Token("COMMENT", m.group(0), line=line, column=col, end_line=line,
+                                           end_column=col + len(m.group(0))))
+        return tok
 
     def parse(self, text: str, path: str, start: str) -> Any:
         self.comments.clear()
@@ -314,7 +326,8 @@ def parse_module(text: str, path: str, diags: Diagnostics) -> s.Module:
             if errors >= MAX_ERRORS_PER_FILE or not _blank_declaration(lines, line):
                 return s.Module(path, (), (), text)
             continue
-        comments = tuple(s.Comment(str(c), _tok_pos(path, c)) for c in front.comments)
+        comments = tuple(sorted((s.Comment(str(c), _tok_pos(path, c)) for c in front.comments),
+                                key=lambda c: (c.pos.line, c.pos.col)))
         return s.Module(path, items, comments, text)
 
 
@@ -370,6 +383,10 @@ def _report_syntax_error(
             message = "this string is never closed"
             pos = Pos(path, line, col, line, max(len(text), col) + 1)
             hint = 'close it on the same line; write text over several lines in """triple quotes"""'
+        elif char == "-" and col > 1 and (text[col - 2].isalnum() or text[col - 2] == "_"):
+            word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + re.match(r"[\w-]*", text[col - 1:]).group(0))
+            shown = word.group(0) if word else "name-with-dash"
+            hint = f"names cannot contain '-': write `{shown.replace('-', '_')}`, or quote it: \"{shown}\""
         elif char == "-" and "NUMBER" in exc.allowed:
             hint = "write the sign against the digits: -3 deg"
         elif char == "/" and re.search(r"\d\s*(mm|mV)\s*$", text[: col - 1]):
@@ -444,7 +461,8 @@ def _report_syntax_error(
         hint = "a value is missing at the end of the line"
     elif tok.type == "LBRACE" and "NAME" in expected | {"STRING"} and prev is not None and prev.type == "NAME":
         hint = "a declaration is written `KIND NAME { ... }`, for example `paper standard { ... }`"
-    elif tok.type == "COLOUR":
+    elif tok.type == "COLOUR" or re.search(r"\s#([0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b",
+                                           lines[(tok.line or 1) - 1][: max((tok.column or 1) - 1, 0)]):
         hint = "a '#' followed by 3, 6 or 8 hex digits is a colour; a comment needs a space after '#'"
     elif tok.type == "COMMA" and not post.open_brackets:
         if prev is not None and prev.type == "NUMBER" and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0:]):

@@ -205,7 +205,8 @@ class Resolver:
         name, sep, text = spec.partition("=")
         name = name.strip()
         if not sep or not name:
-            self.diags.error(Pos.point(origin), f"'-D {spec}' is not of the form name=value", code="define-form")
+            self.diags.error(Pos(origin, 0, 0, 0, 0), f"'-D {spec}' is not of the form name=value",
+                             code="define-form")
             return
         value = parse_value(text, origin, self.diags)
         if value is not None:
@@ -214,7 +215,7 @@ class Resolver:
     def check_defines(self) -> None:
         for d in self.scope.defines.values():
             if d.name not in self.scope.lets:
-                self.diags.error(Pos.point(d.origin), f"-D names '{d.name}', which no `let` declares",
+                self.diags.error(Pos(d.origin, 0, 0, 0, 0), f"-D names '{d.name}', which no `let` declares",
                                  did_you_mean(d.name, self.scope.lets) or "declare it with `let NAME = value`",
                                  code="define-unknown")
 

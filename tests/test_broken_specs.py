@@ -24,8 +24,8 @@ BROKEN = ROOT / "tests" / "broken"
 CASES = sorted(BROKEN.glob("*.ecg"))
 MIN_CASES = 40
 
-HEADER = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): ")
-LOCATED = re.compile(r"^tests/broken/[^:]+:\d+:\d+: (error|warning): ")
+HEADER = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)(\[[\w-]+\])?: ")
+LOCATED = re.compile(r"^tests/broken/[^:]+:\d+:\d+: (error|warning\[[\w-]+\]): ")
 SUMMARY = re.compile(r"^checked \d+ files?, \d+ declarations?: (\d+) errors?, (\d+) warnings?$")
 
 

@@ -83,7 +83,7 @@ def test_distributions_ranges_and_choices_are_written_out(tmp_path: Path) -> Non
     p = check_text(tmp_path, LAYOUT_4X3 + 'layout "12x1" { leads = [I | II]; column = 10 s }\n'
                    "distort d {\n  rotate uniform(-3 deg, 3 deg) p = 0.5\n  one of { blur sigma 1..2 px; jpeg 40..95 } p = 30%\n}\n"
                    'source s from wfdb { root = "r" }\n'
-                   'corpus c { from s; layout = choice["4x3": 3, "12x1": 1]; distort = d; distorted = 50% }\n')
+                   'paper standard {}\ncorpus c { from s; layout = choice["4x3": 3, "12x1": 1]; distort = d; distorted = 50% }\n')
     assert p.ok, p.diagnostics
     d = p.get("distort", "d")
     assert isinstance(d, Distort)
@@ -205,3 +205,43 @@ def test_shipped_specs_check_clean() -> None:
 
 def test_shipped_specs_are_formatted() -> None:
     assert main(["fmt", "--check", str(REPO / "specs")]) == 0
+
+
+def test_a_default_reference_must_exist_and_counts_in_the_hash(tmp_path: Path) -> None:
+    corpus = 'source s from wfdb { root = "r" }\ncorpus c { from s; distorted = 0% }\n'
+    missing = check_text(tmp_path / "a", corpus)
+    assert sorted(d.code for d in missing.diagnostics) == ["unknown-default", "unknown-default"]
+    a = check_text(tmp_path / "b", corpus + LAYOUT_4X3 + "paper standard { speed = 25 mm/s }\n")
+    b = check_text(tmp_path / "c", corpus + LAYOUT_4X3 + "paper standard { speed = 50 mm/s }\n")
+    assert a.ok and b.ok
+    assert ("paper", "standard") in a.deps[("corpus", "c")]
+    assert a.hash_of("corpus", "c") != b.hash_of("corpus", "c")
+
+
+def test_a_corpus_may_only_name_splits_its_source_declares(tmp_path: Path) -> None:
+    p = check_text(tmp_path, LAYOUT_4X3 + "paper standard {}\n"
+                   'source s from ptbxl {\n  root = "r"\n  split by strat_fold { train = 1..8; test = 9..10 }\n}\n'
+                   "corpus c {\n  from s split tset\n  distorted = 0%\n}\n")
+    [d] = p.diagnostics
+    assert d.message == "source 's' has no split 'tset'" and d.hint == "did you mean 'test'?"
+    assert (d.pos.line, d.pos.col) == (8, 16)
+
+
+def test_a_mistake_in_a_base_is_reported_once_not_per_child(tmp_path: Path) -> None:
+    p = check_text(tmp_path, "paper a { speed = 25 mm }\npaper b extends a {}\npaper c extends a {}\n")
+    [d] = p.diagnostics
+    assert d.message.startswith("`speed` of paper 'a'") and (d.pos.line, d.pos.col) == (1, 19)
+
+
+def test_a_constant_used_where_it_does_not_fit_is_reported_where_it_is_used(tmp_path: Path) -> None:
+    p = check_text(tmp_path, "let fast = 50 mm\npaper p {\n  speed = fast\n}\n")
+    [d] = p.diagnostics
+    assert (d.pos.line, d.pos.col) == (3, 11) and "through let fast (line 1)" in (d.hint or "")
+
+
+def test_a_bad_define_is_command_line_misuse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "a.ecg"
+    spec.write_text("let seed = 1\nsynth s { seed = seed }\n")
+    assert main(["check", str(spec), "--root", str(tmp_path), "-D", "sed=2"]) == 2
+    assert "-D sed=2: error: -D names 'sed'" in capsys.readouterr().err
+    assert main(["check", str(spec), "--root", str(tmp_path), "-D", "seed=2"]) == 0

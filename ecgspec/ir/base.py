@@ -37,9 +37,11 @@ class Node(BaseModel):
 
 @dataclass(frozen=True)
 class Unit:
-    """A quantity of one dimension (ecgspec.units.DIMENSIONS), stored in canonical units."""
+    """A quantity of one dimension (ecgspec.units.DIMENSIONS), stored in canonical units.
+    `prefer` is the unit that hints suggest, when it is not the canonical one (`bpm`)."""
 
     dimension: str
+    prefer: str | None = None
 
 
 @dataclass(frozen=True)

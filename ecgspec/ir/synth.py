@@ -20,6 +20,7 @@ class Synth(Decl):
     leads: tuple[LeadName, ...] = Field(STANDARD_LEADS, description="leads generated")
     fs: Annotated[float, Unit("frequency")] = Field(500.0, gt=0, le=10000, description="sampling rate")
     duration: Annotated[float, Unit("time")] = Field(10.0, gt=0, le=600, description="record length")
-    heart_rate: varying(Annotated[float, Unit("frequency")]) = Field(1.25, description="heart rate (60 bpm = 1 Hz)")
+    heart_rate: varying(Annotated[float, Unit("frequency", "bpm")]) = Field(
+        1.25, description="heart rate (stored in Hz: 60 bpm = 1 Hz)", examples=["uniform(50 bpm, 100 bpm)"])
     noise: varying(Annotated[float, Unit("voltage")]) = Field(0.01, description="additive noise level")
     seed: int = Field(0, description="seed of the generator")

@@ -252,7 +252,9 @@ def _pulse(x_start: float, x_end: float, baseline: float, mv: float, width: floa
     else:
         h1 = mv * other
         pts += [(x1 + width / 2, baseline - h0), (x1 + width / 2, baseline - h1), (x1 + width, baseline - h1)]
-    pts += [(x1 + width, baseline), (x_end, baseline)]
+    # The pulse's baseline stops 1 mm short of the first panel: a pen-width gap, as machines
+    # leave, so that the pulse's ink never merges with the trace's first column.
+    pts += [(x1 + width, baseline), (max(x1 + width, x_end - 1.0), baseline)]
     return Polyline(np.asarray(pts, dtype=np.float64), colour, line_width, role="calibration")
 
 

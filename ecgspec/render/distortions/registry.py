@@ -1,0 +1,75 @@
+"""The registry of raster steps: step keyword → the function that applies it to a `Canvas`.
+
+An implementation is one function `op(canvas, params, rng) -> dict` decorated with
+`@raster("keyword")`. It changes `canvas.img` (in place where it can), composes any geometric
+change into `canvas.transform`, widens `canvas.max_warp_px` by any non-linear displacement it
+adds, and returns the parameters it actually applied (drawn values after clamping to their
+valid range, plus derived geometry), which become the step's record in the sidecar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Canvas:
+    """The page being distorted: (H, W, 3) uint8 RGB, C-contiguous, and what is known about it."""
+
+    img: np.ndarray
+    px_per_mm: float  # of the current image: geometric steps that rescale update it
+    background: tuple[int, int, int]  # paper colour now (tint and yellow move it); fills borders
+    transform: np.ndarray  # 3x3 float64: clean-page px → current px (continuous coordinates)
+    max_warp_px: float = 0.0  # bound on the non-linear displacement so far, in current px
+
+    @property
+    def height(self) -> int:
+        return int(self.img.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.img.shape[1])
+
+    def compose(self, matrix: np.ndarray, lipschitz: float) -> None:
+        """Follow a geometric step: `matrix` maps the previous image's px to the new image's px,
+        and stretches no distance by more than `lipschitz` (which scales the warp bound)."""
+        self.transform = matrix @ self.transform
+        self.max_warp_px *= lipschitz
+
+
+RasterOp = Callable[[Canvas, Mapping[str, Any], np.random.Generator], dict[str, Any]]
+
+RASTER: dict[str, RasterOp] = {}
+
+
+def raster(keyword: str) -> Callable[[RasterOp], RasterOp]:
+    """Register the implementation of the raster step `keyword`."""
+
+    def register(fn: RasterOp) -> RasterOp:
+        if keyword in RASTER:
+            raise ValueError(f"raster step '{keyword}' is registered twice")
+        RASTER[keyword] = fn
+        return fn
+
+    return register
+
+
+# ---- small helpers shared by the families --------------------------------------------------------
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """'#rrggbb[aa]' → (r, g, b); alpha, if any, is ignored."""
+    c = colour.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def rgb_hex(rgb: tuple[int, int, int] | np.ndarray) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)
+
+
+def clamp(x: float, lo: float, hi: float) -> float:
+    return float(min(max(float(x), lo), hi))
