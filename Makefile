@@ -19,7 +19,7 @@ demo: setup
 
 # The whole test suite, two workers.
 test: setup
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
 bench: setup
 	$(BIN)/python bench/check.py

@@ -184,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     spec_options(p)
     p.set_defaults(func=cmd_explain)
+
+    from .render.cli import add_commands as add_render_commands
+
+    add_render_commands(sub)
     return parser
 
 

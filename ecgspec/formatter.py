@@ -21,8 +21,8 @@ def _num(n: s.Number) -> str:
 
 
 def _string(v: s.String) -> str:
-    if v.long:
-        return f'"""{v.value}"""'
+    if v.long:  # newlines stay as written; what the parser unescapes is escaped again
+        return '"""' + v.value.replace("\\", "\\\\").replace("\t", "\\t").replace('"""', '\\"""') + '"""'
     escaped = v.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{escaped}"'
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +44,13 @@ def render_page(record: Record, layout: Layout, paper: Paper, *, seed: int = 0, 
     return RenderResult(array, sidecar, scene)
 
 
+_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+
+
 def sidecar_json(sidecar: Sidecar) -> str:
-    return json.dumps(sidecar.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
+    """The sidecar as JSON text: indented, with lists of numbers (boxes, matrix rows) on one line."""
+    text = json.dumps(sidecar.model_dump(mode="json"), indent=1, ensure_ascii=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
 
 
 def write_outputs(result: RenderResult, out_png: str | Path, svg: bool = False) -> list[Path]:

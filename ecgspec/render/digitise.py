@@ -8,9 +8,10 @@ Method, per lead entry of the sidecar:
 1. ink mask: pixels whose brightest channel is below `threshold` (trace ink is dark; grid lines,
    even a black-and-white paper's major lines, are not);
 2. within the lead's box, each pixel column's ink forms vertical runs; the trace is the chain of
-   runs, one per column, that is most continuous (each run touching the next) and stays nearest
-   the lead's baseline: a Viterbi path over the runs. Labels, separator ticks and a neighbour's
-   tall waves form other runs and are passed over;
+   runs, one per column, that is most continuous (each run touching the next), keeps its
+   direction where two traces cross, and stays nearest the lead's baseline: a Viterbi path over
+   the runs, which may skip a column rather than take a stray run. Labels, separator ticks and a
+   neighbour's tall waves form other runs and are passed over;
 3. value = (baseline_y - centre of the run) / px_per_mV; time = t0 + (column centre - box x0) /
    px_per_s.
 4. A column is `ambiguous` when the run chosen for this lead touches the run chosen for another
@@ -43,7 +44,10 @@ class Trace:
 
 def ink_mask(image: np.ndarray, threshold: int = 128) -> np.ndarray:
     """True where a pixel is dark enough to be trace ink."""
-    return image.max(axis=2) < threshold if image.ndim == 3 else image < threshold
+    if image.ndim == 2:
+        return image < threshold
+    # Channel-wise maxima: several times faster than image.max(axis=2) on a page.
+    return np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2]) < threshold
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,83 +61,56 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return col, start, end
 
 
-# Path costs, in pixels per column: a trace is continuous (its ink in one column touches its ink
-# in the next), moves little between columns, and stays near its own baseline far more often
-# than a neighbour's trace does, which lives around another baseline.
-_GAP = 1.0
-_STEP = 0.05
-_AWAY = 0.02
+# Path costs, in pixels: a trace is continuous (its ink in one column touches its ink in the
+# next), keeps its direction, and stays near its own baseline far more often than a neighbour's
+# trace, which lives around another baseline. Each column of ink taken earns _INK, so the path
+# takes every column it can; skipping a column costs _SKIP; starting over costs _RESTART.
+_GAP = 1.0  # per pixel between this run and the last one
+_STEP = 0.05  # per pixel away from where the last runs' direction leads
+_AWAY = 0.001  # per pixel from the baseline
+_INK = 2.0
+_SKIP = 1.0
+_SKIP_MAX = 3
+_RESTART = 50.0
+_NEAR = 2  # columns either side of merged ink that count as ambiguous too
 
 
-def _row_centres(mask: np.ndarray) -> np.ndarray:
-    """For each ink pixel, the x centre of the horizontal run of ink it belongs to (NaN off ink)."""
-    h, w = mask.shape
-    m = np.zeros((h, w + 2), dtype=np.int8)
-    m[:, 1:-1] = mask
-    d = np.diff(m, axis=1)
-    row, start = np.nonzero(d == 1)
-    _, end = np.nonzero(d == -1)
-    out = np.full(h * w, np.nan)
-    lengths = end - start
-    if lengths.size:
-        centre = np.repeat((start + end) / 2, lengths)
-        first = np.repeat(row * w + start - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
-        out[first + np.arange(lengths.sum())] = centre
-    return out.reshape(h, w)
+def _best_path(col: list[int], start: list[int], end: list[int], baseline: float) -> dict[int, tuple[int, int]]:
+    """The chain of runs, at most one per column, of least cost (Viterbi over the runs).
 
-
-def _crossings(mask: np.ndarray, cols: np.ndarray, top: np.ndarray, bottom: np.ndarray,
-               fallback: np.ndarray) -> np.ndarray:
-    """Where a steep stroke crosses the centre of its pixel column. In a column the stroke's ink
-    is one long run, and its midpoint is the stroke's value at the column centre only if the
-    stroke is straight there; the horizontal cross-sections of the stroke say where its
-    centreline actually is: the rows whose cross-section is centred on the column centre."""
-    centres = _row_centres(mask)
-    out = fallback.copy()
-    for k, c in enumerate(cols.tolist()):
-        s, e = int(top[k]), int(bottom[k])
-        d = centres[s:e, c] - (c + 0.5)
-        near = np.flatnonzero(np.abs(d) <= 0.75)
-        if near.size:
-            out[k] = s + near.mean() + 0.5
-            continue
-        sign = np.sign(d)
-        flip = np.flatnonzero(sign[:-1] * sign[1:] < 0)
-        if flip.size:
-            i = int(flip[np.argmin(np.abs(flip - (e - s) / 2))])
-            out[k] = s + i + 0.5 + d[i] / (d[i] - d[i + 1])
-    return out
-
-
-def _best_path(col: list[int], start: list[int], end: list[int], ncol: int, baseline: float
-               ) -> dict[int, tuple[int, int]]:
-    """The chain of runs, one per inked column, of least cost (Viterbi over the runs). Where two
-    traces cross, the one that keeps its direction wins: each state carries the velocity of its
-    best predecessor, and a step is charged for leaving the predicted position."""
+    Where two traces cross, the one that keeps its direction wins: each state carries the
+    velocity of its best predecessor. A chain may skip a few columns (a thin trace at low dpi has
+    gaps) rather than take a label or a neighbour's ink that is the only ink there; after a
+    longer break it starts over."""
     by_col: dict[int, list[int]] = {}
     for i, c in enumerate(col):
         by_col.setdefault(c, []).append(i)
-    cols = sorted(by_col)
     mid = [(s + e) / 2 for s, e in zip(start, end)]
-    prev = by_col[cols[0]]
-    cost = {i: _AWAY * abs(mid[i] - baseline) for i in prev}
-    vel = {i: 0.0 for i in prev}
+    cost: dict[int, float] = {}
+    vel: dict[int, float] = {}
     back: dict[int, int] = {}
-    for c in cols[1:]:
-        here = by_col[c]
-        new_cost: dict[int, float] = {}
-        for j in here:
+    best_end, best_end_cost = -1, 0.0  # the best chain ending before the current column
+    pending: list[int] = []  # states that join best_end once their column is left behind
+    for c in sorted(by_col):
+        for i in pending:
+            if col[i] < c - _SKIP_MAX - 1 and cost[i] < best_end_cost:
+                best_end, best_end_cost = i, cost[i]
+        pending = [i for i in pending if col[i] >= c - _SKIP_MAX - 1]
+        preds = [i for k in range(1, _SKIP_MAX + 2) for i in by_col.get(c - k, ())]
+        for j in by_col[c]:
             sj, ej, mj = start[j], end[j], mid[j]
-            best_i, best = -1, math.inf
-            for i in prev:
-                k = (cost[i] + _GAP * max(0, sj - end[i], start[i] - ej)
-                     + _STEP * abs(mj - mid[i] - vel[i]))
+            best_i, best = best_end, best_end_cost + (_RESTART if best_end >= 0 else 0.0)
+            for i in preds:
+                skipped = c - col[i] - 1
+                k = (cost[i] + _SKIP * skipped + _GAP * max(0, sj - end[i], start[i] - ej)
+                     + _STEP * abs(mj - mid[i] - vel[i] * (skipped + 1)))
                 if k < best:
                     best_i, best = i, k
-            new_cost[j] = best + _AWAY * abs(mj - baseline)
-            back[j] = best_i
-            vel[j] = mj - mid[best_i]
-        prev, cost = here, new_cost
+            cost[j] = best + _AWAY * abs(mj - baseline) - _INK
+            if best_i >= 0:
+                back[j] = best_i
+            vel[j] = (mj - mid[best_i]) / (c - col[best_i]) if best_i in preds else 0.0
+        pending.extend(by_col[c])
     i = min(cost, key=cost.__getitem__)
     out: dict[int, tuple[int, int]] = {}
     while True:
@@ -160,16 +137,10 @@ def digitise_lead(mask: np.ndarray, lead: LeadInfo) -> Trace:
     col, start, end = _runs(mask[r0:r1, c0:c0 + ncol])
     if len(col) == 0:
         return Trace(lead, t, v, np.zeros(ncol, bool), lo, hi, c0)
-    chosen = _best_path(col.tolist(), (start + r0).tolist(), (end + r0).tolist(), ncol, lead.baseline_y)
+    chosen = _best_path(col.tolist(), (start + r0).tolist(), (end + r0).tolist(), lead.baseline_y)
     for c, (s, e) in chosen.items():
         lo[c], hi[c] = s, e
-    heights = hi - lo
-    pen = float(np.nanmedian(heights)) if np.isfinite(heights).any() else 2.0
-    y = (lo + hi) / 2
-    steep = np.flatnonzero(heights > pen + 3)
-    if steep.size:
-        y[steep] = _crossings(mask[r0:r1, c0:c0 + ncol], steep, lo[steep] - r0, hi[steep] - r0, y[steep] - r0) + r0
-    v = (lead.baseline_y - y) / lead.px_per_mV
+    v = (lead.baseline_y - (lo + hi) / 2) / lead.px_per_mV
     return Trace(lead, t, v, np.zeros(ncol, bool), lo, hi, c0)
 
 
@@ -183,6 +154,11 @@ def _mark_shared(a: Trace, b: Trace) -> None:
     sb = slice(start - b.first_column, stop - b.first_column)
     with np.errstate(invalid="ignore"):
         touch = (a.top[sa] <= b.bottom[sb]) & (b.top[sb] <= a.bottom[sa])
+    # Traces about to merge are already close: a reader may have taken the other one for a
+    # column or two before and after. Widen each merged stretch by _NEAR columns.
+    if touch.any():
+        k = np.ones(2 * _NEAR + 1)
+        touch = np.convolve(touch.astype(float), k, mode="same") > 0
     a.ambiguous[sa] |= touch
     b.ambiguous[sb] |= touch
 
@@ -205,7 +181,8 @@ def _mark_boundaries(traces: list[Trace]) -> None:
 
 
 def digitise(image: np.ndarray, sidecar: Sidecar, threshold: int = 128) -> list[Trace]:
-    """One Trace per sidecar lead entry, in the sidecar's order."""
+    """One Trace per sidecar lead entry, in the sidecar's order. Tuned for pages of 200 dpi and
+    more; at 100 dpi a 0.25 mm pen is one pixel wide and its ink often falls under `threshold`."""
     mask = ink_mask(image, threshold)
     traces = [digitise_lead(mask, lead) for lead in sidecar.leads]
     for i, a in enumerate(traces):

@@ -7,9 +7,9 @@ see only plain data: `record`, `paper`, `layout` and whatever the caller adds.
 Text conventions a template may use (docs/rendering.md):
 - one printed line per template line; blank lines at the start and end are dropped, the
   template's own indentation (from a triple-quoted spec string) is removed;
-- a tab (`\\t` in a spec string) splits a line into cells, placed in equal columns across the
+- `{{ tab }}` (a tab character) splits a line into cells, placed in equal columns across the
   page, as machines print blocks of patient data, intervals and interpretation side by side;
-- a cell written `**like this**` is printed bold.
+- `**like this**` prints bold (the layout engine splits the cell into spans).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from ..ir import Layout, Paper
     from .record import Record
 
-_ENV = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+# Plain text, printed as written: no autoescaping, and no whitespace trimming around tags, so a
+# line keeps its newline whatever tags it holds (`{%- -%}` trims where a template wants it).
+_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 
 
 class Num(float):
@@ -98,7 +100,7 @@ def build_context(record: Record, paper: Paper, layout: Layout,
     """The template namespace. `extra` adds names; a mapping under an existing name (`record`)
     is merged into it, so a caller can supply a patient name or a hospital's interval values."""
     ctx: dict[str, Any] = {"record": record_context(record), "paper": paper_context(paper),
-                           "layout": layout_context(layout)}
+                           "layout": layout_context(layout), "tab": "\t"}
     for key, value in (extra or {}).items():
         if key in ctx and isinstance(value, Mapping):
             ctx[key] = {**ctx[key], **value}

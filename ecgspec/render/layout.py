@@ -24,6 +24,7 @@ import numpy as np
 from ..ir import Layout, Paper
 from ..leads import CHEST
 from .errors import FitError
+from .fonts import advance
 from .geometry import Geometry, Panel
 from .header import build_context, render_lines
 from .record import Record
@@ -122,8 +123,8 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
     ctx = build_context(record, paper, layout, header_context)
     header = render_lines(paper.header, ctx, what=f"paper '{paper.name}' header")
     footer = render_lines(paper.footer, ctx, what=f"paper '{paper.name}' footer")
-    geo.header = ["   ".join(c for c in ln if c) for ln in header]
-    geo.footer = ["   ".join(c for c in ln if c) for ln in footer]
+    geo.header = ["   ".join(_plain(c) for c in ln if c) for ln in header]
+    geo.footer = ["   ".join(_plain(c) for c in ln if c) for ln in footer]
     fsize = paper.font_size
     pitch_text = fsize * LINE_SPACING
     m = paper.margin
@@ -187,12 +188,13 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
     ink = paper.trace_color
     tw = paper.trace_width
     ticks: list[tuple[float, float, float, float]] = []
-    labels: list[Text] = []
+    labels: list[tuple[str, float, float, float, float]] = []  # lead, x, baseline, cell top, bottom
+    traces: list[np.ndarray] = []
     for r, (kind, leads) in enumerate(rows):
         # Baselines sit on minor lines so that a reader can count squares from them.
         baseline = gy0 + round((r + BASELINE_AT) * pitch / minor) * minor
-        cell_top = baseline - BASELINE_AT * pitch
-        cell_bottom = baseline + (1 - BASELINE_AT) * pitch
+        cell_top = gy0 + r * pitch  # the rows' cells tile the chart; boxes grow from them
+        cell_bottom = gy0 + (r + 1) * pitch
         if cal_mv:
             scene.add(_pulse(gx0, trace_left, baseline, cal_mv, pulse_w,
                              [lead_gain(paper, lead) for lead in leads], ink, tw))
@@ -205,8 +207,7 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
             if c > 0 and layout.separators:
                 ticks.append((x0, baseline - tick, x0, baseline + tick))
             if layout.labels:
-                labels.append(Text(x0 + 0.8, cell_top + 1.15 * fsize, lead, fsize, paper.text_color,
-                                   font=paper.font, role=f"label:{lead}"))
+                labels.append((lead, x0 + 0.8, baseline, cell_top, cell_bottom))
             g = lead_gain(paper, lead)
             x = record.signals.get(lead)
             if x is None:
@@ -220,6 +221,7 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
             pts[:, 0] = x0 + (t - t0) * speed
             pts[:, 1] = baseline - v * g
             scene.add(Polyline(pts, ink, tw, role=f"trace:{lead}"))
+            traces.append(pts)
             y_lo, y_hi = float(pts[:, 1].min()) - tw / 2, float(pts[:, 1].max()) + tw / 2
             geo.panels.append(Panel(
                 lead=lead, rhythm=kind == "rhythm",
@@ -228,8 +230,9 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
                 baseline=baseline, t0=t0, t1=float(t[-1]), mm_per_s=speed, mm_per_mV=g, row=r, column=c))
     if ticks:
         scene.add(Segments(np.asarray(ticks, dtype=np.float64), ink, tw, role="separators"))
-    for label in labels:
-        scene.add(label)
+    for lead, x, base, top, bottom in labels:
+        lx, ly = _place_label(lead, x, base, top, bottom, fsize, traces, tw, paper.font)
+        scene.add(Text(lx, ly, lead, fsize, paper.text_color, font=paper.font, role=f"label:{lead}"))
 
     # ---- header and footer text ---------------------------------------------------------
     _text_block(scene, header, m, m + 0.85 * fsize, width - 2 * m, pitch_text, paper, role="header")
@@ -258,6 +261,54 @@ def _pulse(x_start: float, x_end: float, baseline: float, mv: float, width: floa
     return Polyline(np.asarray(pts, dtype=np.float64), colour, line_width, role="calibration")
 
 
+def _hits(traces: list[np.ndarray], x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Whether any trace's ink crosses the rectangle (segments included, not only vertices)."""
+    for pts in traces:
+        if pts[0, 0] > x1 or pts[-1, 0] < x0:
+            continue
+        i0 = max(int(np.searchsorted(pts[:, 0], x0)) - 1, 0)
+        i1 = min(int(np.searchsorted(pts[:, 0], x1)) + 1, len(pts))
+        seg = pts[i0:i1]
+        if len(seg) == 0:
+            continue
+        # The trace's y at the rectangle's sides, plus its vertices inside: its extent across it.
+        ys = np.concatenate([np.interp([x0, x1], seg[:, 0], seg[:, 1]),
+                             seg[(seg[:, 0] >= x0) & (seg[:, 0] <= x1), 1]])
+        if ys.min() <= y1 and ys.max() >= y0:
+            return True
+    return False
+
+
+def _place_label(lead: str, x: float, baseline: float, top: float, bottom: float, size: float,
+                 traces: list[np.ndarray], pen: float, font: str) -> tuple[float, float]:
+    """Where a lead label goes: above the start of its trace, as machines print it, unless the
+    trace passes there; then a little further right, then below the baseline, then at the top
+    of the cell. A label on the ink makes both harder to read, for people and for digitisers."""
+    width = advance(lead, font, size) + 0.2
+    pad = pen + 0.3
+    high = top + 1.15 * size
+    usual = max(high, baseline - min(0.45 * (baseline - top), 7.0))
+    low = min(bottom - 0.35 * size, baseline + min(0.45 * (bottom - baseline), 7.0) + 0.8 * size)
+    candidates = [(x + k * 2.0, usual) for k in range(0, 8)] + [(x, low), (x, high)]
+    candidates += [(x + k * 2.0, y) for k in range(1, 8) for y in (low, high)]
+    for cx, cy in candidates:
+        if not _hits(traces, cx - pad, cy - 0.8 * size - pad, cx + width + pad, cy + 0.25 * size + pad):
+            return cx, cy
+    return candidates[0]
+
+
+def _spans(cell: str) -> list[tuple[str, bool]]:
+    """'**ID 7**   Male' → [('ID 7', True), ('   Male', False)]: `**` toggles bold."""
+    parts = cell.split("**")
+    if len(parts) % 2 == 0:  # an unpaired `**` is printed as written
+        return [(cell, False)]
+    return [(p, i % 2 == 1) for i, p in enumerate(parts) if p]
+
+
+def _plain(cell: str) -> str:
+    return "".join(text for text, _ in _spans(cell))
+
+
 def _text_block(scene: Scene, lines: list[list[str]], left: float, first_baseline: float, width: float,
                 pitch: float, paper: Paper, *, role: str) -> None:
     if not lines:
@@ -269,7 +320,8 @@ def _text_block(scene: Scene, lines: list[list[str]], left: float, first_baselin
         for k, cell in enumerate(cells):
             if not cell:
                 continue
-            bold = len(cell) > 4 and cell.startswith("**") and cell.endswith("**")
-            text = cell[2:-2] if bold else cell
-            scene.add(Text(left + k * col_w, y, text, paper.font_size, paper.text_color,
-                           font=paper.font, bold=bold, role=role))
+            x = left + k * col_w
+            for text, bold in _spans(cell):
+                scene.add(Text(x, y, text, paper.font_size, paper.text_color, font=paper.font, bold=bold,
+                               role=role))
+                x += advance(text, paper.font, paper.font_size, bold)

@@ -107,7 +107,7 @@ def draw_params(step: Step, rng: np.random.Generator) -> dict[str, Any]:
             continue
         value = _json_value(draw(getattr(step, name), rng))
         if _is_whole_number(type(step), name) and isinstance(value, float):
-            value = int(round(value))
+            value = round(value)
         params[name] = value
     return params
 

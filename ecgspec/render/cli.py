@@ -1,0 +1,282 @@
+"""`ecgspec render` and `ecgspec preview`: the render stage on the command line.
+
+`add_commands(subparsers)` registers both on the main `ecgspec` parser; each handler takes
+(args, parser) and returns the exit status, like the other commands: 0 ok, 1 a problem in the
+spec, the record or the page (printed as one located message, never a traceback), 2 misuse.
+Run standalone as `python -m ecgspec.render.cli render …`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import did_you_mean, format_all
+from ..ir import Layout, Paper
+from ..program import Program, load
+from .errors import RenderError
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_SPECS = [ROOT / "specs" / name for name in ("layouts.ecg", "papers.ecg", "printouts.ecg")]
+SHIPPED_RECORDS = ROOT / "data" / "samples"
+
+
+def _err(message: str) -> None:
+    print(f"ecgspec: {message}", file=sys.stderr)
+
+
+def load_specs(paths: list[Path] | None, args: argparse.Namespace) -> Program | None:
+    """Load spec files (default: the shipped layouts, papers and printouts). Prints every
+    diagnostic; returns None when there are errors."""
+    files = paths or [p for p in SHIPPED_SPECS if p.is_file()]
+    if not files:
+        _err("no spec given and the shipped specs are not here; pass --spec FILE")
+        return None
+    for f in files:
+        if not f.is_file():
+            _err(f"no such spec file: {f}")
+            return None
+    program = load(files, root=getattr(args, "root", None), defines=getattr(args, "define", None) or [])
+    if program.diagnostics:
+        print(format_all(program.diagnostics, program.sources, sys.stderr.isatty()), file=sys.stderr)
+    return program if program.ok else None
+
+
+def lookup(program: Program, kind: str, name: str) -> Layout | Paper | None:
+    """The declaration, or None after printing a 'did you mean' message."""
+    decl = program.decls.get((kind, name))
+    if decl is not None:
+        return decl  # type: ignore[return-value]
+    names = [n for k, n in program.decls if k == kind]
+    hint = did_you_mean(name, names)
+    known = ", ".join(sorted(names)) or "none"
+    _err(f"no {kind} named '{name}'" + (f"; {hint}" if hint else f" (the specs declare: {known})"))
+    return None
+
+
+def shipped_records(folder: Path = SHIPPED_RECORDS) -> list[Path]:
+    """WFDB records (paths without extension) under a folder, in a stable order."""
+    return sorted(p.with_suffix("") for p in folder.rglob("*.hea"))
+
+
+# ---- render -------------------------------------------------------------------------------------
+
+
+def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .api import render_page, write_outputs
+    from .record import read_wfdb
+
+    program = load_specs(args.spec, args)
+    if program is None:
+        return 1
+    layout = lookup(program, "layout", args.layout)
+    paper = lookup(program, "paper", args.paper)
+    if layout is None or paper is None:
+        return 1
+    try:
+        record = read_wfdb(args.record)
+        result = render_page(record, layout, paper, seed=args.seed, fast=not args.reference, dpi=args.dpi)
+        written = write_outputs(result, args.out, svg=args.svg)
+    except RenderError as exc:
+        _err(str(exc))
+        return 1
+    except OSError as exc:
+        _err(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}")
+        return 1
+    img = result.sidecar.image
+    print(f"wrote {', '.join(str(p) for p in written)}  ({img.width}x{img.height} px at {img.dpi:g} dpi, "
+          f"layout {layout.name}, paper {paper.name})", file=sys.stderr)
+    return 0
+
+
+# ---- preview ------------------------------------------------------------------------------------
+
+
+def _tile_font(size: int):  # noqa: ANN202 — a PIL font object
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _jobs(program: Program, shipped: Program | None, name: str | None, n: int
+          ) -> list[tuple[Layout, Paper]] | None:
+    """(layout, paper) pairs the sheet shows, following `preview`'s rules."""
+
+    def of(kind: str) -> list:
+        own = program.of_kind(kind)
+        return own if own or shipped is None else shipped.of_kind(kind)
+
+    def default(kind: str, preferred: str) -> Layout | Paper | None:
+        pool = of(kind)
+        return next((d for d in pool if d.name == preferred), pool[0] if pool else None)
+
+    layouts, papers = of("layout"), of("paper")
+    if not layouts or not papers:
+        _err("the spec declares no layout and no paper to preview")
+        return None
+    if name is not None:
+        matches = [d for d in program.of_kind("layout") + program.of_kind("paper") if d.name == name]
+        if not matches:
+            names = [d.name for d in program.of_kind("layout") + program.of_kind("paper")]
+            hint = did_you_mean(name, names)
+            _err(f"the spec declares no layout or paper named '{name}'" + (f"; {hint}" if hint else ""))
+            return None
+        decl = matches[0]
+        if isinstance(decl, Layout):
+            return [(decl, default("paper", "standard"))] * n  # type: ignore[list-item]
+        return [(default("layout", "4x3"), decl)] * n  # type: ignore[list-item]
+    if program.of_kind("layout"):
+        paper = default("paper", "standard")
+        return [(lay, paper) for lay in program.of_kind("layout")][:n]  # type: ignore[misc]
+    layout = default("layout", "4x3")
+    return [(layout, pap) for pap in program.of_kind("paper")][:n]  # type: ignore[misc]
+
+
+def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, columns: int | None = None
+                  ) -> np.ndarray:
+    """A grid of thumbnails, each with a caption; a string instead of an image is an error tile."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    columns = columns or min(4, max(1, math.ceil(math.sqrt(len(tiles)))))
+    rows = math.ceil(len(tiles) / columns)
+    thumbs: list[np.ndarray | str] = []
+    heights = []
+    for img, _ in tiles:
+        if isinstance(img, np.ndarray):
+            h = round(img.shape[0] * width / img.shape[1])
+            thumbs.append(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA))
+            heights.append(h)
+        else:
+            thumbs.append(img)
+    cell_h = max(heights or [round(width * 0.77)])
+    gap, caption = 12, 34
+    sheet = Image.new("RGB", (columns * (width + gap) + gap, rows * (cell_h + caption + gap) + gap), "#e6e6e6")
+    draw = ImageDraw.Draw(sheet)
+    font = _tile_font(13)
+    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles)):
+        x = gap + (i % columns) * (width + gap)
+        y = gap + (i // columns) * (cell_h + caption + gap)
+        if isinstance(thumb, np.ndarray):
+            sheet.paste(Image.fromarray(thumb), (x, y))
+        else:
+            draw.rectangle((x, y, x + width - 1, y + cell_h - 1), fill="#fff4f4", outline="#c33")
+            for k, line in enumerate(textwrap.wrap(thumb, 60)[:12]):
+                draw.text((x + 10, y + 10 + 17 * k), line, fill="#a11", font=font)
+        for k, line in enumerate(label.split("\n")[:2]):
+            draw.text((x + 2, y + cell_h + 3 + 15 * k), line, fill="#222", font=font)
+    return np.asarray(sheet)
+
+
+def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .api import render_page
+    from .png import encode_png, write_atomic
+    from .record import read_wfdb
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        parser.error(f"no such spec file: {args.spec}")
+    program = load_specs([spec], args)
+    if program is None:
+        return 1
+    needs_shipped = not program.of_kind("layout") or not program.of_kind("paper")
+    shipped = load_specs(None, args) if needs_shipped else None
+    jobs = _jobs(program, shipped, args.name, args.n)
+    if jobs is None:
+        return 1
+    folder = Path(args.records) if args.records else SHIPPED_RECORDS
+    paths = shipped_records(folder)
+    if not paths:
+        _err(f"no WFDB records (*.hea) under {folder}")
+        return 1
+    records: dict[Path, object] = {}
+    tiles: list[tuple[np.ndarray | str, str]] = []
+    for i, (layout, paper) in enumerate(jobs):
+        path = paths[i % len(paths)]
+        label = f"layout {layout.name} · paper {paper.name}\n{path.name}"
+        try:
+            if path not in records:
+                records[path] = read_wfdb(path)
+            result = render_page(records[path], layout, paper, dpi=args.dpi)  # type: ignore[arg-type]
+            tiles.append((result.array, label))
+        except RenderError as exc:
+            tiles.append((str(exc), label))
+    sheet = contact_sheet(tiles, width=args.width)
+    try:
+        write_atomic(args.out, encode_png(sheet))
+    except OSError as exc:
+        _err(f"cannot write {args.out}: {exc.strerror or exc}")
+        return 1
+    failed = sum(isinstance(t, str) for t, _ in tiles)
+    print(f"wrote {args.out}: {len(tiles)} thumbnails" + (f", {failed} could not render (see the red tiles)"
+                                                          if failed else ""), file=sys.stderr)
+    return 0
+
+
+# ---- wiring -------------------------------------------------------------------------------------
+
+
+def _spec_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a `let` constant")
+    p.add_argument("--root", type=Path, default=None, help="spec root: imports may not leave it")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 — argparse's own type
+    """Register `render` and `preview` on the `ecgspec` command's subparsers."""
+    p = subparsers.add_parser("render", help="render a record as a calibrated ECG printout (PNG + JSON sidecar)",
+                              description="Render one WFDB record with a layout and a paper. Writes OUT.png, "
+                                          "OUT.json (geometry sidecar) and, with --svg, OUT.svg.")
+    p.add_argument("record", metavar="RECORD", help="WFDB record path without extension")
+    p.add_argument("--spec", action="append", type=Path, metavar="FILE",
+                   help="spec file declaring layouts and papers (repeatable; default: the shipped "
+                        "specs/layouts.ecg, papers.ecg and printouts.ecg)")
+    p.add_argument("--layout", default="4x3", help="layout name (default: 4x3)")
+    p.add_argument("--paper", default="standard", help="paper name (default: standard)")
+    p.add_argument("--seed", type=int, default=0, help="recorded in the sidecar for later random stages")
+    p.add_argument("--dpi", type=float, default=None, help="override the paper's resolution")
+    p.add_argument("--svg", action="store_true", help="also write OUT.svg")
+    p.add_argument("--reference", action="store_true",
+                   help="rasterise through SVG and cairosvg instead of the fast direct cairo path")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.png", help="output PNG")
+    _spec_options(p)
+    p.set_defaults(func=cmd_render)
+
+    p = subparsers.add_parser("preview", help="a contact sheet of what a spec's layouts or papers produce",
+                              description="Render the shipped sample records with a spec's layouts or papers "
+                                          "and tile them into one labelled PNG. NAME picks one layout or paper; "
+                                          "without it: every layout on the first paper, or every paper with "
+                                          "the 4x3 layout.")
+    p.add_argument("spec", metavar="SPEC", help="spec file")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a layout or paper declared in SPEC")
+    p.add_argument("-n", type=int, default=12, help="number of thumbnails (default: 12)")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="SHEET.png", help="output PNG")
+    p.add_argument("--records", metavar="DIR", help="folder of WFDB records (default: the shipped samples)")
+    p.add_argument("--width", type=int, default=480, help="thumbnail width in pixels (default: 480)")
+    p.add_argument("--dpi", type=float, default=100.0, help="render resolution before shrinking (default: 100)")
+    _spec_options(p)
+    p.set_defaults(func=cmd_preview)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecgspec")
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    return int(args.func(args, parser))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

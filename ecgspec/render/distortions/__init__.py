@@ -1,0 +1,22 @@
+"""Distortions: a clean rendered page → a scanned, photographed or aged one, exactly recorded.
+
+    rng = ecgspec.draw.stream(spec_hash, record_id, variant)
+    p = plan(program.get("distort", "scanned"), rng)     # which steps fire, every value drawn
+    # the renderer applies p.scene while drawing the page, then:
+    result = apply_raster(page, p.raster, px_per_mm=dpi / 25.4, background=paper_rgb)
+    result.img, result.transform, result.records, result.max_warp_px
+
+Modules: plan (drawing), registry (keyword → implementation, the Canvas), fields (smooth
+random fields, gains, displacements), geometry / paper / sensor (the step families), apply.
+"""
+
+from ...ir import STEPS as _STEPS
+from .apply import Result, apply_raster, map_points
+from .plan import Applied, Plan, draw_params, plan
+from .registry import RASTER, Canvas, raster
+
+# Steps the renderer applies while it draws (planned here, applied there).
+SCENE_OPS: frozenset[str] = frozenset(k for k, s in _STEPS.items() if s.stage == "scene")
+
+__all__ = ["RASTER", "SCENE_OPS", "Applied", "Canvas", "Plan", "Result", "apply_raster", "draw_params",
+           "map_points", "plan", "raster"]
