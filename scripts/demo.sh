@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# The main job on the shipped specs and sample records.
+# The main job on the shipped specs and sample records: check the specs, then render every
+# sample record as a calibrated printout (PNG + geometry sidecar), and contact sheets of the
+# shipped layouts and papers.
 set -euo pipefail
 bin=${1:-.venv/bin}
 out=${2:-out}
 cd "$(dirname "$0")/.."
-mkdir -p "$out"
+mkdir -p "$out/pages"
 echo "== ecgspec check specs/"
 "$bin/ecgspec" check specs/
 echo "== ecgspec fmt --check specs/"
 "$bin/ecgspec" fmt --check specs/
-echo "== ecgspec explain specs/papers.ecg (every declaration, with its content hash)"
-"$bin/ecgspec" explain specs/papers.ecg
 echo "== ecgspec explain specs/layouts.ecg 4x3"
 "$bin/ecgspec" explain specs/layouts.ecg 4x3
+echo "== ecgspec render: every sample record, 4x3 on the 'muse' printout style"
+for hea in data/samples/*/*.hea data/samples/ptbxl/records100/*.hea; do
+    rec=${hea%.hea}
+    "$bin/ecgspec" render "$rec" --layout 4x3 --paper muse -o "$out/pages/$(basename "$rec").png"
+done
+echo "== ecgspec preview: every shipped layout, and every shipped paper"
+"$bin/ecgspec" preview specs/layouts.ecg -o "$out/layouts.png"
+"$bin/ecgspec" preview specs/papers.ecg -o "$out/papers.png"
+echo "done: $(ls "$out/pages"/*.png | wc -l) pages in $out/pages/, contact sheets in $out/"
