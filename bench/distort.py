@@ -40,7 +40,7 @@ from ecgspec.render.distortions.plan import draw_params
 
 WIDTH, HEIGHT = 2200, 1700
 # The parameters that a noise kind reads (the others are drawn but unused).
-RELEVANT = {("noise", "gaussian"): ("kind", "sigma"), ("noise", "speckle"): ("kind", "sigma"),
+RELEVANT: dict[tuple[str, object], tuple[str, ...]] = {("noise", "gaussian"): ("kind", "sigma"), ("noise", "speckle"): ("kind", "sigma"),
             ("noise", "salt_pepper"): ("kind", "amount")}
 PX_PER_MM = 200 / 25.4
 WHITE = (255, 255, 255)
@@ -102,15 +102,19 @@ def main() -> None:
         a = Applied(step.keyword, "raster", draw_params(step, np.random.default_rng(i)), seed=i)
         label = f"{step.keyword} " + " ".join(f"{k}={v}" for k, v in a.params.items() if k in RELEVANT.get(
             (step.keyword, a.params.get("kind")), a.params))
-        ms = median_ms(lambda a=a: apply_raster(clean.copy(), [a], px_per_mm=PX_PER_MM, background=WHITE),
-                       args.repeat)
-        print(f"{label[:34]:34s} {ms:8.1f}")
+        def once(a: Applied = a) -> object:
+            return apply_raster(clean.copy(), [a], px_per_mm=PX_PER_MM, background=WHITE)
+
+        one = median_ms(once, args.repeat)
+        print(f"{label[:34]:34s} {one:8.1f}")
     print(f"{'(page copy, included above)':34s} {median_ms(clean.copy, args.repeat):8.1f}")
 
     program = load(ROOT / "specs" / "distortions.ecg", root=ROOT / "specs")
     for name in ("mild", "scanned", "aged", "photo", "fax", "heavy"):
         pipeline = program.get("distort", name)
-        ms, enc, size = [], [], []
+        ms: list[float] = []
+        enc: list[float] = []
+        size: list[float] = []
         for k in range(args.plans):
             p = plan(pipeline, stream("bench", name, k))  # type: ignore[arg-type]
             img = clean.copy()

@@ -79,13 +79,13 @@ def find_dots(img: np.ndarray, dark: int = 200) -> np.ndarray:
     """Darkness-weighted centroids of the blobs darker than `dark`, in continuous coordinates."""
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64)
     n, labels = cv2.connectedComponents((grey < dark).astype(np.uint8))
+    labels = np.asarray(labels)
     weight = 255.0 - grey
-    rows, cols = np.indices(grey.shape)
     out = []
     for k in range(1, n):
-        m = labels == k
-        w = weight[m]
-        out.append([(cols[m] + 0.5) @ w / w.sum(), (rows[m] + 0.5) @ w / w.sum()])
+        rows, cols = np.nonzero(labels == k)
+        w = weight[rows, cols]
+        out.append([(cols + 0.5) @ w / w.sum(), (rows + 0.5) @ w / w.sum()])
     return np.array(out)
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import geometry, paper, sensor  # noqa: F401  (each module registers its steps)
 from .plan import Applied
-from .registry import RASTER, Canvas
+from .registry import RASTER, Canvas, as_rgb
 
 
 @dataclass
@@ -36,7 +37,7 @@ def apply_raster(img: np.ndarray, steps: Sequence[Applied], *, px_per_mm: float,
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {img.dtype} {img.shape}")
     canvas = Canvas(img=np.ascontiguousarray(img), px_per_mm=float(px_per_mm),
-                    background=tuple(int(v) for v in background),  # type: ignore[arg-type]
+                    background=as_rgb(background),
                     transform=np.eye(3))
     records: list[dict[str, Any]] = []
     for step in steps:
@@ -51,7 +52,7 @@ def apply_raster(img: np.ndarray, steps: Sequence[Applied], *, px_per_mm: float,
     return Result(img=canvas.img, transform=canvas.transform, records=records, max_warp_px=canvas.max_warp_px)
 
 
-def map_points(transform: np.ndarray, xy: np.ndarray) -> np.ndarray:
+def map_points(transform: np.ndarray, xy: ArrayLike) -> np.ndarray:
     """Points (N, 2) of the clean page through `transform` (homogeneous division included)."""
     pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     h = np.c_[pts, np.ones(len(pts))] @ transform.T

@@ -41,10 +41,10 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: float)
     long = max(h, w)
     scale = min(1.0, 8.0 * max(cells, 0.5) / long)  # noise samples per pixel of `shape`
     sigma = max(long * scale / max(cells, 0.5) / 4.5, 0.3)  # peaks ~4.5 sigma apart
-    margin = int(math.ceil(3 * sigma))  # blurred away, so that the edges are not special
+    margin = math.ceil(3 * sigma)  # blurred away, so that the edges are not special
     gh, gw = max(2, math.ceil(h * scale)), max(2, math.ceil(w * scale))
-    grid = rng.standard_normal((gh + 2 * margin, gw + 2 * margin)).astype(np.float32)
-    grid = cv2.GaussianBlur(grid, (0, 0), sigma)[margin:margin + gh, margin:margin + gw]
+    white = rng.standard_normal((gh + 2 * margin, gw + 2 * margin)).astype(np.float32)
+    grid: np.ndarray = cv2.GaussianBlur(white, (0, 0), sigma)[margin:margin + gh, margin:margin + gw]
     field = grid if (gh, gw) == (h, w) else cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
     field -= field.mean()
     std = float(field.std())
@@ -94,6 +94,6 @@ def normal_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float)
     out = np.empty(shape, dtype=np.float32)
     channels = shape[2] if len(shape) == 3 else 1
     cv2.setRNGSeed(int(rng.integers(1, 2**31 - 1)))
-    # Mean and deviation per channel: a scalar would fill the first channel only.
-    cv2.randn(out, (0.0,) * channels, (float(sigma),) * channels)
+    # Mean and deviation per channel: scalars would fill the first channel only.
+    cv2.randn(out, np.zeros(channels), np.full(channels, float(sigma)))
     return out

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .registry import Canvas, clamp, raster, rgb_hex
+from .registry import Canvas, as_rgb, clamp, raster, rgb_hex
 
 
 def translation(tx: float, ty: float) -> np.ndarray:
@@ -38,7 +38,7 @@ def _to_cv(matrix: np.ndarray) -> np.ndarray:
 
 
 def _fill(canvas: Canvas) -> tuple[int, int, int]:
-    return tuple(int(v) for v in canvas.background)  # type: ignore[return-value]
+    return as_rgb(canvas.background)
 
 
 def rotation(angle_deg: float, cx: float, cy: float) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from .fields import (
     apply_displacement, apply_gain, coarse_grid, coarse_shape, normal_field, smooth_noise, upsample,
 )
-from .registry import Canvas, clamp, hex_rgb, raster, rgb_hex
+from .registry import Canvas, as_rgb, clamp, hex_rgb, raster, rgb_hex
 
 # Largest wrinkle displacement at strength 1: enough to make grid lines visibly wavy, small
 # enough that a trace moves by at most 0.15 mV at 10 mm/mV. It grows as strength² (see wrinkle).
@@ -174,7 +174,7 @@ def tint(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) ->
     factor = _paper_gain(canvas, tuple(target))
     lut = np.clip(np.rint(np.arange(256, dtype=np.float64)[:, None] * factor[None, :]), 0, 255)
     cv2.LUT(canvas.img, lut.astype(np.uint8).reshape(256, 1, 3), dst=canvas.img)
-    canvas.background = tuple(int(v) for v in np.rint(target))  # type: ignore[assignment]
+    canvas.background = as_rgb(target)
     return {"color": params["color"], "amount": amount, "background": rgb_hex(canvas.background)}
 
 
@@ -195,8 +195,7 @@ def yellow(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) 
     ratio = _paper_gain(canvas, AGED_YELLOW) - 1.0  # per channel, at share 1
     gain = 1.0 + share[..., None].astype(np.float32) * ratio[None, None, :]
     apply_gain(canvas.img, gain.astype(np.float32))
-    interior = np.rint(np.clip(bg * (1.0 + 0.6 * amount * ratio), 0, 255)).astype(int)
-    canvas.background = tuple(int(v) for v in interior)  # type: ignore[assignment]
+    canvas.background = as_rgb(np.clip(bg * (1.0 + 0.6 * amount * ratio), 0, 255))
     return {"amount": amount, "color": rgb_hex(AGED_YELLOW), "background": rgb_hex(canvas.background)}
 
 
@@ -212,8 +211,7 @@ def texture(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator)
     strength = clamp(params["strength"], 0.0, 1.0)
     h, w = canvas.height, canvas.width
     hh, hw = max(2, -(-h // 2)), max(2, -(-w // 2))
-    fibres = normal_field(rng, (hh, hw), 1.0)
-    fibres = cv2.GaussianBlur(fibres, (0, 0), sigmaX=1.6, sigmaY=0.5)
+    fibres: np.ndarray = cv2.GaussianBlur(normal_field(rng, (hh, hw), 1.0), (0, 0), sigmaX=1.6, sigmaY=0.5)
     fibres /= max(float(fibres.std()), 1e-6)
     flocs = smooth_noise(rng, coarse_shape(h, w), max(w, h) / (2.0 * canvas.px_per_mm))
     fibres += 0.6 * upsample(flocs, hh, hw)

@@ -135,10 +135,8 @@ def plan(pipeline: Distort, rng: np.random.Generator) -> Plan:
         if not fired:
             continue
         seed = int(sub.integers(0, SEED_BOUND, dtype=np.int64))
-        chosen: Step | None = step
-        if isinstance(step, OneOfStep):
-            chosen = _pick(step.steps, sub)
-            if chosen is None:
-                continue
+        chosen = _pick(step.steps, sub) if isinstance(step, OneOfStep) else step
+        if chosen is None:
+            continue
         applied.append(Applied(op=chosen.keyword, stage=chosen.stage, params=draw_params(chosen, sub), seed=seed))
     return Plan(tuple(applied))

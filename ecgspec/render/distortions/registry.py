@@ -67,6 +67,12 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
+def as_rgb(values: Any) -> tuple[int, int, int]:
+    """Three channel values (a tuple, an array; rounded) as a tuple of ints."""
+    r, g, b = (round(float(v)) for v in values)
+    return r, g, b
+
+
 def rgb_hex(rgb: tuple[int, int, int] | np.ndarray) -> str:
     return "#" + "".join(f"{int(v):02x}" for v in rgb)
 

@@ -88,7 +88,10 @@ def jpeg(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) ->
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    canvas.img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    canvas.img = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     return {"quality": quality, "bytes": int(buf.size)}
 
 
