@@ -1,5 +1,6 @@
-"""Distortion engine throughput on one core: each raster step, the `scanned` and `heavy` presets,
-and a PNG encode for reference.
+"""Distortion engine throughput on one core: each raster step, every preset, and the PNG encode
+of the result (ecgspec.render.png, and Pillow level 1 for comparison). For whole pages (render +
+`scanned` + PNG on the shipped records, against ecg-image-kit) see bench/render.py.
 
     .venv/bin/python bench/distort.py [--repeat N] [--plans N]
 
@@ -30,13 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 from ecgspec.draw import stream
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, CreaseStep, CropStep, DefocusStep, JpegStep, LightingStep, NoiseStep, PerspectiveStep,
-    ResolutionStep, RotateStep, ShadowStep, ShiftStep, StainStep, Step, TextureStep, TintStep, WrinkleStep,
-    YellowStep,
+    AspectStep, BlurStep, ContrastStep, CreaseStep, CropStep, DefocusStep, JpegStep, LightingStep, NoiseStep,
+    PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep, StainStep, Step, TextureStep, ThresholdStep,
+    TintStep, WrinkleStep, YellowStep,
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import Applied, apply_raster, plan
 from ecgspec.render.distortions.plan import draw_params
+from ecgspec.render.png import encode_png
 
 WIDTH, HEIGHT = 2200, 1700
 # The parameters that a noise kind reads (the others are drawn but unused).
@@ -52,7 +54,7 @@ STEPS: list[Step] = [
     TextureStep(strength=0.3), StainStep(count=2, size=30.0), ShadowStep(strength=0.3), LightingStep(strength=0.3),
     NoiseStep(kind="gaussian", sigma=5.0), NoiseStep(kind="speckle", sigma=5.0),
     NoiseStep(kind="salt_pepper", amount=0.005), BlurStep(sigma=1.0), DefocusStep(radius=1.5),
-    DefocusStep(radius=3.0), JpegStep(quality=75),
+    DefocusStep(radius=3.0), ContrastStep(amount=1.3), ThresholdStep(level=0.6), JpegStep(quality=75),
 ]
 
 
@@ -81,6 +83,10 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def png(img: np.ndarray) -> bytes:
+    return encode_png(img)
+
+
+def png_pillow(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -114,6 +120,7 @@ def main() -> None:
         pipeline = program.get("distort", name)
         ms: list[float] = []
         enc: list[float] = []
+        enc_pil: list[float] = []
         size: list[float] = []
         for k in range(args.plans):
             p = plan(pipeline, stream("bench", name, k))  # type: ignore[arg-type]
@@ -122,12 +129,15 @@ def main() -> None:
             r = apply_raster(img, p.raster, px_per_mm=PX_PER_MM, background=WHITE)
             t1 = time.perf_counter()
             data = png(r.img)
+            t2 = time.perf_counter()
+            png_pillow(r.img)
             ms.append(1000 * (t1 - t))
-            enc.append(1000 * (time.perf_counter() - t1))
+            enc.append(1000 * (t2 - t1))
+            enc_pil.append(1000 * (time.perf_counter() - t2))
             size.append(len(data) / 1e6)
         print(f"preset {name:8s} distort median {statistics.median(ms):6.1f} mean {statistics.mean(ms):6.1f} "
-              f"max {max(ms):6.1f} ms | PNG encode mean {statistics.mean(enc):6.1f} ms, "
-              f"{statistics.mean(size):.1f} MB  ({args.plans} plans)")
+              f"max {max(ms):6.1f} ms | PNG encode mean {statistics.mean(enc):6.1f} ms "
+              f"(Pillow {statistics.mean(enc_pil):6.1f}), {statistics.mean(size):.1f} MB  ({args.plans} plans)")
     print(f"{'PNG encode of the clean page':34s} {median_ms(lambda: png(clean), args.repeat):8.1f}")
 
 

@@ -17,9 +17,9 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import STEPS, Choice, Distort, Span, Uniform
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, CreaseStep, CropStep, DefocusStep, GridStep, JpegStep, LightingStep, NoiseStep,
-    OneOfStep, PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep, StainStep, Step, TextureStep,
-    TintStep, WrinkleStep, YellowStep,
+    AspectStep, BlurStep, ContrastStep, CreaseStep, CropStep, DefocusStep, GridStep, JpegStep, LightingStep,
+    NoiseStep, OneOfStep, PaddingStep, PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep,
+    StainStep, Step, TextureStep, ThresholdStep, TintStep, WrinkleStep, YellowStep,
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import RASTER, SCENE_OPS, Applied, Plan, apply_raster, map_points, plan
@@ -126,6 +126,7 @@ EVERY_RASTER_STEP: list[Step] = [
     StainStep(count=3, size=20.0), ShadowStep(strength=0.4), LightingStep(strength=0.4),
     NoiseStep(kind="gaussian", sigma=6.0), NoiseStep(kind="speckle", sigma=8.0),
     NoiseStep(kind="salt_pepper", amount=0.01), BlurStep(sigma=1.2), DefocusStep(radius=2.5), JpegStep(quality=60),
+    ContrastStep(amount=1.8), ThresholdStep(level=0.5),
 ]
 
 
@@ -524,12 +525,68 @@ def test_jpeg_changes_the_bytes_but_keeps_the_mean() -> None:
     assert r.records[0]["params"]["quality"] == 40 and r.records[0]["params"]["bytes"] > 0
 
 
-def test_proposed_contrast_and_threshold_steps_work() -> None:
+def test_threshold_makes_the_page_black_and_white_and_keeps_the_ink() -> None:
     page = grid_page()
-    r = apply_raster(page.copy(), [Applied("contrast", "raster", {"amount": 2.0}, 1),
-                                   Applied("threshold", "raster", {"level": 0.5}, 2)], px_per_mm=2.0, background=WHITE)
+    r = run(page, ContrastStep(amount=2.0), ThresholdStep(level=0.5))
     assert set(np.unique(r.img)) == {0, 255}
     assert (r.img[page.sum(axis=2) == 0] == 0).all()
+    assert r.records[1]["params"] == {"level": 0.5}
+
+
+def test_threshold_level_decides_which_grey_becomes_ink() -> None:
+    page = np.full((10, 30, 3), 255, np.uint8)
+    page[:, :10], page[:, 10:20] = 100, 160  # luminance 0.39 and 0.63 of white
+    assert (run(page, ThresholdStep(level=0.5)).img[0, [5, 15, 25], 0] == [0, 255, 255]).all()
+    assert (run(page, ThresholdStep(level=0.7)).img[0, [5, 15, 25], 0] == [0, 0, 255]).all()
+
+
+def test_contrast_stretches_levels_about_mid_grey_and_one_leaves_them() -> None:
+    page = np.full((10, 10, 3), 100, np.uint8)
+    assert (run(page, ContrastStep(amount=1.0)).img == 100).all()
+    assert (run(page, ContrastStep(amount=2.0)).img == 72).all()  # 127.5 + 2 · (100 - 127.5)
+
+
+@pytest.mark.parametrize("step", [RotateStep(angle=8.0, fill="#3a2f28"), PerspectiveStep(strength=0.08, fill="#3a2f28"),
+                                  ShiftStep(x=30.0, y=20.0, fill="#3a2f28"), ShiftStep(x=30.5, y=20.0, fill="#3a2f28")],
+                         ids=lambda s: f"{s.keyword}")
+def test_fill_colours_what_the_page_no_longer_covers(step: Step) -> None:
+    paper = (250, 245, 240)
+    r = run(grid_page(background=paper), step, background=paper)
+    assert tuple(r.img[0, 0]) == (0x3A, 0x2F, 0x28)
+    assert r.records[0]["params"]["fill"] == "#3a2f28"
+    assert tuple(run(grid_page(background=paper), step.model_copy(update={"fill": None}),
+                     background=paper).img[0, 0]) == paper
+
+
+def test_an_unset_fill_leaves_a_pipelines_content_hash_as_it_was() -> None:
+    """`fill` came after the other parameters; pipelines that do not set it keep their hashes
+    (and so every draw of their items)."""
+    assert "fill" not in RotateStep(angle=3.0).model_dump()
+    assert RotateStep(angle=3.0).content_hash() != RotateStep(angle=3.0, fill="#000000").content_hash()
+    assert draw_params(RotateStep(angle=3.0), np.random.default_rng(0)) == {"angle": 3.0, "fill": None}
+
+
+def test_the_language_has_threshold_contrast_and_fill(tmp_path) -> None:
+    from .helpers import check_text, messages
+
+    program = check_text(tmp_path, "distort d {\n    contrast 1.4\n    threshold 60%\n    threshold\n"
+                                   "    rotate 3 deg fill #404040 p = 0.5\n    perspective 4% fill = #222\n"
+                                   "    shift x 4 px fill #111111\n}\n")
+    assert program.ok, messages(program)
+    contrast, threshold, default, rotate, perspective, shift = program.get("distort", "d").steps
+    assert contrast.amount == 1.4 and threshold.level == 0.6 and default.level == 0.55
+    assert (rotate.fill, perspective.fill, shift.fill) == ("#404040", "#222222", "#111111")
+
+
+def test_a_one_of_group_may_hold_scene_and_raster_steps_and_the_pick_decides_the_stage() -> None:
+    group = OneOfStep(steps=(PaddingStep(amount=5.0), BlurStep(sigma=1.0)))
+    stages = set()
+    for i in range(40):
+        p = plan(Distort(name="d", steps=(group, RotateStep(angle=1.0))), stream("h", i))
+        assert len(p.steps) == 2
+        stages.add(p.steps[0].stage)
+        assert [s.op for s in p.scene] in (["padding"], []) and p.raster[-1].op == "rotate"
+    assert stages == {"scene", "raster"}
 
 
 # ---- presets -------------------------------------------------------------------------------------

@@ -96,3 +96,43 @@ def test_preview_of_one_name_renders_the_shipped_records_in_it(tmp_path: Path, c
     assert "2 could not render" in capsys.readouterr().err  # 4x3 does not fit at 50 mm/s: shown, not fatal
     assert main(["preview", str(ROOT / "specs" / "layouts.ecg"), "12x2", "-o", str(tmp_path / "t.png")]) == 1
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_render_applies_a_shipped_distortion_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "d.png"
+    assert main(["render", str(RECORD), "--distort", "photo", "--seed", "2", "-o", str(out)]) == 0
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["render"]["distort"] == "photo" and sidecar["render"]["seed"] == 2
+    assert sidecar["distortions"] and all(set(d) == {"op", "params", "seed"} for d in sidecar["distortions"])
+    assert "distort photo seed 2" in capsys.readouterr().err
+    with Image.open(out) as im:
+        assert im.size == (sidecar["image"]["width"], sidecar["image"]["height"])
+
+
+def test_an_unknown_distortion_gets_a_did_you_mean(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["render", str(RECORD), "--distort", "scaned", "-o", str(tmp_path / "x.png")]) == 1
+    assert "no distort named 'scaned'; did you mean 'scanned'?" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_jpg_output_is_a_jpeg_at_the_quality_asked(tmp_path: Path):
+    assert main(["render", str(RECORD), "--dpi", "100", "--quality", "60", "-o", str(tmp_path / "a.jpg")]) == 0
+    assert main(["render", str(RECORD), "--dpi", "100", "-o", str(tmp_path / "b.jpg")]) == 0
+    a, b = (tmp_path / "a.jpg").read_bytes(), (tmp_path / "b.jpg").read_bytes()
+    assert a[:2] == b"\xff\xd8" and len(a) < len(b)
+    with Image.open(tmp_path / "a.jpg") as im:
+        assert im.format == "JPEG" and im.size == (1100, 850) and round(im.info["dpi"][0]) == 100
+    assert json.loads((tmp_path / "a.json").read_text())["image"]["width"] == 1100
+
+
+def test_preview_of_a_distortion_spec_shows_each_preset_beside_the_clean_page(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "sheet.png"
+    assert main(["preview", str(ROOT / "specs" / "distortions.ecg"), "-n", "3", "--width", "160", "--dpi", "50",
+                 "-o", str(out)]) == 0
+    assert "3 thumbnails" in capsys.readouterr().err
+    assert main(["preview", str(ROOT / "specs" / "distortions.ecg"), "aged", "-n", "3", "--width", "160",
+                 "--dpi", "50", "-o", str(out)]) == 0
+    assert "3 thumbnails" in capsys.readouterr().err
+    assert main(["preview", str(ROOT / "specs" / "distortions.ecg"), "aeged", "-o", str(out)]) == 1
+    assert "did you mean 'aged'?" in capsys.readouterr().err

@@ -55,16 +55,17 @@ def test_sidecar_has_exactly_the_documented_keys(tmp_path: Path):
     result = render_page(record(), layout("4x3"), paper("standard"), seed=7)
     write_outputs(result, tmp_path / "page.png")
     data = json.loads((tmp_path / "page.json").read_text())
-    assert set(data) == {"image", "paper", "leads", "record", "render", "transform", "distortions"}
-    assert set(data["image"]) == {"width", "height", "dpi"}
+    assert set(data) == {"image", "paper", "leads", "record", "render", "transform", "warp_px", "distortions"}
+    assert set(data["image"]) == {"width", "height", "dpi", "clean_width", "clean_height"}
     assert set(data["paper"]) == {"speed_mm_s", "gain_mm_mV", "px_per_mm"}
     assert set(data["record"]) == {"source", "id", "fs"}
     assert {"layout", "paper", "seed"} <= set(data["render"])
     for lead in data["leads"]:
-        assert set(lead) == {"name", "box", "baseline_y", "t0", "t1", "px_per_s", "px_per_mV", "rhythm"}
-        assert len(lead["box"]) == 4
+        assert set(lead) == {"name", "box", "baseline_y", "t0", "t1", "px_per_s", "px_per_mV", "rhythm", "quad"}
+        assert len(lead["box"]) == 4 and len(lead["quad"]) == 4
     assert data["transform"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
-    assert data["distortions"] == []
+    assert data["distortions"] == [] and data["warp_px"] == 0.0
+    assert (data["image"]["clean_width"], data["image"]["clean_height"]) == (2200, 1700)
     assert data["render"]["seed"] == 7 and data["render"]["layout"] == "4x3"
     assert data["record"] == {"source": str(HR06000), "id": "HR06000", "fs": 500.0}
     assert Sidecar.model_validate(data) == result.sidecar
@@ -307,3 +308,16 @@ def test_a_png_round_trip_keeps_the_pixels_exactly():
     buf = io.BytesIO()
     Image.fromarray(result.array).save(buf, format="PNG", compress_level=1)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")), result.array)
+
+
+def test_png_encoding_is_lossless_for_flat_and_noisy_pages_and_says_the_dpi():
+    from ecgspec.render.png import encode_png, profile
+
+    clean = render_page(record(), layout("4x3"), paper("standard")).array
+    noisy = np.clip(clean.astype(np.int16) + np.random.default_rng(0).normal(0, 6, clean.shape), 0, 255).astype(np.uint8)
+    assert (profile(clean), profile(noisy)) == ("flat", "noisy")
+    for page in (clean, noisy):
+        for kind in ("flat", "noisy", None):
+            with Image.open(io.BytesIO(encode_png(page, dpi=300, kind=kind))) as im:
+                assert round(im.info["dpi"][0]) == 300
+                np.testing.assert_array_equal(np.asarray(im.convert("RGB")), page)

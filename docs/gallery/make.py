@@ -1,10 +1,12 @@
-"""Rebuild the gallery: one small PNG per shipped layout, paper and printout style, plus a
-full-resolution detail, and index.md listing them.
+"""Rebuild the gallery: one small PNG per shipped layout, paper and printout style, each shipped
+distortion preset beside the clean page, two full-resolution details, and index.md listing them.
 
     .venv/bin/python docs/gallery/make.py
 
-Pages are rendered with the fast path at 150 dpi, shrunk to 600 px wide (OpenCV INTER_AREA)
-and stored as 128-colour palette PNGs, to keep the folder small (well under 3 MB).
+Clean pages are rendered with the fast path at 150 dpi; distorted ones at the paper's own 200 dpi
+(distortion sizes in pixels are meant for it). All are shrunk to 600 px wide, or 480 px a side
+for the pairs (OpenCV INTER_AREA), and stored as 128-colour palette PNGs, to keep the folder
+small (under 3 MB).
 """
 
 from __future__ import annotations
@@ -20,18 +22,45 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from ecgspec.ir import Distort  # noqa: E402
+from ecgspec.ir.distort import (  # noqa: E402
+    ChartStep, GridStep, HeaderStep, LabelsStep, PaddingStep, RotateStep, TraceStep,
+)
 from ecgspec.program import load  # noqa: E402
 from ecgspec.render import read_wfdb, render_page  # noqa: E402
+from ecgspec.render.api import spec_hash_of  # noqa: E402
 from ecgspec.render.cli import SHIPPED_SPECS  # noqa: E402
 
 WIDTH = 600
+PAIR = 480  # width of each side of a clean / distorted pair
 SAMPLES = ROOT / "data" / "samples"
+# Scene steps together, to show what they do (not a shipped preset).
+SCENE_DEMO = Distort(name="scene_steps", steps=(
+    GridStep(mode="jitter", amount=0.7), TraceStep(width=0.35, color="#1b2f6e"),
+    LabelsStep(mode="misplaced", amount=0.4), HeaderStep(show="off"), ChartStep(scale=0.9, shift_x=6.0, shift_y=2.0),
+    PaddingStep(amount=12.0), RotateStep(angle=-2.0, fill="#6e6259"),
+))
+
+
+def shrink(array: np.ndarray, width: int) -> np.ndarray:
+    if array.shape[1] == width:
+        return array
+    h = round(array.shape[0] * width / array.shape[1])
+    return cv2.resize(array, (width, h), interpolation=cv2.INTER_AREA)
+
+
+def pair(left: np.ndarray, right: np.ndarray, width: int = PAIR, gap: int = 8) -> np.ndarray:
+    """Two pages side by side on light grey, tops aligned."""
+    a, b = shrink(left, width), shrink(right, width)
+    out = np.full((max(a.shape[0], b.shape[0]), 2 * width + gap, 3), 230, np.uint8)
+    out[:a.shape[0], :width] = a
+    out[:b.shape[0], width + gap:] = b
+    return out
 
 
 def save(array: np.ndarray, name: str, width: int | None = WIDTH) -> Path:
-    if width is not None and array.shape[1] != width:
-        h = round(array.shape[0] * width / array.shape[1])
-        array = cv2.resize(array, (width, h), interpolation=cv2.INTER_AREA)
+    if width is not None:
+        array = shrink(array, width)
     img = Image.fromarray(array).quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     path = HERE / f"{name}.png"
     img.save(path, optimize=True)
@@ -77,6 +106,28 @@ def main() -> int:
     full = render_page(rec["s0010_re"], program.get("layout", "4x3"), program.get("paper", "muse"))
     entries.append(("Detail", save(full.array[:520, :760], "detail_muse_200dpi", width=None).name,
                     "`muse` at 200 dpi, 1:1: header, calibration pulse, the first panels"))
+
+    # Distortion presets, each beside the clean page it was made from. The seed shown is the
+    # first of 0..9 at which the most of the preset's steps fire.
+    lay, pap = program.get("layout", "4x3"), program.get("paper", "muse")
+    clean = render_page(rec["HR06003"], lay, pap).array
+    section = "Distortions (specs/distortions.ecg; clean page left, record HR06003, paper `muse`)"
+    for distort in program.of_kind("distort"):
+        spec_hash = spec_hash_of(program, lay.name, pap.name, distort.name)
+        best = max(range(10), key=lambda seed: (len(render_page(rec["HR06003"], lay, pap, distort=distort,  # noqa: B023
+                                                                seed=seed, spec_hash=spec_hash).plan.steps), -seed))
+        result = render_page(rec["HR06003"], lay, pap, distort=distort, seed=best, spec_hash=spec_hash)
+        ops = ", ".join(d["op"] for d in result.sidecar.distortions)
+        entries.append((section, save(pair(clean, result.array), f"distort_{distort.name}", width=None).name,
+                        f"`{distort.name}`, seed {best}: {ops}"))
+    demo = render_page(rec["HR06003"], lay, pap, distort=SCENE_DEMO, seed=0, spec_hash="gallery")
+    entries.append((section, save(pair(clean, demo.array), "distort_scene_steps", width=None).name,
+                    "scene steps (docs/gallery/make.py): `grid jitter`, `trace width color`, `labels misplaced`, "
+                    "`header off`, `chart scale shift`, `padding`, then `rotate` with a desk `fill`"))
+    aged = render_page(rec["s0010_re"], lay, program.get("paper", "standard"), distort=program.get("distort", "aged"),
+                       seed=1, spec_hash=spec_hash_of(program, lay.name, "standard", "aged"))
+    entries.append(("Detail", save(aged.array[300:700, 150:750], "detail_aged_200dpi", width=None).name,
+                    "`aged` (seed 1) at 200 dpi, 1:1: " + ", ".join(d["op"] for d in aged.sidecar.distortions)))
 
     lines = ["# Gallery", "", "Made by `docs/gallery/make.py` from the shipped specs and sample records; "
              "thumbnails are 600 px wide.", ""]

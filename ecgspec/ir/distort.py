@@ -8,6 +8,7 @@ what a spec may say, and the checker, `explain` and the docs read them.
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SerializeAsAny, computed_field
@@ -20,8 +21,29 @@ Pixels = Annotated[float, Unit("pixels")]
 Angle = Annotated[float, Unit("angle")]
 
 
+Stage = Literal["scene", "raster", "scene or raster"]
+
+_FILL = ("border colour where the page no longer covers the image (a desk, a scanner lid); "
+         "`none`: the paper colour")
+
+
+def _unset(value: Any) -> bool:
+    return value is None
+
+
+def fill_field() -> Any:
+    """The optional `fill` of the steps that uncover part of the image. Left out of dumps (and so
+    of content hashes) while unset: pipelines written before it existed keep their hashes, and
+    with them every random draw of their items."""
+    return Field(None, description=_FILL, exclude_if=_unset)
+
+
 class Step(Statement):
-    stage: ClassVar[Literal["scene", "raster"]] = "raster"
+    """A step of a `distort` pipeline. `stage` says when it acts: `scene` steps change what is
+    drawn (the renderer applies them while it lays out the page, before any pixel exists),
+    `raster` steps change the pixels of the drawn page, in the order written."""
+
+    stage: ClassVar[Stage] = "raster"
     p: Prob = Field(1.0, ge=0, le=1, description="probability that the step fires")
 
     @computed_field  # type: ignore[prop-decorator]
@@ -38,7 +60,7 @@ class GridStep(Step):
     """Remove the grid, make it faint, or jitter its colours."""
 
     keyword: ClassVar[str] = "grid"
-    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("mode",)
     mode: Literal["remove", "faint", "jitter"]
     amount: varying(Fraction) = Field(0.5, description="faintness or colour jitter, 0–1")
@@ -48,7 +70,7 @@ class TraceStep(Step):
     """Change the trace's width and colour."""
 
     keyword: ClassVar[str] = "trace"
-    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    stage: ClassVar[Stage] = "scene"
     width: varying(Length) | None = Field(None, description="trace width")
     color: ColourHex | None = Field(None, description="trace colour")
 
@@ -57,7 +79,7 @@ class LabelsStep(Step):
     """Drop or misplace lead labels."""
 
     keyword: ClassVar[str] = "labels"
-    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("mode",)
     mode: Literal["missing", "misplaced"]
     amount: varying(Fraction) = Field(1.0, description="share of labels affected")
@@ -67,7 +89,7 @@ class HeaderStep(Step):
     """Hide the header and footer text."""
 
     keyword: ClassVar[str] = "header"
-    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("show",)
     show: Literal["on", "off"] = "off"
 
@@ -76,7 +98,7 @@ class PaddingStep(Step):
     """Add blank paper around the page."""
 
     keyword: ClassVar[str] = "padding"
-    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
     amount: varying(Length) = Field(10.0, description="border added on each side")
 
@@ -85,7 +107,7 @@ class ChartStep(Step):
     """Move and scale the chart on the page."""
 
     keyword: ClassVar[str] = "chart"
-    stage: ClassVar[Literal["scene", "raster"]] = "scene"
+    stage: ClassVar[Stage] = "scene"
     scale: varying(Fraction) = Field(1.0, description="chart scale, 1 = 100%")
     shift_x: varying(Length) = Field(0.0, description="horizontal shift")
     shift_y: varying(Length) = Field(0.0, description="vertical shift")
@@ -100,6 +122,7 @@ class RotateStep(Step):
     keyword: ClassVar[str] = "rotate"
     positional: ClassVar[tuple[str, ...]] = ("angle",)
     angle: varying(Angle)
+    fill: ColourHex | None = fill_field()
 
 
 class PerspectiveStep(Step):
@@ -108,6 +131,7 @@ class PerspectiveStep(Step):
     keyword: ClassVar[str] = "perspective"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
     strength: varying(Fraction)
+    fill: ColourHex | None = fill_field()
 
 
 class CropStep(Step):
@@ -124,6 +148,7 @@ class ShiftStep(Step):
     keyword: ClassVar[str] = "shift"
     x: varying(Pixels) = 0.0
     y: varying(Pixels) = 0.0
+    fill: ColourHex | None = fill_field()
 
 
 class ResolutionStep(Step):
@@ -249,22 +274,47 @@ class JpegStep(Step):
     quality: varying(int) = Field(75, description="JPEG quality, 1–100")
 
 
+class ContrastStep(Step):
+    """Stretch the levels about mid-grey by `amount` (a photocopier's or a phone's tone curve)."""
+
+    keyword: ClassVar[str] = "contrast"
+    positional: ClassVar[tuple[str, ...]] = ("amount",)
+    amount: varying(float) = Field(1.5, description="slope of the tone curve: 1 = unchanged, 2 = twice the contrast")
+
+
+class ThresholdStep(Step):
+    """Black and white, as a fax or a 1-bit scan: pixels darker than `level` become black, the rest white."""
+
+    keyword: ClassVar[str] = "threshold"
+    positional: ClassVar[tuple[str, ...]] = ("level",)
+    level: varying(Fraction) = Field(0.55, description="luminance (share of white) below which a pixel is ink")
+
+
 SIMPLE_STEPS: tuple[type[Step], ...] = (
     GridStep, TraceStep, LabelsStep, HeaderStep, PaddingStep, ChartStep,
     RotateStep, PerspectiveStep, CropStep, ShiftStep, ResolutionStep, AspectStep,
     WrinkleStep, CreaseStep, TintStep, YellowStep, TextureStep, StainStep, ShadowStep, LightingStep,
-    NoiseStep, BlurStep, DefocusStep, JpegStep,
+    NoiseStep, BlurStep, DefocusStep, ContrastStep, ThresholdStep, JpegStep,
 )
 
 
 class OneOfStep(Step):
-    """`one of { ... } p = 0.5`: when it fires, exactly one of its steps runs (by their `p` as weights)."""
+    """`one of { ... } p = 0.5`: when it fires, exactly one of its steps runs (by their `p` as weights).
+
+    A group may hold scene and raster steps alike: the step picked acts at its own stage. A
+    scene step picked from a group is drawn into the page like any scene step, so it acts before
+    every raster step of the pipeline wherever the group is written; a raster step picked acts
+    at the group's place in the pipeline. The group's place decides its draws either way."""
 
     keyword: ClassVar[str] = "one of"
+    stage: ClassVar[Stage] = "scene or raster"
     takes_block: ClassVar[bool] = True
     statements: ClassVar[dict[str, type[Any]]] = {s.keyword: s for s in SIMPLE_STEPS}
     steps: tuple[SerializeAsAny[Step], ...] = ()
 
+
+# Its docstring, unindented: the reference (ecgspec.docgen) prints step docstrings as they are.
+OneOfStep.__doc__ = inspect.cleandoc(OneOfStep.__doc__ or "")
 
 STEPS: dict[str, type[Step]] = {s.keyword: s for s in (*SIMPLE_STEPS, OneOfStep)}
 

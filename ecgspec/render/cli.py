@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import did_you_mean, format_all
-from ..ir import Layout, Paper
+from ..ir import Distort, Layout, Paper
 from ..program import Program, load
 from .errors import RenderError
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_SPECS = [ROOT / "specs" / name for name in ("layouts.ecg", "papers.ecg", "printouts.ecg")]
+SHIPPED_SPECS = [ROOT / "specs" / name for name in ("layouts.ecg", "papers.ecg", "printouts.ecg", "distortions.ecg")]
 SHIPPED_RECORDS = ROOT / "data" / "samples"
 
 
@@ -31,7 +31,7 @@ def _err(message: str) -> None:
 
 
 def load_specs(paths: list[Path] | None, args: argparse.Namespace) -> Program | None:
-    """Load spec files (default: the shipped layouts, papers and printouts). Prints every
+    """Load spec files (default: the shipped layouts, papers, printouts and distortions). Prints every
     diagnostic; returns None when there are errors."""
     files = paths or [p for p in SHIPPED_SPECS if p.is_file()]
     if not files:
@@ -47,7 +47,7 @@ def load_specs(paths: list[Path] | None, args: argparse.Namespace) -> Program | 
     return program if program.ok else None
 
 
-def lookup(program: Program, kind: str, name: str) -> Layout | Paper | None:
+def lookup(program: Program, kind: str, name: str) -> Layout | Paper | Distort | None:
     """The declaration, or None after printing a 'did you mean' message."""
     decl = program.decls.get((kind, name))
     if decl is not None:
@@ -68,20 +68,25 @@ def shipped_records(folder: Path = SHIPPED_RECORDS) -> list[Path]:
 
 
 def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .api import render_page, write_outputs
+    from .api import render_page, spec_hash_of, write_outputs
     from .record import read_wfdb
 
+    if args.quality is not None and not 1 <= args.quality <= 100:
+        parser.error("--quality must be between 1 and 100")
     program = load_specs(args.spec, args)
     if program is None:
         return 1
     layout = lookup(program, "layout", args.layout)
     paper = lookup(program, "paper", args.paper)
-    if layout is None or paper is None:
+    distort = lookup(program, "distort", args.distort) if args.distort else None
+    if layout is None or paper is None or (args.distort and distort is None):
         return 1
+    spec_hash = spec_hash_of(program, layout.name, paper.name, distort.name if distort else None)
     try:
         record = read_wfdb(args.record)
-        result = render_page(record, layout, paper, seed=args.seed, fast=not args.reference, dpi=args.dpi)
-        written = write_outputs(result, args.out, svg=args.svg)
+        result = render_page(record, layout, paper, distort=distort, seed=args.seed,  # type: ignore[arg-type]
+                             spec_hash=spec_hash, fast=not args.reference, dpi=args.dpi)
+        written = write_outputs(result, args.out, svg=args.svg, quality=args.quality)
     except RenderError as exc:
         _err(str(exc))
         return 1
@@ -89,8 +94,10 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         _err(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}")
         return 1
     img = result.sidecar.image
-    print(f"wrote {', '.join(str(p) for p in written)}  ({img.width}x{img.height} px at {img.dpi:g} dpi, "
-          f"layout {layout.name}, paper {paper.name})", file=sys.stderr)
+    steps = ", ".join(d["op"] for d in result.sidecar.distortions)
+    how = f", distort {distort.name} seed {args.seed}: {steps or 'no step fired'}" if distort else ""
+    print(f"wrote {', '.join(str(p) for p in written)}  ({img.width}x{img.height} px, "
+          f"layout {layout.name}, paper {paper.name}{how})", file=sys.stderr)
     return 0
 
 
@@ -111,9 +118,12 @@ def _tile_font(size: int):  # noqa: ANN202 — a PIL font object
         return ImageFont.load_default()
 
 
-def _jobs(program: Program, shipped: Program | None, name: str | None, n: int
-          ) -> list[tuple[Layout, Paper]] | None:
-    """(layout, paper) pairs the sheet shows, following `preview`'s rules."""
+Job = tuple[Layout, Paper, Distort | None, int]  # what one thumbnail shows: layout, paper, distort, seed
+
+
+def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -> tuple[list[Job], bool] | None:
+    """The thumbnails the sheet shows, following `preview`'s rules, and whether they show
+    distortions (then every tile shows the same record, the first one clean)."""
 
     def of(kind: str) -> list:
         own = program.of_kind(kind)
@@ -123,26 +133,34 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int
         pool = of(kind)
         return next((d for d in pool if d.name == preferred), pool[0] if pool else None)
 
+    kinds = ("layout", "paper", "distort")
     layouts, papers = of("layout"), of("paper")
     if not layouts or not papers:
-        _err("the spec declares no layout and no paper to preview")
+        _err("the spec declares no layout and no paper to preview, and the shipped specs are not here")
         return None
+    layout, paper = default("layout", "4x3"), default("paper", "standard")
     if name is not None:
-        matches = [d for d in program.of_kind("layout") + program.of_kind("paper") if d.name == name]
+        matches = [d for k in kinds for d in program.of_kind(k) if d.name == name]
         if not matches:
-            names = [d.name for d in program.of_kind("layout") + program.of_kind("paper")]
+            names = [d.name for k in kinds for d in program.of_kind(k)]
             hint = did_you_mean(name, names)
-            _err(f"the spec declares no layout or paper named '{name}'" + (f"; {hint}" if hint else ""))
+            _err(f"the spec declares no layout, paper or distort named '{name}'" + (f"; {hint}" if hint else ""))
             return None
         decl = matches[0]
+        if isinstance(decl, Distort):
+            return [(layout, paper, None, 0)] + [(layout, paper, decl, seed) for seed in range(max(n - 1, 1))], True
         if isinstance(decl, Layout):
-            return [(decl, default("paper", "standard"))] * n  # type: ignore[list-item]
-        return [(default("layout", "4x3"), decl)] * n  # type: ignore[list-item]
+            return [(decl, paper, None, 0)] * n, False  # type: ignore[list-item]
+        return [(layout, decl, None, 0)] * n, False  # type: ignore[list-item]
     if program.of_kind("layout"):
-        paper = default("paper", "standard")
-        return [(lay, paper) for lay in program.of_kind("layout")][:n]  # type: ignore[misc]
-    layout = default("layout", "4x3")
-    return [(layout, pap) for pap in program.of_kind("paper")][:n]  # type: ignore[misc]
+        return [(lay, paper, None, 0) for lay in program.of_kind("layout")][:n], False  # type: ignore[misc]
+    if program.of_kind("paper"):
+        return [(layout, pap, None, 0) for pap in program.of_kind("paper")][:n], False  # type: ignore[misc]
+    distorts = program.of_kind("distort")
+    if not distorts:
+        _err("the spec declares no layout, paper or distort to preview")
+        return None
+    return ([(layout, paper, None, 0)] + [(layout, paper, d, 0) for d in distorts])[:max(n, 2)], True  # type: ignore
 
 
 def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, columns: int | None = None
@@ -182,7 +200,7 @@ def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, c
 
 
 def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .api import render_page
+    from .api import render_page, spec_hash_of
     from .png import encode_png, write_atomic
     from .record import read_wfdb
 
@@ -194,23 +212,36 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 1
     needs_shipped = not program.of_kind("layout") or not program.of_kind("paper")
     shipped = load_specs(None, args) if needs_shipped else None
-    jobs = _jobs(program, shipped, args.name, args.n)
-    if jobs is None:
+    found = _jobs(program, shipped, args.name, args.n)
+    if found is None:
         return 1
+    jobs, distorted = found
     folder = Path(args.records) if args.records else SHIPPED_RECORDS
     paths = shipped_records(folder)
     if not paths:
         _err(f"no WFDB records (*.hea) under {folder}")
         return 1
+    # Distortions are previewed at the paper's own resolution: their pixel sizes are meant for it.
+    dpi = args.dpi if args.dpi is not None or distorted else 100.0
     records: dict[Path, object] = {}
     tiles: list[tuple[np.ndarray | str, str]] = []
-    for i, (layout, paper) in enumerate(jobs):
-        path = paths[i % len(paths)]
-        label = f"layout {layout.name} · paper {paper.name}\n{path.name}"
+    for i, (layout, paper, distort, seed) in enumerate(jobs):
+        path = paths[0] if distorted else paths[i % len(paths)]
+        if distort is not None:
+            label = f"distort {distort.name} · seed {seed}\n"
+        elif distorted:
+            label = f"clean · layout {layout.name} · paper {paper.name}\n{path.name}"
+        else:
+            label = f"layout {layout.name} · paper {paper.name}\n{path.name}"
         try:
             if path not in records:
                 records[path] = read_wfdb(path)
-            result = render_page(records[path], layout, paper, dpi=args.dpi)  # type: ignore[arg-type]
+            spec_hash = spec_hash_of([p for p in (program, shipped) if p is not None], layout.name, paper.name,
+                                     distort.name) if distort is not None else ""
+            result = render_page(records[path], layout, paper, distort=distort, seed=seed,  # type: ignore[arg-type]
+                                 spec_hash=spec_hash, dpi=dpi)
+            if distort is not None:
+                label += ", ".join(d["op"] for d in result.sidecar.distortions) or "(no step fired)"
             tiles.append((result.array, label))
         except RenderError as exc:
             tiles.append((str(exc), label))
@@ -238,35 +269,44 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 — argparse's own type
     """Register `render` and `preview` on the `ecgspec` command's subparsers."""
     p = subparsers.add_parser("render", help="render a record as a calibrated ECG printout (PNG + JSON sidecar)",
-                              description="Render one WFDB record with a layout and a paper. Writes OUT.png, "
-                                          "OUT.json (geometry sidecar) and, with --svg, OUT.svg.")
+                              description="Render one WFDB record with a layout and a paper, optionally "
+                                          "distorted. Writes OUT.png, OUT.json (geometry sidecar) and, with "
+                                          "--svg, OUT.svg (the clean page).")
     p.add_argument("record", metavar="RECORD", help="WFDB record path without extension")
     p.add_argument("--spec", action="append", type=Path, metavar="FILE",
-                   help="spec file declaring layouts and papers (repeatable; default: the shipped "
-                        "specs/layouts.ecg, papers.ecg and printouts.ecg)")
+                   help="spec file declaring layouts, papers and distortions (repeatable; default: the "
+                        "shipped specs/layouts.ecg, papers.ecg, printouts.ecg and distortions.ecg)")
     p.add_argument("--layout", default="4x3", help="layout name (default: 4x3)")
     p.add_argument("--paper", default="standard", help="paper name (default: standard)")
-    p.add_argument("--seed", type=int, default=0, help="recorded in the sidecar for later random stages")
+    p.add_argument("--distort", metavar="NAME", default=None,
+                   help="distortion pipeline to apply (default: none, a clean page)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the item's variant: with the spec and the record, it fixes every random draw")
     p.add_argument("--dpi", type=float, default=None, help="override the paper's resolution")
     p.add_argument("--svg", action="store_true", help="also write OUT.svg")
     p.add_argument("--reference", action="store_true",
                    help="rasterise through SVG and cairosvg instead of the fast direct cairo path")
-    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.png", help="output PNG")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.png",
+                   help="output image: PNG, or JPEG when it ends in .jpg or .jpeg")
+    p.add_argument("--quality", type=int, default=None, metavar="Q",
+                   help="JPEG quality, 1-100 (default: 92); PNG is lossless")
     _spec_options(p)
     p.set_defaults(func=cmd_render)
 
-    p = subparsers.add_parser("preview", help="a contact sheet of what a spec's layouts or papers produce",
-                              description="Render the shipped sample records with a spec's layouts or papers "
-                                          "and tile them into one labelled PNG. NAME picks one layout or paper; "
-                                          "without it: every layout on the first paper, or every paper with "
-                                          "the 4x3 layout.")
+    p = subparsers.add_parser("preview", help="a contact sheet of what a spec's layouts, papers or distortions produce",
+                              description="Render the shipped sample records with a spec's layouts, papers or "
+                                          "distortions and tile them into one labelled PNG. NAME picks one layout, "
+                                          "paper or distort; without it: every layout on the first paper, or every "
+                                          "paper with the 4x3 layout, or every distort beside the clean page. A "
+                                          "named distort is shown over several seeds beside the clean page.")
     p.add_argument("spec", metavar="SPEC", help="spec file")
-    p.add_argument("name", nargs="?", metavar="NAME", help="a layout or paper declared in SPEC")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a layout, paper or distort declared in SPEC")
     p.add_argument("-n", type=int, default=12, help="number of thumbnails (default: 12)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="SHEET.png", help="output PNG")
     p.add_argument("--records", metavar="DIR", help="folder of WFDB records (default: the shipped samples)")
     p.add_argument("--width", type=int, default=480, help="thumbnail width in pixels (default: 480)")
-    p.add_argument("--dpi", type=float, default=100.0, help="render resolution before shrinking (default: 100)")
+    p.add_argument("--dpi", type=float, default=None,
+                   help="render resolution before shrinking (default: 100; distortions: the paper's own)")
     _spec_options(p)
     p.set_defaults(func=cmd_preview)
 

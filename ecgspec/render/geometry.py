@@ -32,6 +32,22 @@ class Panel:
     column: int
 
 
+@dataclass(frozen=True, slots=True)
+class LabelSlot:
+    """Where a lead label was placed, and the cell it belongs to (its panel's span across, its
+    row down): what a scene step that moves labels needs to know."""
+
+    lead: str
+    row: int
+    column: int
+    x: float  # the label's anchor: start of its baseline
+    y: float
+    left: float  # the panel's span across
+    right: float
+    top: float  # the row's cell down
+    bottom: float
+
+
 @dataclass(slots=True)
 class Geometry:
     width: float  # page, mm
@@ -45,3 +61,4 @@ class Geometry:
     missing_leads: list[str] = field(default_factory=list)  # in the layout, not in the record
     header: list[str] = field(default_factory=list)  # the printed header lines
     footer: list[str] = field(default_factory=list)
+    labels: list[LabelSlot] = field(default_factory=list)  # one per lead label, in the scene's order

@@ -25,7 +25,7 @@ from ..ir import Layout, Paper
 from ..leads import CHEST
 from .errors import FitError
 from .fonts import advance
-from .geometry import Geometry, Panel
+from .geometry import Geometry, LabelSlot, Panel
 from .header import build_context, render_lines
 from .record import Record
 from .scene import Polyline, Rect, Scene, Segments, Text
@@ -188,7 +188,7 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
     ink = paper.trace_color
     tw = paper.trace_width
     ticks: list[tuple[float, float, float, float]] = []
-    labels: list[tuple[str, float, float, float, float]] = []  # lead, x, baseline, cell top, bottom
+    labels: list[tuple[str, float, float, float, float, int, int, float]] = []  # lead, x, baseline, cell, …
     traces: list[np.ndarray] = []
     for r, (kind, leads) in enumerate(rows):
         # Baselines sit on minor lines so that a reader can count squares from them.
@@ -207,7 +207,7 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
             if c > 0 and layout.separators:
                 ticks.append((x0, baseline - tick, x0, baseline + tick))
             if layout.labels:
-                labels.append((lead, x0 + 0.8, baseline, cell_top, cell_bottom))
+                labels.append((lead, x0 + 0.8, baseline, cell_top, cell_bottom, r, c, x0 + seconds * speed))
             g = lead_gain(paper, lead)
             x = record.signals.get(lead)
             if x is None:
@@ -230,9 +230,10 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
                 baseline=baseline, t0=t0, t1=float(t[-1]), mm_per_s=speed, mm_per_mV=g, row=r, column=c))
     if ticks:
         scene.add(Segments(np.asarray(ticks, dtype=np.float64), ink, tw, role="separators"))
-    for lead, x, base, top, bottom in labels:
+    for lead, x, base, top, bottom, r, c, right in labels:
         lx, ly = _place_label(lead, x, base, top, bottom, fsize, traces, tw, paper.font)
         scene.add(Text(lx, ly, lead, fsize, paper.text_color, font=paper.font, role=f"label:{lead}"))
+        geo.labels.append(LabelSlot(lead, r, c, lx, ly, x - 0.8, right, top, bottom))
 
     # ---- header and footer text ---------------------------------------------------------
     _text_block(scene, header, m, m + 0.85 * fsize, width - 2 * m, pitch_text, paper, role="header")

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .registry import Canvas, as_rgb, clamp, raster, rgb_hex
+from .registry import Canvas, as_rgb, clamp, hex_rgb, raster, rgb_hex
 
 
 def translation(tx: float, ty: float) -> np.ndarray:
@@ -37,8 +37,11 @@ def _to_cv(matrix: np.ndarray) -> np.ndarray:
     return _MINUS_HALF @ matrix @ _HALF
 
 
-def _fill(canvas: Canvas) -> tuple[int, int, int]:
-    return as_rgb(canvas.background)
+def _fill(canvas: Canvas, params: Mapping[str, Any]) -> tuple[int, int, int]:
+    """The border colour of a step that uncovers part of the image: its `fill` (a desk, a
+    scanner lid) when it has one, else the paper colour."""
+    fill = params.get("fill")
+    return hex_rgb(fill) if fill else as_rgb(canvas.background)
 
 
 def rotation(angle_deg: float, cx: float, cy: float) -> np.ndarray:
@@ -79,21 +82,23 @@ def lipschitz(matrix: np.ndarray, width: int, height: int) -> float:
 
 @raster("rotate")
 def rotate(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """Rotate about the page centre, same size; the uncovered corners take the paper colour."""
+    """Rotate about the page centre, same size; the uncovered corners take `fill` (default: the
+    paper colour)."""
     angle = float(params["angle"])
     cx, cy = canvas.width / 2, canvas.height / 2
     matrix = rotation(angle, cx, cy)
+    fill = _fill(canvas, params)
     canvas.img = cv2.warpAffine(canvas.img, _to_cv(matrix)[:2], (canvas.width, canvas.height),
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                borderValue=_fill(canvas))
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
     canvas.compose(matrix, 1.0)
-    return {"angle": angle, "centre": [cx, cy], "fill": rgb_hex(canvas.background)}
+    return {"angle": angle, "centre": [cx, cy], "fill": rgb_hex(fill)}
 
 
 @raster("perspective")
 def perspective(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Each corner moves inward by a random share, up to `strength`, of the page's width (x) and
-    height (y), independently: a page photographed at an angle. Same size, paper-colour fill."""
+    height (y), independently: a page photographed at an angle. Same size; what the page no
+    longer covers takes `fill` (default: the paper colour)."""
     strength = clamp(params["strength"], 0.0, 0.45)
     w, h = canvas.width, canvas.height
     offsets = rng.uniform(0.0, strength, size=(4, 2)) * np.array([w, h])
@@ -101,11 +106,12 @@ def perspective(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Genera
     inward = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]])
     dst = src + inward * offsets
     matrix = homography(src, dst)
+    fill = _fill(canvas, params)
     canvas.img = cv2.warpPerspective(canvas.img, _to_cv(matrix), (w, h), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=_fill(canvas))
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
     canvas.compose(matrix, lipschitz(matrix, w, h))
     return {"strength": strength, "offsets": offsets.round(3).tolist(), "corners": dst.round(3).tolist(),
-            "fill": rgb_hex(canvas.background)}
+            "fill": rgb_hex(fill)}
 
 
 @raster("crop")
@@ -122,21 +128,22 @@ def crop(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) ->
 
 @raster("shift")
 def shift(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """Translate by (x, y) px, same size, paper-colour fill. Whole-pixel shifts are copies;
-    fractional ones are resampled (bilinear)."""
+    """Translate by (x, y) px, same size; the uncovered border takes `fill` (default: the paper
+    colour). Whole-pixel shifts are copies; fractional ones are resampled (bilinear)."""
     x, y = float(params["x"]), float(params["y"])
     w, h = canvas.width, canvas.height
+    fill = _fill(canvas, params)
     if x.is_integer() and y.is_integer() and abs(x) < w and abs(y) < h:
         # A whole-pixel shift is a crop and a border: exact, and a fifth of a warp's time.
         ix, iy = int(x), int(y)
         src = canvas.img[max(0, -iy):h - max(0, iy), max(0, -ix):w - max(0, ix)]
         canvas.img = cv2.copyMakeBorder(src, max(0, iy), max(0, -iy), max(0, ix), max(0, -ix),
-                                        cv2.BORDER_CONSTANT, value=_fill(canvas))
+                                        cv2.BORDER_CONSTANT, value=fill)
     else:
         canvas.img = cv2.warpAffine(canvas.img, translation(x, y)[:2], (w, h), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=_fill(canvas))
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
     canvas.compose(translation(x, y), 1.0)
-    return {"x": x, "y": y, "fill": rgb_hex(canvas.background)}
+    return {"x": x, "y": y, "fill": rgb_hex(fill)}
 
 
 def _resize(canvas: Canvas, sx: float, sy: float) -> tuple[float, float]:

@@ -80,6 +80,16 @@ class Plan:
     def from_json(cls, data: list[dict[str, Any]]) -> Plan:
         return cls(tuple(Applied.from_json(d) for d in data))
 
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]]) -> Plan:
+        """The plan a sidecar's `distortions` records ({op, params, seed}) describe: applying it
+        to the same record, layout and paper gives the same image. Extra keys in `params`
+        (what a step derived: a rotation's centre, a crop's box) are ignored by the appliers."""
+        from ...ir import STEPS
+
+        return cls(tuple(Applied(op=d["op"], stage=STEPS[d["op"]].stage, params=dict(d["params"]),  # type: ignore[arg-type]
+                                 seed=int(d["seed"])) for d in records))
+
 
 def _is_whole_number(step_cls: type[Step], name: str) -> bool:
     """Whether a parameter is declared as `varying(int)`: a draw from a continuous distribution

@@ -1,5 +1,5 @@
-"""Sensor and file raster steps: noise (gaussian, speckle, salt and pepper), blur, defocus, jpeg;
-and two steps the language does not have yet (contrast, threshold; see the module's end).
+"""Sensor and file raster steps: noise (gaussian, speckle, salt and pepper), blur, defocus, jpeg,
+and the tone steps of photocopiers and faxes: contrast and threshold.
 
 Full-page Gaussian noise comes from OpenCV's generator (fields.normal_field), seeded from the
 step's own stream: it depends on the seed only, not on the number of threads (tests check it).
@@ -95,10 +95,8 @@ def jpeg(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) ->
     return {"quality": quality, "bytes": int(buf.size)}
 
 
-# ---- not in the language yet ---------------------------------------------------------------------
-# A fax or a photocopy is black and white; no step of ecgspec.ir.distort can make that look.
-# These two are ready for when the IR declares them (see the report that came with this
-# package): `contrast amount 1..3` and `threshold level 40..70%`.
+# ---- tone: contrast and threshold ----------------------------------------------------------------
+# A photocopy has more contrast than its original; a fax is black and white.
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
