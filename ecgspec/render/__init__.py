@@ -8,9 +8,22 @@ once, atomic write) → sidecar (pixels, transform). `api.render_page` runs them
 docs/rendering.md explains the geometry, docs/distortions.md the distortions.
 """
 
-from .api import RenderResult, render_page, write_outputs
+from importlib import import_module
+from typing import Any
+
 from .errors import FitError, RecordError, RenderError, TemplateError
-from .record import Record, read_wfdb
+
+# The drawing stack (numpy, cairo, OpenCV, wfdb) loads on first use, so that `ecgspec check`,
+# which registers the render commands, starts without it.
+_LAZY = {"RenderResult": "api", "render_page": "api", "write_outputs": "api", "Record": "record",
+         "read_wfdb": "record"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["FitError", "Record", "RecordError", "RenderError", "RenderResult", "TemplateError",
            "read_wfdb", "render_page", "write_outputs"]

@@ -13,13 +13,15 @@ import math
 import sys
 import textwrap
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import did_you_mean, format_all
 from ..ir import Distort, Layout, Paper
 from ..program import Program, load
 from .errors import RenderError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SPECS = [ROOT / "specs" / name for name in ("layouts.ecg", "papers.ecg", "printouts.ecg", "distortions.ecg")]
@@ -155,7 +157,9 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
     if program.of_kind("layout"):
         return [(lay, paper, None, 0) for lay in program.of_kind("layout")][:n], False  # type: ignore[misc]
     if program.of_kind("paper"):
-        return [(layout, pap, None, 0) for pap in program.of_kind("paper")][:n], False  # type: ignore[misc]
+        # A fast paper does not fit the standard page: show it on the first layout that fits.
+        return [(_fitting(layout, layouts, pap), pap, None, 0)  # type: ignore[misc]
+                for pap in program.of_kind("paper")][:n], False
     distorts = program.of_kind("distort")
     if not distorts:
         _err("the spec declares no layout, paper or distort to preview")
@@ -163,10 +167,25 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
     return ([(layout, paper, None, 0)] + [(layout, paper, d, 0) for d in distorts])[:max(n, 2)], True  # type: ignore
 
 
+def _fitting(preferred: Layout, layouts: list[Layout], paper: Paper) -> Layout:
+    """`preferred` when its rows fit across the paper's page, else the first layout that does."""
+    from .layout import PULSE_SECONDS, page_size
+
+    def fits(lay: Layout) -> bool:
+        width = page_size(paper)[0] - 2 * paper.margin
+        columns = max(len(row) for row in lay.leads)
+        strip = lay.rhythm_duration or columns * lay.column
+        pulse = math.ceil((PULSE_SECONDS * paper.speed + 2.0) / paper.minor) * paper.minor if lay.calibration else 0
+        return max(columns * lay.column, strip) * paper.speed + pulse <= width + 1e-6
+
+    return next((lay for lay in [preferred, *layouts] if fits(lay)), preferred)
+
+
 def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, columns: int | None = None
                   ) -> np.ndarray:
     """A grid of thumbnails, each with a caption; a string instead of an image is an error tile."""
     import cv2
+    import numpy as np
     from PIL import Image, ImageDraw
 
     columns = columns or min(4, max(1, math.ceil(math.sqrt(len(tiles)))))
