@@ -969,10 +969,9 @@ class Checker:
         kinds = " or ".join(ref.kinds)
         hint = did_you_mean(name, names)
         if hint is None:
-            other = [k for (k, n) in self.scope.decls if n == name]
-            hint = (f"'{name}' is a {other[0]}, not a {kinds}" if other
-                    else (f"declared {kinds}s: " + ", ".join(sorted(names)) if names
-                          else f"no {kinds} is declared; import a file that declares one"))
+            hint = self._not_found_hint(name, kinds) or (
+                f"declared {kinds}s: " + ", ".join(sorted(names)) if names
+                else f"no {kinds} is declared; import a file that declares one")
         self.diags.error(value.pos, f"{ctx.what}: unknown {kinds} '{name}'", hint, code="unknown-name")
         return FAIL
 

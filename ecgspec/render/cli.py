@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import did_you_mean, format_all
-from ..ir import Distort, Layout, Paper
+from ..ir import Corpus, Distort, Layout, Paper
 from ..program import Program, load
 from .errors import RenderError
 
@@ -135,7 +135,7 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
         pool = of(kind)
         return next((d for d in pool if d.name == preferred), pool[0] if pool else None)
 
-    kinds = ("layout", "paper", "distort")
+    kinds = ("layout", "paper", "distort", "corpus")
     layouts, papers = of("layout"), of("paper")
     if not layouts or not papers:
         _err("the spec declares no layout and no paper to preview, and the shipped specs are not here")
@@ -149,6 +149,8 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
             _err(f"the spec declares no layout, paper or distort named '{name}'" + (f"; {hint}" if hint else ""))
             return None
         decl = matches[0]
+        if isinstance(decl, Corpus):
+            return _corpus_jobs(program, shipped, decl, n), False
         if isinstance(decl, Distort):
             return [(layout, paper, None, 0)] + [(layout, paper, decl, seed) for seed in range(max(n - 1, 1))], True
         if isinstance(decl, Layout):
@@ -161,10 +163,31 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
         return [(_fitting(layout, layouts, pap), pap, None, 0)  # type: ignore[misc]
                 for pap in program.of_kind("paper")][:n], False
     distorts = program.of_kind("distort")
+    if not distorts and program.of_kind("corpus"):
+        return _corpus_jobs(program, shipped, program.of_kind("corpus")[0], n), False  # type: ignore[arg-type]
     if not distorts:
         _err("the spec declares no layout, paper or distort to preview")
         return None
     return ([(layout, paper, None, 0)] + [(layout, paper, d, 0) for d in distorts])[:max(n, 2)], True  # type: ignore
+
+
+def _corpus_jobs(program: Program, shipped: Program | None, corpus: Corpus, n: int) -> list[Job]:
+    """n items of a corpus's render mix, each drawn from its own stream as a build would."""
+    from ..draw import stream
+    from .mix import draw_render
+
+    def find(kind: str, name: str) -> object:
+        for p in (program, shipped):
+            if p is not None and (kind, name) in p.decls:
+                return p.decls[(kind, name)]
+        raise KeyError(name)  # the checker guarantees the references exist
+
+    jobs: list[Job] = []
+    for i in range(n):
+        choice = draw_render(corpus, stream(program.hash_of("corpus", corpus.name), "preview", i))
+        jobs.append((find("layout", choice.layout), find("paper", choice.paper),  # type: ignore[arg-type]
+                     find("distort", choice.distort) if choice.distort else None, i))
+    return jobs
 
 
 def _fitting(preferred: Layout, layouts: list[Layout], paper: Paper) -> Layout:
