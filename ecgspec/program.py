@@ -92,7 +92,7 @@ def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], d
     # distortion that nothing uses is probably a mistake. Library files declare for others.
     used = {d for ds in deps.values() for d in ds}
     broken = {d.pos.file for d in diags.errors}  # a broken reference would make a false "never used"
-    for path, module in scope.modules.items():
+    for module in scope.modules.values():
         decls = [i for i in module.items if isinstance(i, s.Decl)]
         if not any(d.kind.text in ("corpus", "suite") for d in decls) or module.path in broken:
             continue

@@ -22,7 +22,6 @@ steps, and returns the parameters it applied, which become its record in the sid
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
