@@ -12,7 +12,7 @@ import difflib
 import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -141,6 +141,13 @@ def _short(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
     if typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        if args and args[-1] is not Ellipsis:
+            kinds = {_short(a) for a in args}
+            if len(kinds) == 1:  # "a length (mm)" → "[…, …] of 2 lengths (mm)"
+                word, _, rest = kinds.pop().partition(" ")[2].partition(" ")
+                return f"a list of {len(args)} {word}s {rest}".rstrip()
+            return f"a list of {len(args)} values"
         return "a list"
     if typing.get_origin(tp) is dict:
         return "a list of `key: value` pairs"
@@ -727,7 +734,19 @@ class Checker:
             if result is not FAIL:
                 return result
         best = next((m for m in plain if self._shape_fits(value, m)), plain[0])
-        return self.convert(value, best, markers, ctx)
+        others = [_short(m) for m in plain if m is not best]
+        if not others:
+            return self.convert(value, best, markers, ctx)
+        trial, saved = Diagnostics(), self.diags
+        self.diags = trial
+        try:
+            result = self.convert(value, best, markers, ctx)
+        finally:
+            self.diags = saved
+        for d in trial.items:  # say that the other shapes were possible too
+            extra = "or " + " or ".join(others)
+            self.diags.items.append(replace(d, hint=f"{d.hint}, {extra}" if d.hint else extra))
+        return result
 
     @staticmethod
     def _shape_fits(value: s.Value, tp: Any) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecgspec.errors import Diagnostics, SourceCache
+from ecgspec.errors import Diagnostics, SourceCache, format_all
 from ecgspec.formatter import format_module
 from ecgspec.parser import parse_module
 from ecgspec.program import load
@@ -25,7 +25,7 @@ SPECS = sorted((Path(__file__).parents[1] / "specs").rglob("*.ecg"))
 TEXTS = [p.read_text(encoding="utf-8") for p in SPECS]
 TOKEN = re.compile(r'"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|#[0-9a-fA-F]{3,8}\b|#[^\n]*|[A-Za-z_]\w*|'
                    r"[-+]?\d+(?:\.\d+)?(?:\s*(?:mm/mV|mm/s|mm|s|mV|deg|dpi|%))?|\.\.|\S|\s+")
-HEADER = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+):(?P<col>\d+): (error|warning): ", re.M)
+HEADER = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+):(?P<col>\d+): (error|warning\[[\w-]+\]): ", re.M)
 NASTY = ["{", "}", "[", "]", "(", ")", "|", "=", ":", ",", "..", '"', '"""', "#", "\n", "\t", "\x00", "\ufeff",
          "µV", "é", "🫀", "1e999999", "9" * 5000, "-0", "choice", "import", "let", "extends", "from", "one of",
          "uniform(", "normal(1, 2)", "0..", "..5", "#zz", "#fff", "%", "mm/s", "\\", "\r\n"]
@@ -86,6 +86,8 @@ def test_mutated_specs_end_in_success_or_located_errors(tmp_path_factory: object
     for d in program.diagnostics:
         assert d.pos.line >= 1 and d.pos.col >= 1, d
         assert d.message
+    printed = format_all(program.diagnostics, sources)  # what the user sees, quoted lines and carets
+    assert len(HEADER.findall(printed)) == len(program.diagnostics)
     # A spec that parses formats to a spec that parses to the same text again.
     diags = Diagnostics()
     module = parse_module(text, "mutant.ecg", diags)
