@@ -49,7 +49,7 @@ TOKEN_WORDS: dict[str, str] = {
     "_NL": "the end of the line",
     "$END": "the end of the file",
 }
-RESERVED = frozenset({"import", "let", "choice"})
+_KEYWORDS = {"import": "IMPORT", "let": "LET", "choice": "CHOICE"}  # reserved: never a name
 _VALUE_STARTS = {"NUMBER", "STRING", "LONG_STRING", "COLOUR", "NAME", "LSQB", "CHOICE"}
 _PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT",
           "RANGE", "SEMI"}
@@ -80,6 +80,11 @@ class BracketNewlines:
         self.open_braces = []
         self.open_brackets = []
         for tok in stream:
+            if tok.type == "NAME" and str(tok) in _KEYWORDS:
+                # The contextual lexer reads a keyword as a name where the parser state does not
+                # expect the keyword; make it a keyword everywhere, so a reserved word is an error
+                # wherever it stands, not only where LALR's merged lookaheads happen to expect it.
+                tok = Token.new_borrow_pos(_KEYWORDS[str(tok)], str(tok), tok)
             kind = tok.type
             if kind in ("LPAR", "LSQB"):
                 self.open_brackets.append(tok)

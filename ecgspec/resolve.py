@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import syntax as s
 from .errors import Diagnostics, Pos, SourceCache, did_you_mean
-from .parser import RESERVED, parse_module, parse_value
+from .parser import parse_module, parse_value
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -174,10 +174,6 @@ class Resolver:
         self._load(target, imp.path.pos)
 
     def _let(self, let: s.Let) -> None:
-        if let.name.text in RESERVED:
-            self.diags.error(let.name.pos, f"'{let.name.text}' is a reserved word and cannot name a constant",
-                             f"choose another name, such as '{let.name.text}_'", code="reserved-name")
-            return
         first = self.scope.lets.get(let.name.text)
         if first is not None:
             self.diags.error(let.name.pos, f"constant '{let.name.text}' is declared twice",
@@ -187,9 +183,7 @@ class Resolver:
 
     def _decl(self, path: Path, decl: s.Decl) -> None:
         key = (decl.kind.text, decl.name.text)
-        if decl.name.text in RESERVED and not decl.quoted:
-            self.diags.error(decl.name.pos, f"'{decl.name.text}' is a reserved word and cannot name a {decl.kind.text}",
-                             f"choose another name, such as '{decl.name.text}_'", code="reserved-name")
+
         first = self.scope.decls.get(key)
         if first is not None:
             self.diags.error(decl.name.pos, f"{decl.kind.text} '{decl.name.text}' is declared twice",
