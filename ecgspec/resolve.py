@@ -16,6 +16,8 @@ from .errors import Diagnostics, Pos, SourceCache, did_you_mean
 from .parser import parse_module, parse_value
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# The shipped library: `import "std/papers.ecg"` works from any spec, wherever it lives.
+STD = Path(__file__).resolve().parents[1] / "specs"
 
 
 @dataclass
@@ -158,10 +160,25 @@ class Resolver:
             self.diags.error(imp.path.pos, f"import of an absolute path '{raw}'",
                              "imports are relative to the importing file", code="import-absolute")
             return
-        target = (importer.parent / raw).resolve()
-        if not target.is_relative_to(self.scope.root):
-            where = "the working directory" if self.scope.root == Path.cwd().resolve() \
-                else f"'{display_path(self.scope.root)}'"
+        if raw.startswith("std/"):
+            if not STD.is_dir():
+                self.diags.error(imp.path.pos, "the shipped spec library (std/) is not in this installation",
+                                 "install ecgspec from its repository (pip install -e .), or import a copy",
+                                 code="import-std")
+                return
+            base, root, raw_rel = STD, STD, raw[len("std/"):]
+        elif importer.is_relative_to(STD) and not importer.is_relative_to(self.scope.root):
+            base, root, raw_rel = importer.parent, STD, raw  # a library file imports within the library
+        else:
+            base, root, raw_rel = importer.parent, self.scope.root, raw
+        target = (base / raw_rel).resolve()
+        if not target.is_relative_to(root):
+            if root == STD:
+                where = "the shipped library std/"
+            elif root == Path.cwd().resolve():
+                where = "the working directory"
+            else:
+                where = f"'{display_path(root)}'"
             self.diags.error(imp.path.pos, f"'{raw}' is outside the spec root ({where})",
                              "specs may only import files under their root; pass --root to widen it",
                              code="import-escape")

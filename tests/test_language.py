@@ -245,3 +245,16 @@ def test_a_bad_define_is_command_line_misuse(tmp_path: Path, capsys: pytest.Capt
     assert main(["check", str(spec), "--root", str(tmp_path), "-D", "sed=2"]) == 2
     assert "-D sed=2: error: -D names 'sed'" in capsys.readouterr().err
     assert main(["check", str(spec), "--root", str(tmp_path), "-D", "seed=2"]) == 0
+
+
+def test_the_shipped_library_imports_from_anywhere_as_std(tmp_path: Path) -> None:
+    p = check_text(tmp_path, 'import "std/layouts.ecg"\nimport "std/printouts.ecg"\n'
+                             'paper mine extends muse {\n  speed = 12.5 mm/s\n}\n')
+    assert p.ok, p.diagnostics
+    assert {("layout", "4x3"), ("paper", "muse"), ("paper", "standard")} <= set(p.decls)
+
+
+def test_a_std_import_may_not_leave_the_library(tmp_path: Path) -> None:
+    p = check_text(tmp_path, 'import "std/../pyproject.ecg"\n')
+    [d] = p.diagnostics
+    assert d.code == "import-escape" and "std/" in d.message
