@@ -161,6 +161,21 @@ def _value_kind(v: s.Value) -> str:
     }[type(v)]
 
 
+def statement_fields(cls: type[BaseModel]) -> dict[str, str]:
+    """Statement keyword → the tuple field of `cls` that collects those statements."""
+    heads: dict[str, str] = {}
+    for kw, st_cls in getattr(cls, "statements", {}).items():
+        for fname, info in cls.model_fields.items():
+            tp, _ = _strip(info.annotation)
+            if typing.get_origin(tp) is tuple:
+                args = typing.get_args(tp)
+                elem, _ = _strip(args[0]) if args else (None, [])
+                if isinstance(elem, type) and issubclass(st_cls, elem):
+                    heads[kw] = fname
+                    break
+    return heads
+
+
 def _locate(value: s.Value | None, at_: Any) -> Pos | None:
     """The position of a part of a written value: `("row", i)`, `("item", i, j)` of a matrix,
     or `("value", name)` / `("key", name)` of a list or map."""
@@ -362,27 +377,12 @@ class Checker:
 
     # ---- filling a model from a block --------------------------------------------------------
 
-    def _statement_fields(self, cls: type[BaseModel]) -> dict[str, str]:
-        """Statement keyword → the tuple field that collects those statements."""
-        heads: dict[str, str] = {}
-        registry: dict[str, type[Statement]] = getattr(cls, "statements", {})
-        for kw, st_cls in registry.items():
-            for fname, info in cls.model_fields.items():
-                tp, _ = _strip(info.annotation)
-                if typing.get_origin(tp) is tuple:
-                    args = typing.get_args(tp)
-                    elem, _ = _strip(args[0]) if args else (None, [])
-                    if isinstance(elem, type) and issubclass(st_cls, elem):
-                        heads[kw] = fname
-                        break
-        return heads
-
     def _fill(self, cls: type[BaseModel], values: dict[str, Any], origins: dict[str, Origin],
               positions: dict[str, Pos], settings: dict[str, tuple[s.Setting, s.Decl | None]],
               statements: list[tuple[s.Statement, s.Decl | None]], owner: s.Decl | None, what: str,
               deps: set[tuple[str, str]], kind: str, where: Pos) -> None:
         registry: dict[str, type[Statement]] = getattr(cls, "statements", {})
-        heads = self._statement_fields(cls)
+        heads = statement_fields(cls)
         open_block: str | None = getattr(cls, "open_block", None)
         collected: dict[str, list[Any]] = {f: [] for f in set(heads.values())}
         settable = [f for f in cls.model_fields if f not in heads.values() and f not in ("name", "adapter", "version")
@@ -493,7 +493,7 @@ class Checker:
         values: dict[str, Any] = {}
         positions: dict[str, Pos] = {}
         fields = cls.model_fields
-        params = [f for f in fields if f not in self._statement_fields(cls).values() and f != cls.open_block]
+        params = [f for f in fields if f not in statement_fields(cls).values() and f != cls.open_block]
         positional = list(cls.positional)
         terms = list(st.terms)
         i = 0

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .check import _field_markers, _short, _strip
+from .check import _field_markers, _short, _strip, statement_fields
 from .explain import show
 from .ir import KINDS, STEPS
 from .ir.base import DISTRIBUTIONS
@@ -64,10 +64,7 @@ def reference() -> str:
         out += ["", f"## `{kind}`", "", (cls.__doc__ or "").strip().replace("\n    ", "\n"), ""]
         if set(cls.headers) - {"extends"}:
             out += ["Head: " + "; ".join(f"`{w}` — {h}" for w, h in cls.headers.items()), ""]
-        stmt_fields = {f for f, i in cls.model_fields.items()
-                       if typing.get_origin(_strip(i.annotation)[0]) is tuple
-                       and isinstance(a := _strip(typing.get_args(_strip(i.annotation)[0])[0])[0], type)
-                       and issubclass(a, BaseModel)}
+        stmt_fields = set(statement_fields(cls).values())
         out += _table(cls, {"name", *stmt_fields})
         for kw, st in getattr(cls, "statements", {}).items():
             if kind == "distort":

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .check import _field_markers, _is_union, _marker, _strip
+from .check import _field_markers, _is_union, _marker, _strip, statement_fields
 from .ir import Decl
 from .ir.base import (
     DISTRIBUTIONS, Choice, Colour, Expr, Ident, Lead, LogNormal, Normal, Probability, RefTo, Span, Uniform, Unit,
@@ -163,7 +163,7 @@ def explain_text(program: Program, key: Key) -> str:
                 for ln in _statement_lines(sub, "    "):
                     rows.append((ln, "", ""))
             continue
-        if isinstance(v, tuple) and not v and fname in {f for f in _statement_fields(decl)}:
+        if isinstance(v, tuple) and not v and fname in statement_fields(type(decl)).values():
             continue
         tp, markers = _field_markers(info)
         origin = origins.get(fname)
@@ -179,17 +179,6 @@ def explain_text(program: Program, key: Key) -> str:
     if deps:
         lines.append("# uses " + ", ".join(f"{k} {n}" for k, n in deps))
     return "\n".join(lines)
-
-
-def _statement_fields(decl: Decl) -> set[str]:
-    out = set()
-    for fname, info in type(decl).model_fields.items():
-        tp, _ = _strip(info.annotation)
-        if typing.get_origin(tp) is tuple:
-            elem, _ = _strip(typing.get_args(tp)[0])
-            if isinstance(elem, type) and issubclass(elem, BaseModel):
-                out.add(fname)
-    return out
 
 
 def explain_json(program: Program, key: Key) -> dict[str, Any]:
