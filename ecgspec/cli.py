@@ -185,9 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     spec_options(p)
     p.set_defaults(func=cmd_explain)
 
-    from .render.cli import add_commands as add_render_commands
+    # Each stage registers its own commands; their modules import heavy libraries only when run.
+    from importlib import import_module
 
-    add_render_commands(sub)
+    for module in ("ecgspec.render.cli", "ecgspec.sources.cli", "ecgspec.build.cli", "runtime.cli"):
+        try:
+            register = import_module(module).add_commands
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue  # a stage not installed (runtime is part of the checkout, not of every wheel)
+        register(sub)
     return parser
 
 

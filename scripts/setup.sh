@@ -21,6 +21,8 @@ fi
 
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e '.[dev]'
+# torch first, pinned: this machine has its CPU build on disk, and a bare `torch` would pull CUDA.
+"$venv/bin/python" -m pip install -q 'torch==2.13.0'
+"$venv/bin/python" -m pip install -q -e '.[dev,train,eval,dicom]'
 # The grammar must also load with lark 1.2.2, which vllm pins; tests use this copy to check it.
 "$venv/bin/python" -m pip install -q --no-deps --target "$venv/lark-1.2.2" 'lark==1.2.2'
