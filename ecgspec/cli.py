@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             register = import_module(module).add_commands
         except ModuleNotFoundError as exc:
-            if exc.name != module:
+            if exc.name is None or not module.startswith(exc.name):
                 raise
             continue  # a stage not installed (runtime is part of the checkout, not of every wheel)
         register(sub)
