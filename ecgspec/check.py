@@ -1127,12 +1127,12 @@ class Checker:
         if isinstance(value, s.Number) and value.unit == "%":
             return self._number(value, float, [Probability()], ctx)
         if isinstance(value, s.Number) and value.unit is None:
-            if value.value != int(value.value):
+            if not float(value.value).is_integer():  # also inf and nan (a fuzzed `1e3089`)
                 return self._number(value, float, [Probability()], ctx)
             return (int(value.value),)
         if isinstance(value, s.Range):
             lo, hi = value.lo, value.hi
-            if lo.unit or hi.unit or lo.value != int(lo.value) or hi.value != int(hi.value):
+            if lo.unit or hi.unit or not float(lo.value).is_integer() or not float(hi.value).is_integer():
                 return self._type_error(value, "a range of fold numbers like 1..8", ctx)
             if hi.value < lo.value or hi.value - lo.value > MAX_EXPANDED_RANGE:
                 self.diags.error(value.pos, f"{ctx.what}: the fold range {lo.text}..{hi.text} is empty or too long",

@@ -15,6 +15,7 @@ from . import syntax as s
 from .check import Checker, Origin
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
 from .ir import Decl
+from .leakage import check_leakage
 from .resolve import Scope, display_path, resolve
 
 Key = tuple[str, str]
@@ -29,6 +30,7 @@ class Program:
     deps: dict[Key, set[Key]]
     diagnostics: list[Diagnostic]
     sources: SourceCache
+    templates: Path | None = None  # the templates folder that template files resolve against
     _hashes: dict[Key, str] = field(default_factory=dict)
 
     @property
@@ -125,13 +127,15 @@ def load(paths: list[Path] | Path, *, root: Path | None = None, defines: list[st
     diags = Diagnostics()
     sources = sources or SourceCache()
     scope = resolve(paths, diags, sources, root=root, defines=defines)
-    checker = Checker(scope, diags, templates or _templates_root(paths, scope.root))
+    templates = templates or _templates_root(paths, scope.root)
+    checker = Checker(scope, diags, templates)
     checked = checker.run()
+    check_leakage(checked.decls, scope.decls, diags)
     _warnings(scope, checked.used_lets, checked.deps, diags)
     order = {display_path(p): i for i, p in enumerate(scope.modules)}
     kept = sorted((d for d in diags.items if not _silenced(d, sources)),
                   key=lambda d: (order.get(d.pos.file, len(order)), d.pos.file, d.pos.line, d.pos.col))
-    return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources)
+    return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources, templates)
 
 
 __all__ = ["Program", "load", "display_path"]

@@ -35,7 +35,8 @@ def _run_check(case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
     monkeypatch.delenv("ECGSPEC_DEBUG", raising=False)
     monkeypatch.delenv("ECGSPEC_TIMING", raising=False)
     capsys.readouterr()  # drop anything printed before
-    code = main(["check", case.relative_to(ROOT).as_posix()])
+    # A fixed templates folder, so that the goldens do not follow the shipped templates/.
+    code = main(["check", "--templates", "tests/broken/_support/templates", case.relative_to(ROOT).as_posix()])
     return capsys.readouterr().err, code
 
 

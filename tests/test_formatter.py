@@ -50,9 +50,9 @@ def test_formatting_is_idempotent_and_keeps_the_content_hash(spec: Path, tmp_pat
     src = tmp_path / "in" / spec.name
     once = fmt(src.read_text())
     assert fmt(once) == once
-    before = load(src, root=tmp_path)
+    before = load(src, root=tmp_path, templates=REPO / "templates")
     src.write_text(once)
-    after = load(src, root=tmp_path)
+    after = load(src, root=tmp_path, templates=REPO / "templates")
     assert before.ok and after.ok, (before.diagnostics, after.diagnostics)
     assert before.spec_hash() == after.spec_hash()
 

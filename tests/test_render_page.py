@@ -230,7 +230,7 @@ def test_header_template_renders_record_fields():
     header = result.sidecar.render.header
     assert header[0].startswith("ID HR06000")
     assert "Female   59 yr" in header[1] and "Vent. rate   69 BPM" in header[1]
-    assert "RR interval   865 ms" in header[2]
+    assert "RR interval   871 ms" in header[2]
     assert "25 mm/s   10 mm/mV" in result.sidecar.render.footer[0]
     assert "Vent. rate   69 BPM" in _texts(result)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, varying
+from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, Unit, varying
 
 
 class From(Statement):
@@ -40,8 +40,12 @@ class Corpus(Decl):
     tasks: tuple[TaskRef, ...] | Choice = Field((), description="tasks, or a weighted choice of tasks")
     turns: varying(int) = Field(1, description="conversation turns per image")
     variants: int = Field(1, ge=1, le=100, description="images rendered per record")
-    limit: int | None = Field(None, ge=1, description="at most this many items")
+    limit: int | None = Field(None, ge=1, description="at most this many items (shared by the `from` weights)")
     seed: int = Field(0, description="seed of every draw in the corpus")
+    dpi: Annotated[float, Unit("resolution")] | None = Field(
+        None, ge=30, le=1200, description="image resolution (default: the paper's); 100 dpi is 1100x850 px on letter")
+    image_format: Literal["png", "jpeg"] = Field("png", description="file format of the images")
+    quality: int = Field(90, ge=1, le=100, description="JPEG quality, when `image_format = jpeg`")
 
     def problems(self) -> list[Problem]:
         out: list[Problem] = []

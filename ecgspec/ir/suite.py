@@ -6,14 +6,23 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Decl, Ident, Problem, RefTo, Statement, Template, TemplateFile
+from .base import DataPath, Decl, Ident, Problem, RefTo, Statement, Template, TemplateFile
 from .corpus import From
 
 METRICS = ("auc", "f1", "hamming", "accuracy", "exact_match", "judge")
 
 
+MCQ_RULES = ("bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text")
+McqRule = Literal["bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text"]
+
+
 class SuiteTask(Statement):
-    """`task NAME { from SOURCE split test; labels = superclass; metrics = [auc, f1] }`."""
+    """`task NAME { from SOURCE split test; labels = superclass; metrics = [auc, f1] }`.
+
+    How answers are read is declared here too: `answers` (whole-answer classes besides the labels),
+    `extract` (multiple-choice letter rules, in order), `fallback` (when nothing is extracted), and
+    for judged tasks `rubric` and `criteria`. A task that exists only as a released file names it in
+    `items` instead of `from`."""
 
     keyword: ClassVar[str] = "task"
     positional: ClassVar[tuple[str, ...]] = ("id",)
@@ -22,14 +31,24 @@ class SuiteTask(Statement):
 
     id: Annotated[str, Ident()]
     sources: tuple[From, ...] = ()
-    items: Annotated[str, Ident()] | None = Field(None, description="released item file to import instead")
-    form: Literal["multi_label", "multiple_choice", "select_all", "report", "open"] = "multi_label"
-    labels: Annotated[str, RefTo("labels")] | None = None
+    items: Annotated[str, DataPath()] | None = Field(
+        None, description="the released item file (JSON or Parquet with id, image, conversations): imported "
+                          "when the suite is built from the released files, or when the task has no `from`")
+    form: Literal["multi_label", "multiple_choice", "select_all", "report", "open"] = Field(
+        "multi_label", description="the answer form: labels, one letter, a set of options, a judged text")
+    labels: Annotated[str, RefTo("labels")] | None = Field(
+        None, description="the label vocabulary (its `synonyms` are matched too)")
+    answers: tuple[Annotated[str, Ident()], ...] = Field(
+        (), description="whole-answer classes besides the labels, e.g. `[NORM, ABNORMAL]` (CODE-15%)")
     prompt: Annotated[str, TemplateFile()] | None = None
     question: Annotated[str, Template()] | None = None
-    options: int = Field(4, ge=2, le=26)
+    options: int = Field(4, ge=2, le=26, description="options per multiple-choice item")
+    extract: tuple[McqRule, ...] = Field(MCQ_RULES, description="multiple-choice letter rules, tried in order")
+    fallback: Literal["random", "none"] = Field(
+        "random", description="nothing extracted: a seeded random option (counted) or none (wrong)")
     metrics: tuple[Literal["auc", "f1", "hamming", "accuracy", "exact_match", "judge"], ...] = ("accuracy",)
-    rubric: Annotated[str, TemplateFile()] | None = None
+    rubric: Annotated[str, TemplateFile()] | None = Field(None, description="judge rubric template (judged tasks)")
+    criteria: tuple[Annotated[str, Ident()], ...] = Field((), description="judged criteria, 0-10 each")
     limit: int | None = Field(None, ge=1)
     layout: Annotated[str, RefTo("layout")] = "4x3"
     paper: Annotated[str, RefTo("paper")] = "standard"
@@ -59,4 +78,8 @@ class Suite(Decl):
             out.append(("tasks", f"task '{dup}' is declared twice in the suite", None))
         if any("judge" in t.metrics for t in self.tasks) and not self.judge:
             out.append(("judge", "a task is judged but the suite names no `judge` model", None))
+        for t in self.tasks:
+            if not t.sources and not t.items:
+                out.append(("tasks", (f"task '{t.id}' has no items: write `from SOURCE split test` or "
+                                      '`items = "FILE"`'), None))
         return out

@@ -1,0 +1,58 @@
+"""A `suite` declaration → the plan's header and its tasks without items.
+
+Shared by every way a plan is made: the compiler (`ecgspec build`, which adds items rendered from
+sources) and the released-file importer (runtime.evaluate.released). The task's extraction rules,
+labels, synonyms, rubric text and criteria all come from the declarations, so two plans of the
+same suite read answers the same way whichever way their items were made.
+
+The suite hash covers the suite declaration, everything it refers to (labels, sources, layouts,
+papers: `Program.hash_of`) and the text of its rubric templates, which a declaration names by path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .plan import Extract, Task
+
+
+def _rubric_text(program: Any, rel: str | None) -> str | None:
+    if rel is None:
+        return None
+    root = program.templates or Path("templates")
+    return (Path(root) / rel).read_text(encoding="utf-8")
+
+
+def suite_hash(program: Any, suite: Any) -> str:
+    h = hashlib.sha256(program.hash_of("suite", suite.name).encode())
+    for t in suite.tasks:
+        text = _rubric_text(program, t.rubric)
+        if text is not None:
+            h.update(f"\0{t.rubric}\0{text}".encode())
+    return h.hexdigest()
+
+
+def plan_header(program: Any, suite: Any) -> dict[str, Any]:
+    """The Plan fields that come from the suite: pass them with `tasks=[…]` to Plan(...)."""
+    return {"schema": "ecgspec.plan/1", "suite": suite.name, "version": suite.version,
+            "suite_hash": suite_hash(program, suite), "spec_hash": program.spec_hash(),
+            "scoring": suite.scoring, "judge": suite.judge, "bootstrap": suite.bootstrap, "seed": suite.seed}
+
+
+def task_shell(program: Any, task: Any) -> dict[str, Any]:
+    """The Task fields of a suite task (everything but `items`), as a dict for Task(**shell, items=…)."""
+    labels: tuple[str, ...] = ()
+    synonyms: dict[str, tuple[str, ...]] = {}
+    if task.labels:
+        decl = program.get("labels", task.labels)
+        labels = tuple(decl.vocabulary or ())
+        synonyms = {k: tuple(v) for k, v in decl.synonyms.items()}
+    return {"id": task.id, "form": task.form, "labels": labels, "synonyms": synonyms, "metrics": tuple(task.metrics),
+            "rubric": _rubric_text(program, task.rubric), "criteria": tuple(task.criteria),
+            "extract": Extract(rules=tuple(task.extract), fallback=task.fallback, answers=tuple(task.answers))}
+
+
+def empty_task(program: Any, task: Any) -> Task:
+    return Task(**task_shell(program, task))

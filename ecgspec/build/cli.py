@@ -1,0 +1,92 @@
+"""`ecgspec build`: compile a spec's corpora into images, prompts, manifests and build.json.
+
+Exit status: 0 built (some records may have been skipped, and are reported), 1 a problem in
+the spec or its templates (located, nothing half-written), 2 misuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("build", help="build a spec's corpora: images, prompts/, manifests/ (LLaVA) and build.json")
+    p.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="spec files")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output folder (default: out/SPEC-NAME)")
+    p.add_argument("--only", action="append", default=[], metavar="NAME", help="build only this corpus (repeatable)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items per corpus")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default: the number of CPUs)")
+    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptbxl\"'")
+    p.add_argument("--root", type=Path, default=None, help="spec root (default: the working directory)")
+    p.add_argument("--templates", type=Path, default=None, help="templates folder (default: the nearest templates/)")
+    p.add_argument("--data-root", action="append", type=Path, default=[], metavar="DIR",
+                   help="a folder outside the spec root that sources may read (repeatable)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_build)
+
+
+def _err(message: str) -> None:
+    print(f"ecgspec: {message}", file=sys.stderr)
+
+
+def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import time
+
+    from ..errors import did_you_mean, format_all
+    from ..program import load
+    from ..targets.prompts import PromptError
+    from .run import BuildError, LoadArgs, build_corpus, summary_table, write_build_json
+
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        parser.error("--jobs must be at least 1")
+    for spec in args.specs:
+        if not spec.is_file():
+            _err(f"{spec}: no such spec file")
+            return 2
+    program = load(list(args.specs), root=args.root, defines=args.define, templates=args.templates)
+    color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    if program.diagnostics:
+        print(format_all(program.diagnostics, program.sources, color), file=sys.stderr)
+    if not program.ok:
+        return 1
+    corpora = [d for d in program.of_kind("corpus")]
+    names = [c.name for c in corpora]
+    for name in args.only:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            _err(f"no corpus named '{name}'" + (f"; {hint}" if hint else f" (the spec declares: {', '.join(names) or 'none'})"))
+            return 2
+    if args.only:
+        corpora = [c for c in corpora if c.name in args.only]
+    if not corpora:
+        _err("the spec declares no corpus to build")
+        return 1
+    out = args.output or Path("out") / args.specs[0].stem
+    start = time.perf_counter()
+    reports = []
+    load_args = LoadArgs(tuple(args.specs), args.root, tuple(args.define), args.templates,
+                         tuple(p.resolve() for p in args.data_root))
+    try:
+        for corpus in corpora:
+            reports.append(build_corpus(program, corpus, out, load_args, jobs=jobs, limit=args.limit,
+                                        progress=args.progress))
+    except BuildError as exc:
+        print(format_all(exc.diagnostics, program.sources, color), file=sys.stderr)
+        return 1
+    except PromptError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    write_build_json(out, program, reports, time.perf_counter() - start)
+    print(summary_table(reports))
+    print(f"wrote {out}/ (manifests/, prompts/, images/, build.json)")
+    return 0

@@ -1,0 +1,148 @@
+"""One work item: read the record, ask its tasks, render its page, store the result.
+
+An item's randomness is one stream seeded from the corpus's hash and the item's id (ecgspec.
+draw.stream), consumed in a fixed order: render choice, number of turns, task order, then each
+question. Same spec, same item, same bytes, in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..draw import draw, stream
+from ..ir import Corpus, Task
+from ..render.errors import RecordError, RenderError
+from ..targets.facts import Subject, Unknown
+from ..targets.prompts import PromptError, TaskPrompter, Turn
+from .plan import WorkItem
+from .store import ItemStore, sha256_file
+
+
+@dataclass
+class CorpusState:
+    """Everything a worker needs to do a corpus's items (built once per process)."""
+
+    program: Any
+    corpus: Corpus
+    corpus_hash: str  # Merkle hash of the corpus and all it refers to, plus its templates
+    out: Path
+    readers: dict[str, Any]
+    prompters: dict[str, TaskPrompter]
+    task_weights: dict[str, float]
+    store: ItemStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = ItemStore(self.out, self.corpus.name)
+
+    def item_hash(self, item: WorkItem) -> str:
+        return hashlib.sha256(f"{__version__}\x1f{self.corpus_hash}\x1f{item.id}".encode()).hexdigest()
+
+
+def _task_order(state: CorpusState, rng: np.random.Generator) -> list[str]:
+    """All tasks in a weighted random order (without replacement): the first answerable ones are asked."""
+    names = list(state.task_weights)
+    w = np.asarray([state.task_weights[n] for n in names], dtype=float)
+    keys = rng.random(len(names)) ** (1.0 / w)  # Efraimidis–Spirakis weighted shuffle
+    return [names[i] for i in np.argsort(-keys, kind="stable")]
+
+
+def _meta_for_prompts(ref: Any, record: Any) -> dict[str, Any]:
+    """What templates may read as `record.*`: the index entry's facts, never the signal."""
+    view: dict[str, Any] = {"id": ref.key, "source": ref.source}
+    for key in ("age", "sex", "date", "heart_axis", "heart_rate", "pr", "qrs", "qt", "qtc",
+                "p_axis", "qrs_axis", "t_axis", "rr"):
+        if key in ref.meta and ref.meta[key] is not None:
+            view[key] = ref.meta[key]
+    if ref.report:
+        view["report"] = ref.report
+    return view
+
+
+def do_item(state: CorpusState, item: WorkItem, ref: Any) -> dict[str, Any]:
+    """Do one item, or take its stored result; returns the stored result."""
+    h = state.item_hash(item)
+    stored = state.store.load(item.id, h)
+    if stored is not None:
+        stored["_resumed"] = True
+        return stored
+    result = _run(state, item, ref, h)
+    state.store.save(result)
+    return result
+
+
+def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]:
+    from ..render.api import render_page, write_outputs
+    from ..render.mix import draw_render
+
+    corpus = state.corpus
+    base: dict[str, Any] = {
+        "schema": "ecgspec.item/1", "hash": h, "id": item.id, "corpus": corpus.name, "source": item.source,
+        "record": item.key, "variant": item.variant, "split": ref.split, "patient": ref.patient,
+        "synthetic": bool(ref.synthetic), "labels": list(ref.labels),
+    }
+    rng = stream(state.corpus_hash, item.id)
+    choice = draw_render(corpus, rng)
+    turns_wanted = max(1, int(draw(corpus.turns, rng)))
+    order = _task_order(state, rng)
+
+    subject = Subject(item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref))
+    turns: list[Turn] = []
+    unanswered: dict[str, str] = {}
+    try:
+        for name in order:
+            if len(turns) >= turns_wanted:
+                break
+            prompter = state.prompters[name]
+            answer = prompter.ask(subject, stream(state.corpus_hash, item.id, name), _context(subject, ref))
+            if isinstance(answer, Unknown):
+                unanswered[name] = answer.reason
+            else:
+                turns.append(answer)
+    except RecordError as exc:
+        return {**base, "status": "failed", "reason": str(exc)}
+    if not turns:
+        return {**base, "status": "skipped", "reason": "no task can be answered for this record",
+                "unanswered": unanswered}
+
+    try:
+        record = subject.record
+    except RecordError as exc:
+        return {**base, "status": "failed", "reason": str(exc)}
+    if ref.synthetic:
+        record.meta["synthetic"] = True
+    ext = ".jpg" if corpus.image_format == "jpeg" else ".png"
+    program = state.program
+    try:
+        result = render_page(record, program.get("layout", choice.layout), program.get("paper", choice.paper),
+                             distort=program.get("distort", choice.distort) if choice.distort else None,
+                             seed=corpus.seed, spec_hash=state.corpus_hash, key=item.id, dpi=corpus.dpi)
+        write_outputs(result, state.out / "images" / (item.image + ext),
+                      quality=corpus.quality if ext == ".jpg" else None)
+    except RenderError as exc:
+        return {**base, "status": "failed", "reason": f"cannot render: {exc}"}
+    image_sha256 = sha256_file(state.out / "images" / (item.image + ext))
+    return {**base, "status": "ok", "image": item.image + ext, "image_sha256": image_sha256,
+            "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
+            "turns": [t.as_json() for t in turns], "unanswered": unanswered}
+
+
+def _context(subject: Subject, ref: Any) -> dict[str, Any]:
+    return {"record": _meta_for_prompts(ref, None)}
+
+
+def make_prompters(program: Any, tasks: list[Task], env: Any, label_sets: dict[str, Any]) -> dict[str, TaskPrompter]:
+    """One prompter per task; a template that does not compile is a PromptError (located)."""
+    out: dict[str, TaskPrompter] = {}
+    for task in tasks:
+        where = str(program.position(("task", task.name)))
+        out[task.name] = TaskPrompter(task, env, label_sets.get(task.labels) if task.labels else None, where)
+    return out
+
+
+__all__ = ["CorpusState", "PromptError", "do_item", "make_prompters"]

@@ -1,0 +1,139 @@
+"""The stored item results, merged in plan order into the corpus's artifacts.
+
+prompts/NAME.jsonl   one task instance a line (id, image, family, form, question, answer,
+                     target, options, provenance)
+manifests/NAME.json  the LLaVA conversation format: id, image (relative to OUT/images),
+                     conversations alternating human/gpt, `<image>` once at the start of the first
+                     human turn
+Both are streamed to temporary files and renamed into place, so a reader never sees half of one
+and memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .plan import WorkItem
+
+IMAGE_TOKEN = "<image>"
+
+
+@dataclass
+class CorpusCounts:
+    """What a corpus holds, for build.json and the summary table."""
+
+    items: int = 0
+    instances: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason → items
+    failed: list[dict[str, str]] = field(default_factory=list)  # broken records: source, record, reason
+    by: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    unanswered: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"items": self.items, "instances": self.instances, "skipped": dict(sorted(self.skipped.items())),
+                "failed": self.failed,
+                "counts": {k: dict(sorted(v.items())) for k, v in sorted(self.by.items())},
+                "unanswered": {t: dict(sorted(r.items())) for t, r in sorted(self.unanswered.items())}}
+
+
+class _AtomicText:
+    """A text file written to a temporary name and renamed into place on success."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.f: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.h = hashlib.sha256()
+
+    def write(self, text: str) -> None:
+        self.f.write(text)
+        self.h.update(text.encode())
+
+    def commit(self) -> str:
+        self.f.close()
+        os.replace(self.tmp, self.path)
+        return self.h.hexdigest()
+
+    def abort(self) -> None:
+        self.f.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
+def conversation(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The LLaVA conversation of an item: `<image>` opens the first human turn, and only it."""
+    out: list[dict[str, str]] = []
+    for i, turn in enumerate(result["turns"]):
+        question = f"{IMAGE_TOKEN}\n{turn['question']}" if i == 0 else turn["question"]
+        out.append({"from": "human", "value": question})
+        out.append({"from": "gpt", "value": turn["answer"]})
+    return out
+
+
+def merge_corpus(out: Path, name: str, results: Iterable[tuple[WorkItem, dict[str, Any]]]) -> tuple[CorpusCounts, dict[str, str]]:
+    """Write prompts/NAME.jsonl and manifests/NAME.json; return the counts and artifact hashes."""
+    counts = CorpusCounts()
+    prompts = _AtomicText(out / "prompts" / f"{name}.jsonl")
+    manifest = _AtomicText(out / "manifests" / f"{name}.json")
+    images = hashlib.sha256()
+    first = True
+    try:
+        manifest.write("[")
+        for _item, r in results:
+            status = r["status"]
+            if status == "failed":
+                counts.failed.append({"source": r["source"], "record": r["record"], "reason": r.get("reason", "")})
+                counts.skipped["broken record"] += 1
+                continue
+            for task, reason in (r.get("unanswered") or {}).items():
+                counts.unanswered[task][reason] += 1
+            if status != "ok":
+                counts.skipped[r.get("reason", status)] += 1
+                continue
+            counts.items += 1
+            images.update(f"{r['image']}:{r['image_sha256']}\n".encode())
+            render = r["render"]
+            counts.by["source"][r["source"]] += 1
+            counts.by["layout"][render["layout"]] += 1
+            counts.by["paper"][render["paper"]] += 1
+            counts.by["distort"][render["distort"] or "clean"] += 1
+            counts.by["turns"][str(len(r["turns"]))] += 1
+            if r.get("synthetic"):
+                counts.by["synthetic"]["yes"] += 1
+            for label in r.get("labels") or ["(none)"]:
+                counts.by["label"][label] += 1
+            for i, t in enumerate(r["turns"]):
+                counts.instances += 1
+                counts.by["family"][t["family"]] += 1
+                counts.by["form"][t["form"]] += 1
+                counts.by["task"][t["task"]] += 1
+                line = {
+                    "id": f"{r['id']}/{i}", "item": r["id"], "image": r["image"], "turn": i,
+                    "family": t["family"], "form": t["form"], "task": t["task"],
+                    "question": t["question"], "answer": t["answer"], "target": t["target"], "options": t["options"],
+                    "provenance": {"source": r["source"], "record": r["record"], "variant": r["variant"],
+                                   "split": r["split"], "patient": r["patient"], "fact": t["fact"],
+                                   "labels": r.get("labels") or [], "synthetic": bool(r.get("synthetic")), **render},
+                }
+                prompts.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+            entry = {"id": r["id"], "image": r["image"], "conversations": conversation(r)}
+            if r.get("synthetic"):
+                entry["synthetic"] = True
+            manifest.write(("\n" if first else ",\n") + json.dumps(entry, ensure_ascii=False))
+            first = False
+        manifest.write("\n]\n")
+    except BaseException:
+        prompts.abort()
+        manifest.abort()
+        raise
+    hashes = {f"prompts/{name}.jsonl": prompts.commit(), f"manifests/{name}.json": manifest.commit(),
+              f"images/{name}/": images.hexdigest()}
+    return counts, hashes

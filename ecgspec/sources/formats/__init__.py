@@ -1,0 +1,1 @@
+"""Readers driven by `format` declarations: a hospital export read with no code of its own."""

@@ -1,0 +1,152 @@
+"""What the format readers share: finding the export files, decoding samples, scaling, leads.
+
+A source `from FORMAT` lists every file under its root that matches the format's `files` glob
+(or the source's `records`), in path order; a record's key is its path under the root without
+the suffix. Metadata fields named in the format's `meta` are read while listing, so that the
+source's `patient` and `split hash` can name them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...ir import Format
+from ...leads import canonical_lead
+from ...render.errors import RecordError
+from ...render.record import Record
+from ..base import Entry, RecordRef, SourceReader
+from ..ptbxl import number
+
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a 12-lead 10 s export is well under 1 MiB
+_SPLIT_NUMBERS = re.compile(r"[\s,;]+")
+_PAREN = re.compile(r"\(.*?\)")
+_SEX = {"m": "Male", "male": "Male", "f": "Female", "female": "Female"}
+
+
+def lead_of(name: str, prefix: str | None) -> str | None:
+    """A file's lead name → canonical ('MDC_ECG_LEAD_AVR' with its prefix, 'Lead I (Einthoven)')."""
+    text = name.strip()
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix):]
+    return canonical_lead(_PAREN.sub("", text))
+
+
+def decode(path: Path, lead: str, text: str, encoding: str) -> np.ndarray:
+    """Samples written as text or base64 → numbers (still in the file's units)."""
+    if encoding == "text":
+        parts = [p for p in _SPLIT_NUMBERS.split(text.strip()) if p]
+        try:
+            return np.array([float(p) for p in parts], dtype=np.float64)
+        except ValueError:
+            bad = next(p for p in parts if number(p) is None and p.lower() != "nan")
+            raise RecordError(path, f"lead {lead}: '{bad[:20]}' is not a number") from None
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise RecordError(path, f"lead {lead}: the samples are not valid base64 ({exc})") from None
+    dtype = {"base64_int16": "<i2", "base64_int16_be": ">i2", "base64_float32": "<f4"}[encoding]
+    size = np.dtype(dtype).itemsize
+    if len(raw) % size:
+        raise RecordError(path, f"lead {lead}: {len(raw)} bytes is not a whole number of {size}-byte samples")
+    return np.frombuffer(raw, dtype=dtype).astype(np.float64)
+
+
+def derive_limb_leads(signals: dict[str, np.ndarray]) -> None:
+    """III, aVR, aVL, aVF from I and II (Einthoven and Goldberger), where they are missing."""
+    if "I" not in signals or "II" not in signals:
+        return
+    i, ii = signals["I"], signals["II"]
+    derived = {"III": ii - i, "aVR": -(i + ii) / 2, "aVL": i - ii / 2, "aVF": ii - i / 2}
+    for lead, x in derived.items():
+        signals.setdefault(lead, x)
+    order = ("I", "II", "III", "aVR", "aVL", "aVF")
+    rest = {k: v for k, v in signals.items() if k not in order}
+    ordered = {k: signals[k] for k in order if k in signals}
+    signals.clear()
+    signals.update(ordered)
+    signals.update(rest)
+
+
+def normalise_meta(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if v is None or (isinstance(v, str) and not v.strip()):
+            continue
+        if k == "sex" and isinstance(v, str):
+            out[k] = _SEX.get(v.strip().lower(), v.strip())
+            continue
+        n = number(v) if isinstance(v, str) else v
+        out[k] = n if n is not None and k != "patient" and k != "id" else (v.strip() if isinstance(v, str) else v)
+    return out
+
+
+class FormatReader(SourceReader):
+    """A source whose adapter is a declared `format`; subclasses parse one file."""
+
+    def setup(self) -> None:
+        fmt = self.program.decls.get(("format", self.decl.adapter))
+        assert isinstance(fmt, Format)
+        self.fmt: Format = fmt
+        self.pattern = self.decl.records or fmt.files
+
+    def files(self) -> Iterator[Path]:
+        for folder, dirs, names in os.walk(self.root):
+            dirs.sort()
+            for name in sorted(names):
+                rel = os.path.relpath(os.path.join(folder, name), self.root)
+                if fnmatch.fnmatch(name, self.pattern) or fnmatch.fnmatch(rel, self.pattern):
+                    yield Path(folder) / name
+
+    def check_size(self, path: Path) -> None:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RecordError(path, f"the file is {size // 1024 // 1024} MiB, more than an ECG export can be")
+        if size == 0:
+            raise RecordError(path, "the file is empty")
+
+    def metadata(self, path: Path) -> dict[str, Any]:
+        """The `meta` fields of one file (parsing it); RecordError if it cannot be parsed."""
+        return {}
+
+    def signals(self, path: Path) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
+        """Leads in mV, the sampling rate, and metadata."""
+        raise NotImplementedError
+
+    def entries(self) -> Iterator[Entry]:
+        for path in self.files():
+            key = os.path.relpath(path, self.root).replace(os.sep, "/").rsplit(".", 1)[0]
+            try:
+                meta = self.metadata(path)
+            except RecordError as exc:
+                self.skip(key, path, exc.message)
+                continue
+            except OSError as exc:
+                self.skip(key, path, f"cannot read: {exc.strerror or exc}")
+                continue
+            patient = meta.get(self.decl.patient) if self.decl.patient else None
+            yield Entry(key=key, path=str(path), patient=str(patient) if patient is not None else None, meta=meta,
+                        fields={k: str(v) for k, v in meta.items()})
+
+    def load(self, ref: RecordRef) -> Record:
+        path = Path(ref.path or "")
+        if not path.is_file():
+            raise RecordError(path, "file not found")
+        self.check_size(path)
+        signals, fs, meta = self.signals(path)
+        if self.fmt.derive:
+            derive_limb_leads(signals)
+        if not fs or not np.isfinite(fs) or fs <= 0:
+            raise RecordError(path, f"the sampling rate is {fs!r}, not a positive number")
+        lengths = {k: len(v) for k, v in signals.items()}
+        if len(set(lengths.values())) > 1:
+            raise RecordError(path, "leads differ in length: " + ", ".join(f"{k} {n}" for k, n in lengths.items()))
+        return Record(id=ref.key, fs=float(fs), signals=signals, meta=meta, source=str(path))

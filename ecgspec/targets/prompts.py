@@ -1,0 +1,215 @@
+"""A task asked of one record: the question (a sandboxed Jinja template) and its grounded answer.
+
+The answer comes from the record's facts (ecgspec.targets.facts), never from the template:
+a template words the question, and may word the answer, but it is given the answer, so it
+cannot make one up. Multiple-choice options are the true value and distractors drawn from the
+vocabulary the record does not have, so exactly one option is true; closed questions ask about
+a true label or a distractor, half and half.
+
+Templates run in Jinja's ImmutableSandboxedEnvironment with StrictUndefined and a loader that
+cannot leave the templates folder: a spec's templates are other people's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..ir import Task
+from ..ir.task import FACTS
+from .facts import Subject, Unknown, fact_value
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+BLANK = "___"
+
+
+class PromptError(Exception):
+    """A template that fails for a record: a mistake in the spec's templates, located."""
+
+    def __init__(self, where: str, message: str, hint: str | None = None):
+        super().__init__(where, message, hint)  # all three in args: it crosses process boundaries
+        self.where, self.message, self.hint = where, message, hint
+
+    def __str__(self) -> str:
+        return f"{self.where}: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and its answer, with what the answer is grounded in."""
+
+    task: str
+    family: str
+    form: str
+    fact: str
+    question: str
+    answer: str
+    target: Any  # labels (list), a value, a letter, "yes"/"no", or the report text
+    options: list[str] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"task": self.task, "family": self.family, "form": self.form, "fact": self.fact,
+                "question": self.question, "answer": self.answer, "target": self.target, "options": self.options}
+
+
+def make_environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
+    """The one Jinja environment of a build: sandboxed, strict, confined to `templates`."""
+    loader = FileSystemLoader(str(templates)) if templates is not None else None
+    return ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
+                                         keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
+
+
+def _number_distractors(value: int, k: int, rng: np.random.Generator) -> list[int]:
+    """k plausible wrong values: 15–60% away from the true one, none within 10% (or 5 units) of it."""
+    gap = max(5, round(0.1 * value))
+    pool = sorted({round(value * (1 + s * d)) for d in (0.15, 0.25, 0.35, 0.45, 0.6) for s in (-1, 1)})
+    pool = [p for p in pool if p > 0 and abs(p - value) >= gap]
+    picks = rng.choice(len(pool), size=min(k, len(pool)), replace=False)
+    return [pool[int(i)] for i in sorted(picks)]
+
+
+@dataclass
+class TaskPrompter:
+    """Asks one task of records. Holds the task's compiled templates; `ask` is per record."""
+
+    task: Task
+    env: ImmutableSandboxedEnvironment
+    labels: Any = None  # the task's LabelSet (ecgspec.sources), for label facts
+    where: str = ""  # the task's place in the spec, for errors in an inline question
+    _template: Any = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            if self.task.template is not None:
+                self._template = self.env.get_template(self.task.template)
+                self.where = str(Path(self.env.loader.searchpath[0]) / self.task.template)  # type: ignore[union-attr]
+            else:
+                self._template = self.env.from_string(self.task.question or "")
+        except TemplateNotFound:
+            raise PromptError(self.where, f"task '{self.task.name}': no template '{self.task.template}'") from None
+        except TemplateError as exc:
+            raise PromptError(self._at(exc), f"task '{self.task.name}': template error: {exc}") from None
+
+    @property
+    def fact(self) -> str:
+        return self.task.answer
+
+    def _at(self, exc: TemplateError) -> str:
+        line = getattr(exc, "lineno", None)
+        if self.task.template is not None and line:
+            return f"{self.where}:{line}:1"
+        return self.where
+
+    def _render(self, block: str, ctx: dict[str, Any]) -> str | None:
+        tmpl = self._template
+        try:
+            if block in tmpl.blocks:
+                text = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+            elif block == "question":
+                text = tmpl.render(ctx)
+            else:
+                return None
+        except TemplateError as exc:
+            raise PromptError(self._at(exc), f"task '{self.task.name}': template error: {exc}",
+                              "the template may use record, options, choices, candidate, answer, answer_text, "
+                              "unit and pick(); test a field with `is defined`") from None
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def ask(self, subject: Subject, rng: np.random.Generator, context: dict[str, Any] | None = None
+            ) -> Turn | Unknown:
+        task, spec = self.task, FACTS[self.task.answer]
+        value = fact_value(task.answer, subject, self.labels)
+        if isinstance(value, Unknown):
+            return value
+        describe = (lambda x: self.labels.descriptions.get(x, x)) if self.labels is not None else (lambda x: x)
+        ctx: dict[str, Any] = dict(context or {})
+        ctx.update(task={"name": task.name, "family": task.family, "form": task.form}, fact=task.answer, unit=spec.unit,
+                   pick=lambda seq: seq[int(rng.integers(len(seq)))] if len(seq) else "",
+                   options=[], choices=[], letters=[], candidate=None)
+        options: list[str] | None = None
+        if spec.shape in ("labels", "category"):
+            truth = tuple(value) if isinstance(value, tuple) else (str(value),)
+            vocab: Sequence[str] = self.labels.vocabulary if self.labels is not None else spec.values
+            others = [v for v in vocab if v not in truth]
+            if task.form == "closed":
+                present = not others or bool(rng.random() < 0.5)
+                pool = truth if present else others
+                candidate = pool[int(rng.integers(len(pool)))]
+                ctx.update(candidate=describe(candidate), candidate_label=candidate, present=present)
+                answer_text, target = ("Yes." if present else "No."), ("yes" if present else "no")
+            elif task.form == "multiple_choice":
+                if not others:
+                    return Unknown("the vocabulary has no label the record lacks, so no distractor")
+                correct = truth[int(rng.integers(len(truth)))]
+                k = min(task.options - 1, len(others))
+                picks = [others[int(i)] for i in rng.choice(len(others), size=k, replace=False)]
+                labels = [correct, *picks]
+                order = rng.permutation(len(labels))
+                labels = [labels[int(i)] for i in order]
+                options = [describe(x) for x in labels]
+                letter = LETTERS[labels.index(correct)]
+                answer_text, target = f"{letter}. {describe(correct)}", letter
+            else:
+                answer_text, target = ", ".join(describe(t) for t in truth), list(truth)
+            ctx.update(answer=list(truth), labels=list(vocab))
+        elif spec.shape == "number":
+            assert isinstance(value, int)
+            text = f"{value} {spec.unit}".strip()
+            if task.form == "multiple_choice":
+                wrong = _number_distractors(value, task.options - 1, rng)
+                if not wrong:
+                    return Unknown("no plausible distractor for this value")
+                values = [value, *wrong]
+                values = [values[int(i)] for i in rng.permutation(len(values))]
+                options = [f"{v} {spec.unit}".strip() for v in values]
+                letter = LETTERS[values.index(value)]
+                answer_text, target = f"{letter}. {text}", letter
+            else:
+                answer_text, target = text, value
+            ctx.update(answer=value)
+        else:
+            answer_text, target = str(value), str(value)
+            ctx.update(answer=str(value))
+        if options is not None:
+            ctx.update(options=options, letters=list(LETTERS[: len(options)]),
+                       choices=[f"{LETTERS[i]}. {o}" for i, o in enumerate(options)])
+        ctx.update(answer_text=answer_text)
+        question = self._render("question", ctx) or ""
+        answer = self._render("answer", ctx) or answer_text
+        self._validate(question, answer, options)
+        return Turn(task.name, task.family, task.form, task.answer, question, answer, target, options)
+
+    def _validate(self, question: str, answer: str, options: list[str] | None) -> None:
+        name = self.task.name
+        if not question.strip():
+            raise PromptError(self.where, f"task '{name}': the question renders empty")
+        if not answer.strip():
+            raise PromptError(self.where, f"task '{name}': the answer renders empty")
+        if "<image>" in question or "<image>" in answer:
+            raise PromptError(self.where, f"task '{name}': a template may not write `<image>`",
+                              "the build puts the image token at the start of the first question itself")
+        if options is not None:
+            missing = [o for o in options if o not in question]
+            if missing:
+                raise PromptError(self.where, f"task '{name}': the multiple-choice question does not show its "
+                                  f"option '{missing[0]}'", "list them, e.g. {% for c in choices %}{{ c }}\n{% endfor %}")
+        if self.task.form == "fill_in" and BLANK not in question:
+            raise PromptError(self.where, f"task '{name}': a fill-in question needs a blank `{BLANK}`")
+
+
+def template_digest(env: ImmutableSandboxedEnvironment, tasks: Sequence[Task]) -> str:
+    """A hash of the template files the tasks use: editing a template redoes their items."""
+    h = hashlib.sha256()
+    loader = env.loader
+    for name in sorted({t.template for t in tasks if t.template}):
+        assert isinstance(loader, FileSystemLoader)
+        source, _, _ = loader.get_source(env, name)
+        h.update(name.encode() + b"\0" + source.encode() + b"\0")
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""Reading training data: LLaVA-format manifests (from `ecgspec build` or released corpora such as ECGInstruct)."""

@@ -1,0 +1,104 @@
+"""Any OpenAI-compatible chat endpoint: `vllm serve`, hosted models, judges.
+
+Requests run on a thread pool (`concurrency`); each is retried with exponential backoff on 429,
+5xx, timeouts and dropped connections (`retries` times, `backoff` × 2^attempt seconds), and
+gives up with a BackendError naming the last cause. A 4xx other than 429 is not retried: the
+request itself is wrong and sending it again would fail the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+import httpx
+
+from .base import Backend, BackendError, Request, data_url
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, *, url: str, model: str, api_key: str | None = None, concurrency: int = 8,
+                 retries: int = 4, backoff: float = 0.5, timeout: float = 120.0, max_tokens: int = 512,
+                 temperature: float = 0.0, json_mode: bool = False):
+        super().__init__(max_tokens=max_tokens, temperature=temperature)
+        self.url = url.rstrip("/")
+        self.model = model
+        self.concurrency = max(1, concurrency)
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.json_mode = json_mode
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers,
+                                    limits=httpx.Limits(max_connections=self.concurrency))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings, "json_mode": self.json_mode}
+
+    def _payload(self, req: Request) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = []
+        attached = req.image is None
+        for m in req.messages:
+            if m["role"] == "user" and not attached:
+                assert req.image is not None
+                messages.append({"role": "user", "content": [
+                    {"type": "image_url", "image_url": {"url": data_url(req.image)}},
+                    {"type": "text", "text": m["content"]}]})
+                attached = True
+            else:
+                messages.append({"role": m["role"], "content": m["content"]})
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": self.max_tokens,
+                                "temperature": self.temperature}
+        if self.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def complete(self, req: Request) -> str:
+        """One request with retries; raises BackendError."""
+        body = self._payload(req)
+        last = "no attempt"
+        kind = "http_error"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                r = self._client.post(f"{self.url}/chat/completions", json=body)
+            except httpx.TimeoutException as exc:
+                last, kind = f"timed out ({type(exc).__name__})", "timeout"
+                continue
+            except httpx.TransportError as exc:
+                last, kind = f"connection failed: {exc}", "http_error"
+                continue
+            if r.status_code == 429 or r.status_code >= 500:
+                last, kind = f"HTTP {r.status_code}", "http_error"
+                continue
+            if r.status_code >= 400:
+                raise BackendError(f"HTTP {r.status_code} from {self.url}: {r.text[:200]}", "http_error")
+            try:
+                choice = r.json()["choices"][0]
+                message = choice["message"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                raise BackendError(f"not a chat completion from {self.url}: {r.text[:200]}", "http_error") from None
+            if message.get("refusal"):
+                raise BackendError(f"refused: {message['refusal']}", "refusal")
+            if choice.get("finish_reason") == "content_filter":
+                raise BackendError("refused: content filter", "refusal")
+            return message.get("content") or ""
+        raise BackendError(f"{self.url}: gave up after {self.retries + 1} attempts: {last}", kind)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, str | BackendError]]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            futures = {pool.submit(self.complete, r): r for r in requests}
+            for fut in as_completed(futures):
+                req = futures[fut]
+                try:
+                    yield req, fut.result()
+                except BackendError as exc:
+                    yield req, exc
+
+    def close(self) -> None:
+        self._client.close()

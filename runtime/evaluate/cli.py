@@ -1,0 +1,223 @@
+"""`ecgspec eval`, `ecgspec score`, `ecgspec import-released`, `ecgspec export-lmms`.
+
+Top-level imports stay light (argparse only): `ecgspec check` registers these commands on every
+start, and the heavy modules (httpx, sklearn, matplotlib, torch) load when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("eval", help="run an evaluation plan with a backend, score it and write the report")
+    p.add_argument("plan", type=Path)
+    p.add_argument("--backend", choices=["openai", "transformers", "vllm"], required=True)
+    p.add_argument("--model", required=True, help="model name (openai) or local checkpoint folder")
+    p.add_argument("--url", help="base URL of an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key", default=None)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--retries", type=int, default=4)
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--max-tokens", type=int, default=512)
+    p.add_argument("--cache", type=Path, help="response cache (default: OUT/cache.sqlite)")
+    p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    _shared(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("score", help="score predictions made elsewhere (ours or the released PULSE JSONL)")
+    p.add_argument("plan", type=Path)
+    p.add_argument("--predictions", type=Path, required=True, action="append",
+                   help="a predictions JSONL file (repeatable)")
+    _shared(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("import-released", help="build a plan from a suite and the released ECGBench files")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--suite", required=True)
+    p.add_argument("--released", type=Path, help="folder holding the released files (default: paths as written)")
+    p.add_argument("--tasks", help="comma-separated task ids (default: every task with `items`)")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export-lmms", help="write a plan as an lmms-eval task folder")
+    p.add_argument("plan", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.set_defaults(func=cmd_export)
+
+
+def _shared(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", type=Path, required=True, help="results folder")
+    p.add_argument("--scoring", choices=["default", "pulse_compat"], help="override the plan's scoring mode")
+    p.add_argument("--judge-url", help="OpenAI-compatible endpoint of the judge (judged tasks)")
+    p.add_argument("--judge-model", help="judge model (default: the plan's pinned judge)")
+    p.add_argument("--judge-timeout", type=float, default=120.0)
+    p.add_argument("--judge-retries", type=int, default=3)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _judge(args: argparse.Namespace, plan: Any, cache: Any) -> Any:
+    if not args.judge_url:
+        return None
+    from .backends.openai import OpenAIBackend
+    from .judge import Judge
+
+    model = args.judge_model or plan.judge
+    if not model:
+        raise SystemExit(_fail("the plan pins no judge model; pass --judge-model"))
+    backend = OpenAIBackend(url=args.judge_url, model=model, timeout=args.judge_timeout,
+                            retries=args.judge_retries, max_tokens=1024, json_mode=True)
+    return Judge(backend, cache, plan.content_hash())
+
+
+def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend: Any) -> int:
+    import json
+    from datetime import datetime
+
+    from ecgspec.artifacts.results import Results, write_text_atomic
+
+    from .report import plot_task, write_report
+    from .score import score_plan
+
+    out: Path = args.output
+    out.mkdir(parents=True, exist_ok=True)
+    mode = args.scoring or plan.scoring
+    scored = score_plan(plan, preds, judge=judge, mode=mode)
+    tasks = []
+    for t in scored.tasks:
+        plots = plot_task(t, scored.arrays.get(t.id, {}), out)
+        tasks.append(t.model_copy(update={"plots": tuple(plots)}))
+    res = Results(suite=plan.suite, version=plan.version, suite_hash=plan.suite_hash, spec_hash=plan.spec_hash,
+                  plan_hash=plan.content_hash(), scoring=mode, backend=getattr(backend, "name", None),
+                  model=getattr(backend, "model", None), generation=getattr(backend, "settings", {}) or {},
+                  judge=judge.backend.model if judge else plan.judge, bootstrap=plan.bootstrap, seed=plan.seed,
+                  created=datetime.now(UTC).isoformat(timespec="seconds"), tasks=tuple(tasks))
+    res.write(out / "results" / f"{plan.suite}.json")
+    write_text_atomic(out / "predictions.jsonl",
+                      "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.rows))
+    md, _ = write_report(res, out)
+    for t in res.tasks:
+        shown = ", ".join(f"{k} {m.value:.3f}" if m.value is not None else f"{k} n/a" for k, m in t.metrics.items())
+        print(f"{t.id:>14}: {shown}  (fallbacks {t.fallbacks}, missing {t.missing}"
+              + (f", judge failures {sum(t.judge.failures.values())}" if t.judge else "") + ")")
+    print(f"wrote {out / 'results' / (plan.suite + '.json')}, {md}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
+    from ecgspec.artifacts.plan import ArtifactError, load_plan
+
+    from .backends.base import BackendError, make_backend
+    from .cache import ResponseCache
+    from .run import run_plan, stderr_progress
+    from .score import Prediction
+
+    try:
+        plan = load_plan(args.plan)
+    except ArtifactError as exc:
+        return _fail(str(exc))
+    opts: dict[str, Any] = {"model": args.model, "max_tokens": args.max_tokens}
+    if args.backend == "openai":
+        if not args.url:
+            return _fail("--backend openai needs --url")
+        opts.update(url=args.url, api_key=args.api_key, concurrency=args.concurrency, retries=args.retries,
+                    timeout=args.timeout)
+    try:
+        backend = make_backend(args.backend, **opts)
+    except BackendError as exc:
+        return _fail(str(exc))
+    tasks = set(args.tasks.split(",")) if args.tasks else None
+    from .run import missing_images
+
+    lost = missing_images(plan, args.plan.parent, tasks)
+    if lost:
+        return _fail(f"{args.plan}: {len(lost)} item image(s) missing (paths are relative to the plan's folder), "
+                     f"e.g. {lost[0]}")
+    cache = ResponseCache(args.cache or args.output / "cache.sqlite")
+    try:
+        outcome = run_plan(plan, args.plan.parent, backend, cache, tasks=tasks, progress=stderr_progress())
+        print(f"responses: {outcome.sent} sent, {outcome.cached} from the cache, {len(outcome.failures)} failed",
+              file=sys.stderr)
+        for (item, turn), why in sorted(outcome.failures.items())[:10]:
+            print(f"  failed: {item} turn {turn}: {why}", file=sys.stderr)
+        preds = {k: Prediction(v) for k, v in outcome.responses.items()}
+        if tasks:
+            plan = plan.model_copy(update={"tasks": tuple(t for t in plan.tasks if t.id in tasks)})
+        rc = _finish(args, plan, preds, _judge(args, plan, cache), backend)
+        return 1 if outcome.failures else rc
+    finally:
+        backend.close()
+        cache.close()
+
+
+def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
+    from ecgspec.artifacts.plan import ArtifactError, load_plan
+
+    from .cache import ResponseCache
+    from .score import read_predictions
+
+    try:
+        plan = load_plan(args.plan)
+        preds: dict[Any, Any] = {}
+        for f in args.predictions:
+            more = read_predictions(f, plan)
+            dup = sorted(set(preds) & set(more))
+            if dup:
+                return _fail(f"{f}: item '{dup[0][0]}' turn {dup[0][1]} is also in an earlier predictions file")
+            preds.update(more)
+    except ArtifactError as exc:
+        return _fail(str(exc))
+    cache = ResponseCache(args.output / "cache.sqlite") if args.judge_url else None
+    try:
+        return _finish(args, plan, preds, _judge(args, plan, cache), None)
+    finally:
+        if cache:
+            cache.close()
+
+
+def cmd_import(args: argparse.Namespace, parser: Any = None) -> int:
+    from ecgspec.artifacts.plan import ArtifactError
+    from ecgspec.errors import format_all
+    from ecgspec.program import load
+
+    from .released import released_plan
+
+    program = load([args.spec])
+    if not program.ok:
+        print(format_all([d for d in program.diagnostics if d.severity == "error"], program.sources),
+              file=sys.stderr)
+        return 1
+    try:
+        suite = program.get("suite", args.suite)
+    except KeyError:
+        return _fail(f"{args.spec}: no suite '{args.suite}'")
+    try:
+        plan = released_plan(program, suite, released_dir=args.released, plan_path=args.output,
+                             only=set(args.tasks.split(",")) if args.tasks else None)
+    except ArtifactError as exc:
+        return _fail(str(exc))
+    plan.write(args.output)
+    print(f"wrote {args.output}: {sum(len(t.items) for t in plan.tasks)} items in {len(plan.tasks)} tasks")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, parser: Any = None) -> int:
+    from ecgspec.artifacts.plan import ArtifactError, load_plan
+
+    from .lmms_export import export
+
+    try:
+        plan = load_plan(args.plan)
+    except ArtifactError as exc:
+        return _fail(str(exc))
+    files = export(plan, args.plan.parent, args.output)
+    print(f"wrote {len(files)} files to {args.output}")
+    return 0

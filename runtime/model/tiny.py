@@ -1,0 +1,154 @@
+"""A tiny, randomly initialised LLaVA that runs the whole training and evaluation path offline on a CPU.
+
+`save_tiny_llava(path)` writes a complete Hugging Face checkpoint directory — config, weights, tokenizer,
+image processor, processor with chat template, generation config — that loads with
+``LlavaForConditionalGeneration.from_pretrained(path)`` and ``AutoProcessor.from_pretrained(path)`` with no
+network. The tokenizer is a byte-level BPE trained in memory on a fixed ECG vocabulary, so it encodes any
+text and the files are the same byte for byte on every run with the same seed.
+
+The vision tower is a 2-layer CLIP at `image_size` px with 8 px patches. CLIP adds a CLS position, and the
+`default` feature strategy drops it again: the processor needs ``num_additional_image_tokens=1`` so that the
+number of `<image>` tokens it expands to equals the number of features the model produces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .chat_template import VICUNA_TEMPLATE
+
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+PATCH_SIZE = 8
+VOCAB_SIZE = 640
+
+# Words the tiny tokenizer learns merges for; any other text still encodes byte by byte.
+_ECG_WORDS = """
+A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful,
+detailed, and polite answers to the human's questions. USER: ASSISTANT: <image>
+What is the heart rate of this ECG? The heart rate is beats per minute bpm. What is the rhythm?
+sinus rhythm sinus tachycardia sinus bradycardia atrial fibrillation atrial flutter normal abnormal
+left right bundle branch block axis deviation ventricular premature complex contraction hypertrophy
+myocardial infarction ischemia ST elevation depression T wave inversion QRS duration QT interval
+PR interval P wave lead leads I II III aVR aVL aVF V1 V2 V3 V4 V5 V6 ms mV mm yes no A B C D
+Which of the following diagnoses does this ECG show? Options: Answer: Write a report for this ECG.
+The ECG shows diagnosis codes SNOMED Please interpret the following electrocardiogram image.
+0 1 2 3 4 5 6 7 8 9 10 20 30 40 50 60 70 80 90 100 110 120 130 140 150 160 170 180
+"""
+
+
+def _train_tokenizer() -> Any:
+    """A byte-level BPE over the fixed word list. Training is single-pass over a constant corpus, so the
+    learned merges (and the saved tokenizer.json) are deterministic."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    lines = [line for line in _ECG_WORDS.strip().splitlines()]
+    tok.train_from_iterator(lines * 4, trainer=trainer)
+    return tok
+
+
+def build_tiny_processor(image_size: int = 32) -> Any:
+    """The processor (tokenizer + PIL image processor + chat template) of the tiny model."""
+    from transformers import LlavaProcessor, PreTrainedTokenizerFast
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_tokenizer(),
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        extra_special_tokens={"image_token": "<image>"},
+        model_max_length=4096,
+        padding_side="right",
+        chat_template=VICUNA_TEMPLATE,
+    )
+    # ECG printouts are landscape: pad to a square (LLaVA-1.5 style) so cropping never cuts leads off the page.
+    image_processor = LlavaImageProcessorPil(
+        size={"shortest_edge": image_size},
+        crop_size={"height": image_size, "width": image_size},
+        do_pad=True,
+    )
+    return LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=PATCH_SIZE,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=VICUNA_TEMPLATE,
+    )
+
+
+def tiny_llava_config(tokenizer: Any, image_size: int = 32) -> Any:
+    """A LlavaConfig with a 2-layer CLIP vision tower and a 2-layer Llama text model."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=image_size,
+        patch_size=PATCH_SIZE,
+        projection_dim=32,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    return LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        image_seq_length=(image_size // PATCH_SIZE) ** 2,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+    )
+
+
+def build_tiny_llava(*, seed: int = 0, image_size: int = 32) -> tuple[Any, Any]:
+    """(model, processor): the tiny LLaVA in memory, randomly initialised from `seed`."""
+    import torch
+    from transformers import GenerationConfig, LlavaForConditionalGeneration
+
+    processor = build_tiny_processor(image_size)
+    config = tiny_llava_config(processor.tokenizer, image_size)
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config)
+    tok = processor.tokenizer
+    model.generation_config = GenerationConfig(
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id
+    )
+    return model, processor
+
+
+def save_tiny_llava(path: Path, *, seed: int = 0, image_size: int = 32) -> Path:
+    """Write a complete tiny LLaVA checkpoint directory at `path` and return it.
+
+    Loadable offline with ``LlavaForConditionalGeneration.from_pretrained(path)`` and
+    ``AutoProcessor.from_pretrained(path)``; the same seed gives the same weights and tokenizer.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model, processor = build_tiny_llava(seed=seed, image_size=image_size)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
