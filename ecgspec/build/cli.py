@@ -17,7 +17,10 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("build", help="build a spec's corpora: images, prompts/, manifests/ (LLaVA) and build.json")
     p.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="spec files")
     p.add_argument("-o", "--output", type=Path, default=None, help="output folder (default: out/SPEC-NAME)")
-    p.add_argument("--only", action="append", default=[], metavar="NAME", help="build only this corpus (repeatable)")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="build only this corpus or suite (repeatable)")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="leave out of a plan the suite tasks whose data are not there (default: an error)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items per corpus")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: the number of CPUs)")
@@ -41,6 +44,7 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from ..errors import did_you_mean, format_all
     from ..program import load
+    from ..sources import SourceError
     from ..targets.prompts import PromptError
     from .run import BuildError, LoadArgs, build_corpus, summary_table, write_build_json
 
@@ -59,34 +63,68 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(format_all(program.diagnostics, program.sources, color), file=sys.stderr)
     if not program.ok:
         return 1
-    corpora = [d for d in program.of_kind("corpus")]
-    names = [c.name for c in corpora]
+    # What the files on the command line declare is built; what they import is a library.
+    entry = {spec.resolve() for spec in args.specs}
+    corpora = [d for d in program.of_kind("corpus") if _declared_in(program, d, entry)]
+    suites = [d for d in program.of_kind("suite") if _declared_in(program, d, entry)]
+    names = [c.name for c in corpora] + [s.name for s in suites]
     for name in args.only:
         if name not in names:
             hint = did_you_mean(name, names)
-            _err(f"no corpus named '{name}'" + (f"; {hint}" if hint else f" (the spec declares: {', '.join(names) or 'none'})"))
+            _err(f"no corpus or suite named '{name}'"
+                 + (f"; {hint}" if hint else f" (the spec declares: {', '.join(names) or 'none'})"))
             return 2
     if args.only:
         corpora = [c for c in corpora if c.name in args.only]
-    if not corpora:
-        _err("the spec declares no corpus to build")
+        suites = [s for s in suites if s.name in args.only]
+    if not corpora and not suites:
+        _err("the spec declares no corpus or suite to build")
         return 1
     out = args.output or Path("out") / args.specs[0].stem
     start = time.perf_counter()
     reports = []
     load_args = LoadArgs(tuple(args.specs), args.root, tuple(args.define), args.templates,
                          tuple(p.resolve() for p in args.data_root))
+    plan_lines: list[str] = []
     try:
         for corpus in corpora:
             reports.append(build_corpus(program, corpus, out, load_args, jobs=jobs, limit=args.limit,
                                         progress=args.progress))
+        for suite in suites:
+            plan_lines += _compile_plan(program, suite.name, out, load_args, args)
     except BuildError as exc:
         print(format_all(exc.diagnostics, program.sources, color), file=sys.stderr)
+        return 1
+    except SourceError as exc:
+        print(format_all([exc.diagnostic], program.sources, color), file=sys.stderr)
+        if suites:
+            print("  (pass --skip-missing to leave out the suite tasks whose data are not there)", file=sys.stderr)
         return 1
     except PromptError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    write_build_json(out, program, reports, time.perf_counter() - start)
-    print(summary_table(reports))
-    print(f"wrote {out}/ (manifests/, prompts/, images/, build.json)")
+    if reports:
+        write_build_json(out, program, reports, time.perf_counter() - start)
+        print(summary_table(reports))
+    for line in plan_lines:
+        print(line)
+    print(f"wrote {out}/")
     return 0
+
+
+def _declared_in(program: Any, decl: Any, entry: set[Path]) -> bool:
+    return Path(program.scope.decls[(decl.kind, decl.name)].name.pos.file).resolve() in entry
+
+
+def _compile_plan(program: Any, suite: str, out: Path, load_args: Any, args: argparse.Namespace) -> list[str]:
+    from ..targets.plan import compile_suite
+
+    path, reports = compile_suite(program, suite, out, data_roots=list(load_args.data_roots),
+                                  skip_missing=args.skip_missing, limit=args.limit)
+    total = sum(r.items for r in reports)
+    lines = [f"suite {suite}: {total} items in {path}"]
+    for r in reports:
+        extra = f"  ({r.note})" if r.note else ""
+        skipped = ", ".join(f"{k}: {v}" for k, v in sorted(r.skipped.items()))
+        lines.append(f"  {r.id:<16} {r.items} items" + (f", skipped {skipped}" if skipped else "") + extra)
+    return lines

@@ -91,7 +91,8 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     turns_wanted = max(1, int(draw(corpus.turns, rng)))
     order = _task_order(state, rng)
 
-    subject = Subject(item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref))
+    subject = Subject(item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref),
+                      tuple(ref.labels))
     turns: list[Turn] = []
     unanswered: dict[str, str] = {}
     try:

@@ -12,7 +12,7 @@ module computes each of them, one function per fact.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ class Subject:
     meta: Mapping[str, Any]
     report: str | None
     load_record: Callable[[], Any]  # -> ecgspec.render.record.Record
+    source_labels: tuple[str, ...] = ()  # the labels its source's vocabulary gave it
     _record: Any = None
 
     @property
@@ -48,6 +49,16 @@ class Subject:
         if self._record is None:
             self._record = self.load_record()
         return self._record
+
+
+def statements(codes: Mapping[str, float], source_labels: Sequence[str]) -> dict[str, float]:
+    """What a task's vocabulary maps: the record's raw codes (SCP, SNOMED-CT, column names) and
+    the labels its source already gave it (the CinC abbreviations AF, NSR …), so a vocabulary
+    may be written over either. Source labels count as certain (likelihood 100)."""
+    out = dict(codes)
+    for label in source_labels:
+        out.setdefault(label, 100.0)
+    return out
 
 
 def _meta_number(subject: Subject, key: str, what: str) -> int | Unknown:
@@ -140,7 +151,7 @@ def axis(subject: Subject, labels: Any) -> str | Unknown:
 
 
 def record_labels(subject: Subject, labels: Any) -> tuple[str, ...] | Unknown:
-    found = tuple(labels.map(subject.codes))
+    found = tuple(labels.map(statements(subject.codes, subject.source_labels)))
     if not found:
         return Unknown(f"no statement of the record maps into the '{labels.name}' vocabulary")
     return found
