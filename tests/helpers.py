@@ -1,4 +1,4 @@
-"""Small helpers shared by the language tests."""
+"""Small helpers shared by the tests: checking spec text, building the shipped specs."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def check_text(tmp_path: Path, text: str, name: str = "spec.ecg", defines: list[
 
 def messages(program: Program, severity: str = "error") -> list[str]:
     return [d.message for d in program.diagnostics if d.severity == severity]
+
+
+def ecgspec_build(spec: str | Path, out: Path, *extra: str) -> Path:
+    """`ecgspec build SPEC -o OUT` in-process, on one worker and without a progress bar, with the repository
+    as the spec root (whatever the working directory); returns OUT. Fails the test on a non-zero exit."""
+    from ecgspec.cli import main
+
+    argv = ["build", str(REPO / spec), "--root", str(REPO), "-o", str(out), "-j", "1", "--no-progress", *extra]
+    code = main(argv)
+    assert code == 0, f"ecgspec {' '.join(argv)} exited with {code}"
+    return out

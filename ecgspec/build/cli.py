@@ -34,6 +34,13 @@ def add_commands(sub: Any) -> None:
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser("export", help="export a built corpus as Parquet for Hugging Face `datasets`")
+    p.add_argument("build", type=Path, metavar="OUT", help="a folder written by `ecgspec build`")
+    p.add_argument("corpus", metavar="CORPUS", help="the corpus to export")
+    p.add_argument("-o", "--output", type=Path, default=None, help="Parquet file (default: OUT/hf/CORPUS.parquet)")
+    p.add_argument("--no-embed", action="store_true", help="store image paths instead of the PNG bytes")
+    p.set_defaults(func=cmd_export)
+
 
 def _err(message: str) -> None:
     print(f"ecgspec: {message}", file=sys.stderr)
@@ -109,6 +116,26 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for line in plan_lines:
         print(line)
     print(f"wrote {out}/")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    manifest = args.build / "manifests" / f"{args.corpus}.json"
+    if not manifest.is_file():
+        built = sorted(p.stem for p in (args.build / "manifests").glob("*.json"))
+        _err(f"{manifest}: no such manifest" + (f" (built: {', '.join(built)})" if built else
+                                                   "; run `ecgspec build` first"))
+        return 2
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        _err("export needs pyarrow: pip install 'ecgspec[eval]'")
+        return 2
+    from ..targets.hf import export_parquet
+
+    out = args.output or args.build / "hf" / f"{args.corpus}.parquet"
+    n = export_parquet(args.build, args.corpus, out, embed=not args.no_embed)
+    print(f"wrote {out} ({n} rows)")
     return 0
 
 

@@ -116,6 +116,10 @@ class TaskPrompter:
                 text = tmpl.render(ctx)
             else:
                 return None
+        except TemplateNotFound as exc:
+            raise PromptError(self._at(exc), f"task '{self.task.name}': the template includes '{exc.name}', which is "
+                              "not in the templates folder", "templates may include only files under the templates "
+                              "folder") from None
         except TemplateError as exc:
             raise PromptError(self._at(exc), f"task '{self.task.name}': template error: {exc}",
                               "the template may use record, options, choices, candidate, answer, answer_text, "

@@ -3,9 +3,9 @@
 A manifest is a JSON list (or JSONL, one item per line) of
 ``{"id", "image"?, "conversations": [{"from": "human"|"gpt"|"system", "value": str}, …]}``.
 `ecgspec build` writes them at ``OUT/manifests/NAME.json`` with images under ``OUT/images/…`` and image
-paths relative to ``OUT``; so the default image folder of a manifest inside a ``manifests/`` folder is that
-folder's parent, and otherwise the manifest's own folder (the released ECGInstruct.json is used with an
-explicit ``--image-folder``).
+paths relative to ``OUT/images`` (``"ecginstruct/cinc2021/HR06000_v0.png"``); so the default image folder of a
+manifest inside a ``manifests/`` folder is the ``images/`` folder beside it, and otherwise the manifest's own
+folder. ``--image-folder`` overrides either (the released ECGInstruct.json is used with an explicit one).
 
 Structural mistakes (no ``<image>`` for an item with an image, roles not alternating, an empty turn, …) stop
 the run with one message naming the manifest and the item id. A missing image file is not a mistake in the
@@ -78,9 +78,9 @@ class LoadReport:
 
 
 def default_image_folder(manifest: Path) -> Path:
-    """OUT for OUT/manifests/X.json (the `ecgspec build` layout), else the manifest's folder."""
+    """OUT/images for OUT/manifests/X.json (the `ecgspec build` layout), else the manifest's folder."""
     parent = manifest.resolve().parent
-    return parent.parent if parent.name == "manifests" else parent
+    return parent.parent / "images" if parent.name == "manifests" else parent
 
 
 def read_records(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:

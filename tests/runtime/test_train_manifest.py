@@ -23,12 +23,29 @@ def item(i: str = "a", image: str | None = "img.png", first: str = "<image>\nQ?"
     return out
 
 
-def test_build_layout_resolves_images_under_the_output_folder(tiny_manifest):
+def test_build_layout_resolves_images_under_the_output_images_folder(tiny_manifest):
+    raw = json.loads(tiny_manifest.read_text())
     report = load_manifests([tiny_manifest])
-    assert len(report.items) == 8 and not report.missing_images
-    assert default_image_folder(tiny_manifest) == tiny_manifest.parents[1]
+    assert len(report.items) == len(raw) == 8 and not report.missing_images
+    images = tiny_manifest.parents[1] / "images"
+    assert default_image_folder(tiny_manifest) == images.resolve()
+    assert [i.image for i in report.items] == [images.resolve() / r["image"] for r in raw]
     assert all(i.image is not None and i.image.is_file() for i in report.items)
-    assert report.items[0].turns[0].text == "What is the heart rate of this ECG?"
+    first = raw[0]["conversations"]
+    assert report.items[0].turns[0].text == first[0]["value"].replace("<image>", "").strip("\n")
+    assert [t.text for t in report.items[0].turns[1:]] == [c["value"] for c in first[1:]]
+
+
+def test_image_folder_overrides_the_build_layout(tiny_manifest, tmp_path):
+    raw = json.loads(tiny_manifest.read_text())
+    report = load_manifests([tiny_manifest], image_folder=tmp_path)
+    assert not report.items and len(report.missing_images) == len(raw)
+    assert report.missing_images[0].endswith(f"({tmp_path / raw[0]['image']})")
+    # the build's output folder itself is not where the images are
+    wrong = load_manifests([tiny_manifest], image_folder=tiny_manifest.parents[1])
+    assert not wrong.items
+    right = load_manifests([tiny_manifest], image_folder=tiny_manifest.parents[1] / "images")
+    assert len(right.items) == len(raw)
 
 
 def test_jsonl_text_only_and_system_turns_are_accepted(tmp_path):

@@ -3,6 +3,7 @@ generates; --freeze-llm, --lora and resume do what they say."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,8 @@ def test_tiny_training_lowers_loss_keeps_vision_frozen_and_saves_a_generating_ch
 
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is the heart rate?"}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
-    image = Image.open(tiny_manifest.parents[1] / "images" / "HR06000.png").convert("RGB")
+    first = json.loads(tiny_manifest.read_text())[0]["image"]
+    image = Image.open(tiny_manifest.parents[1] / "images" / first).convert("RGB")
     inputs = processor(text=text, images=image, return_tensors="pt", add_special_tokens=False)
     out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > inputs["input_ids"].shape[1]

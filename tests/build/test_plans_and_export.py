@@ -1,0 +1,71 @@
+"""A suite compiles into a valid evaluation plan with grounded targets; a corpus exports to Parquet."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import wfdb
+
+from ecgspec.artifacts.plan import load_plan
+from ecgspec.cli import main
+
+from .conftest import REPO
+
+RHYTHM = {"426783006": "SR", "164889003": "AFIB", "427084000": "STACH", "426177001": "SBRAD", "427393009": "SARRH",
+          "164890007": "AFLT", "426761007": "SVTAC", "10370003": "PACE"}
+
+
+def _run(*argv: str, cwd: Path = REPO) -> int:
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return main(list(argv))
+    finally:
+        os.chdir(old)
+
+
+def test_the_sample_suite_compiles_into_a_plan_whose_targets_are_the_records_statements(tmp_path: Path) -> None:
+    assert _run("build", "specs/ecgbench_samples.ecg", "-o", str(tmp_path)) == 0
+    plan_path = tmp_path / "plans" / "ecgbench_samples.json"
+    plan = load_plan(plan_path)
+    assert plan.suite == "ecgbench_samples" and plan.origin == "compiled"
+    tasks = {t.id: t for t in plan.tasks}
+    assert tasks["rhythm"].items and tasks["findings"].items
+    for item in tasks["rhythm"].items:
+        assert (plan_path.parent / item.image).is_file()
+        assert "<image>" not in item.turns[0].question
+        head = wfdb.rdheader(str(REPO / "data" / "samples" / "cinc2021" / item.record.split("/")[1]))
+        dx = next(c for c in head.comments if c.startswith("Dx")).split(":", 1)[1].strip().split(",")
+        assert set(item.target) == {RHYTHM[c] for c in dx if c in RHYTHM}
+    for item in tasks["findings"].items:
+        assert len(item.options) == 4 and item.target in "ABCD"
+
+
+def test_a_suite_whose_data_are_missing_is_an_error_unless_asked_to_skip(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("build", "specs/ecgbench.ecg", "-o", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--skip-missing" in err and "Traceback" not in err
+    assert _run("build", "specs/ecgbench.ecg", "-o", str(tmp_path), "--skip-missing") == 0
+    out = capsys.readouterr().out
+    assert "left out" in out and "import-released" in out
+
+
+def test_a_corpus_exports_to_parquet_with_embedded_images(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    assert _run("build", "specs/ecginstruct.ecg", "-o", str(out), "--limit", "6", "-j", "1", "--no-progress") == 0
+    assert _run("export", str(out), "ecginstruct") == 0
+    table = pq.read_table(out / "hf" / "ecginstruct.parquet")
+    manifest = json.loads((out / "manifests" / "ecginstruct.json").read_text())
+    assert table.num_rows == len(manifest) == 6
+    rows = table.to_pylist()
+    for row, item in zip(rows, manifest, strict=True):
+        assert row["id"] == item["id"] and row["conversations"] == item["conversations"]
+        assert row["image"]["bytes"] == (out / "images" / item["image"]).read_bytes()
+        assert row["source"] in ("ptbxl", "cinc2021", "ptbdb") and row["layout"]
+    features = json.loads(table.schema.metadata[b"huggingface"])["info"]["features"]
+    assert features["image"] == {"_type": "Image"}
