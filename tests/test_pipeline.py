@@ -31,7 +31,7 @@ def readme_train_commands() -> list[list[str]]:
     """The `ecgspec …` lines of the first shell block of the README's "Train" section."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Train\n", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
     assert block, "README's Train section has no ```sh block"
     return [shlex.split(line, comments=True) for line in block.group(1).splitlines()
             if line.strip().startswith("ecgspec ")]

@@ -20,6 +20,7 @@ ERROR = re.search(r"```\n(specs/mine\.ecg:.*?)```", README, re.S).group(1)  # ty
 @pytest.fixture
 def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(REPO / "specs", tmp_path / "specs")
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
     monkeypatch.chdir(tmp_path)
     return tmp_path / "specs"
 
@@ -34,3 +35,12 @@ def test_the_readme_error_is_what_check_prints(specs: Path, capsys: pytest.Captu
     (specs / "mine.ecg").write_text(SPEC.replace("size = a4", "size = a3"))
     assert main(["check", "specs/mine.ecg"]) == 1
     assert capsys.readouterr().err.startswith(ERROR)
+
+
+def test_the_readme_spec_builds_a_corpus(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = specs.parent
+    shutil.copytree(REPO / "data" / "samples", root / "data" / "samples")
+    (specs / "mine.ecg").write_text(SPEC)
+    assert main(["build", "specs/mine.ecg", "-o", "out", "-j", "1", "--no-progress", "--limit", "4"]) == 0
+    manifest = (root / "out" / "manifests" / "demo.json").read_text()
+    assert manifest.count('"from": "human"') == 4

@@ -71,6 +71,13 @@ def prepare_corpus(program: Any, corpus_name: str, out: Path, data_roots: tuple[
 
     corpus = program.get("corpus", corpus_name)
     weights = corpus_tasks(corpus)
+    if not weights:
+        from ..errors import Diagnostic
+
+        # Checked here, not by `check`: a corpus with no tasks is still a render mix to `preview`.
+        raise BuildError([Diagnostic("error", program.position(("corpus", corpus.name)),
+                                     f"corpus '{corpus.name}' has no `tasks`: nothing to ask about its images",
+                                     "for example `tasks = [rhythm_mcq]` (declared `task`s)", "no-tasks")])
     tasks = [program.get("task", n) for n in weights]
     weights = {t.name: (weights[t.name] if weights[t.name] > 0 else t.weight) for t in tasks}
     env = make_environment(program.templates)
