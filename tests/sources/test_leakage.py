@@ -28,6 +28,21 @@ source hosp_by_record from cinc {
 source mimic from mimic {
     root = "mimic"
 }
+source cinc_hr from cinc {
+    root = "cinc"
+    records = "HR*"
+}
+source cinc_h from cinc {
+    root = "cinc"
+    records = "H*"
+}
+source cinc_js from cinc {
+    root = "cinc"
+    records = "JS*"
+}
+source cinc_all from cinc {
+    root = "cinc"
+}
 '''
 
 
@@ -100,3 +115,19 @@ def test_cinc_against_ptbxl_is_a_warning_that_can_be_silenced(tmp_path: Path):
 def test_a_split_that_gives_one_fold_to_two_parts_is_an_error(tmp_path: Path):
     p = check_text(tmp_path, 'source s from ptbxl {\n  root = "r"\n  split by strat_fold { train = 1..9; test = 9..10 }\n}\n')
     assert any("fold 9 is in both 'train' and 'test'" in d.message for d in p.diagnostics)
+
+
+def test_record_globs_that_cannot_match_one_name_do_not_leak(tmp_path: Path):
+    assert _leaks(tmp_path, "from cinc_hr", "from cinc_js") == []
+
+
+def test_record_globs_that_may_match_one_name_leak(tmp_path: Path):
+    assert _leaks(tmp_path, "from cinc_h", "from cinc_hr") != []
+    assert _leaks(tmp_path, "from cinc_all", "from cinc_js") != []
+
+
+def test_cinc_records_that_are_not_ptbxl_ones_raise_no_ptbxl_warning(tmp_path: Path):
+    p = check_text(tmp_path, _spec("from ptbxl split train", "from cinc_js"))
+    assert not [d for d in p.diagnostics if d.code == "leakage-possible"]
+    p = check_text(tmp_path, _spec("from ptbxl split train", "from cinc_hr"))
+    assert [d for d in p.diagnostics if d.code == "leakage-possible"]
