@@ -6,7 +6,6 @@ check` keeps working on a machine without the model stack.
 
 from __future__ import annotations
 
-
 from importlib import import_module
 from typing import Any
 

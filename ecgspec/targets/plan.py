@@ -95,7 +95,7 @@ def compile_suite(program: Any, suite_name: str, out: Path, *, data_roots: list[
         layout, paper = program.get("layout", st.layout), program.get("paper", st.paper)
         shell = task_shell(program, st)
         vocab = list(labels.vocabulary) if labels is not None else []
-        describe = (lambda x: labels.descriptions.get(x, x)) if labels is not None else (lambda x: x)
+        describe = (lambda x, ls=labels: ls.descriptions.get(x, x)) if labels is not None else (lambda x: x)
         pseudo = SimpleNamespace(name=f"{suite.name}/{st.id}", sources=st.sources, limit=st.limit, variants=1)
         plans = plan_sources(pseudo, header["suite_hash"], readers, limit)  # type: ignore[arg-type]
         items: list[Item] = []

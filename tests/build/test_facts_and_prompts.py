@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -96,13 +97,13 @@ def test_number_distractors_are_distinct_and_clearly_wrong(value: int) -> None:
 class _Labels:
     name = "rhythm"
     vocabulary = ("SR", "AFIB", "STACH", "SBRAD", "SARRH")
-    descriptions = {"SR": "sinus rhythm", "AFIB": "atrial fibrillation"}
+    descriptions: ClassVar[dict[str, str]] = {"SR": "sinus rhythm", "AFIB": "atrial fibrillation"}
 
-    def map(self, codes):  # noqa: ANN001, ANN201
+    def map(self, codes):
         return tuple(v for v in self.vocabulary if v in codes)
 
 
-def _task(**kw) -> Task:  # noqa: ANN003
+def _task(**kw) -> Task:
     base = {"name": "t", "family": "rhythm", "form": "multiple_choice", "answer": "record.labels", "labels": "rhythm",
             "question": "Which? {% for c in choices %}{{ c }} {% endfor %}"}
     return Task(**{**base, **kw})

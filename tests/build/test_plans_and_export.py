@@ -66,6 +66,6 @@ def test_a_corpus_exports_to_parquet_with_embedded_images(tmp_path: Path) -> Non
     for row, item in zip(rows, manifest, strict=True):
         assert row["id"] == item["id"] and row["conversations"] == item["conversations"]
         assert row["image"]["bytes"] == (out / "images" / item["image"]).read_bytes()
-        assert row["source"] in ("ptbxl", "cinc2021", "ptbdb") and row["layout"]
+        assert row["source"] in ("ptbxl", "cinc_ptbxl", "ptbdb") and row["layout"]
     features = json.loads(table.schema.metadata[b"huggingface"])["info"]["features"]
     assert features["image"] == {"_type": "Image"}
