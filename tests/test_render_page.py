@@ -58,7 +58,7 @@ def test_sidecar_has_exactly_the_documented_keys(tmp_path: Path):
     assert set(data) == {"image", "paper", "leads", "record", "render", "transform", "warp_px", "distortions"}
     assert set(data["image"]) == {"width", "height", "dpi", "clean_width", "clean_height"}
     assert set(data["paper"]) == {"speed_mm_s", "gain_mm_mV", "px_per_mm"}
-    assert set(data["record"]) == {"source", "id", "fs"}
+    assert set(data["record"]) == {"source", "id", "fs", "synthetic"}
     assert {"layout", "paper", "seed"} <= set(data["render"])
     for lead in data["leads"]:
         assert set(lead) == {"name", "box", "baseline_y", "t0", "t1", "px_per_s", "px_per_mV", "rhythm", "quad"}
@@ -67,7 +67,7 @@ def test_sidecar_has_exactly_the_documented_keys(tmp_path: Path):
     assert data["distortions"] == [] and data["warp_px"] == 0.0
     assert (data["image"]["clean_width"], data["image"]["clean_height"]) == (2200, 1700)
     assert data["render"]["seed"] == 7 and data["render"]["layout"] == "4x3"
-    assert data["record"] == {"source": str(HR06000), "id": "HR06000", "fs": 500.0}
+    assert data["record"] == {"source": str(HR06000), "id": "HR06000", "fs": 500.0, "synthetic": False}
     assert Sidecar.model_validate(data) == result.sidecar
 
 

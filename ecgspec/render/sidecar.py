@@ -74,6 +74,8 @@ class RecordInfo(_Strict):
     source: str
     id: str
     fs: float
+    # A synthetic record (ecgspec.sources.synth) is marked in every artifact: never for correctness.
+    synthetic: bool = False
 
 
 class RenderInfo(BaseModel):
@@ -137,7 +139,8 @@ def build_sidecar(geo: Geometry, record: Record, *, width: int, height: int, lay
         image=ImageInfo(width=width, height=height, dpi=geo.dpi, clean_width=clean_w, clean_height=clean_h),
         paper=PaperInfo(speed_mm_s=geo.speed, gain_mm_mV=geo.gain, px_per_mm=k),
         leads=leads,
-        record=RecordInfo(source=record.source, id=record.id, fs=record.fs),
+        record=RecordInfo(source=record.source, id=record.id, fs=record.fs,
+                          synthetic=bool(record.meta.get("synthetic", False))),
         render=RenderInfo(**render),
         transform=tuple(tuple(float(v) for v in row) for row in matrix),  # type: ignore[arg-type]
         warp_px=float(warp_px),

@@ -21,7 +21,7 @@ from ..ir import Source
 from ..leads import STANDARD_12
 from ..program import Program
 from ..render.errors import RecordError
-from ..render.record import Record
+from ..render.record import Record, _fill_nan
 from .errors import Skipped, SourceError
 from .labels import LabelSet, label_set
 from .paths import data_path, display, setting_pos
@@ -206,7 +206,7 @@ class SourceReader:
                 raise RecordError(where, f"lead {lead} has {x.size} samples, the others {n}")
             bad = int((~np.isfinite(x)).sum())
             if bad:
-                x, _ = _fill(x)
+                x, _ = _fill_nan(x)
                 nan[lead] = nan.get(lead, 0) + bad
             if nan.get(lead, 0) > MAX_MISSING * n:
                 raise RecordError(where, f"lead {lead} is {nan[lead] / n:.0%} missing samples (NaN)")
@@ -223,16 +223,6 @@ class SourceReader:
         meta["synthetic"] = ref.synthetic
         return Record(id=ref.key, fs=fs, signals=signals, meta=meta, source=f"{self.name}:{ref.key}")
 
-
-def _fill(x: np.ndarray) -> tuple[np.ndarray, int]:
-    bad = ~np.isfinite(x)
-    n = int(bad.sum())
-    if n == len(x):
-        return np.zeros_like(x), n
-    idx = np.arange(len(x))
-    x = x.copy()
-    x[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    return x, n
 
 
 def _resample(x: np.ndarray, fs: float, target: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -141,16 +141,7 @@ def in_key_order(table: Table, key_of: Callable[[Row], str | None],
         last = o
         numeric = numeric and o[0] == 0
     if ordered:
-        previous: str | None = None
-        for _, row in table.rows(None):
-            key = key_of(row)
-            if key is None:
-                continue
-            if key == previous:
-                skipped.append(Skipped(key, display(table.path), f"line {row.line} repeats key {key}"))
-                continue
-            previous = key
-            yield key, row
+        yield from _unique(table, (row for _, row in table.rows(None)), key_of, skipped)
         return
     # Out of order: start again, keeping (key, offset) of every row in compact arrays.
     key_list: list[str] = []
@@ -172,9 +163,14 @@ def in_key_order(table: Table, key_of: Callable[[Row], str | None],
     lns = np.array(line_no, dtype=np.int64)
     del off, line_no
     order = np.argsort(arr, kind="stable")
-    previous = None
-    for i in order:
-        row = table.row_at(int(offs[i]), int(lns[i]))
+    yield from _unique(table, (table.row_at(int(offs[i]), int(lns[i])) for i in order), key_of, skipped)
+
+
+def _unique(table: Table, rows: Iterator[Any], key_of: Callable[[Any], str | None],
+            skipped: list[Skipped]) -> Iterator[tuple[str, Any]]:
+    """Rows in key order with their keys; a row repeating the previous key is skipped and reported."""
+    previous: str | None = None
+    for row in rows:
         key = key_of(row)
         if key is None:
             continue

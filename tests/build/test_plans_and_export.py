@@ -69,3 +69,46 @@ def test_a_corpus_exports_to_parquet_with_embedded_images(tmp_path: Path) -> Non
         assert row["source"] in ("ptbxl", "cinc_ptbxl", "ptbdb") and row["layout"]
     features = json.loads(table.schema.metadata[b"huggingface"])["info"]["features"]
     assert features["image"] == {"_type": "Image"}
+
+
+SYNTH = '''
+import "std/layouts.ecg"
+import "std/papers.ecg"
+
+synth filler {
+    count = 4
+    fs    = 250 Hz
+}
+
+task rate {
+    family   = basic
+    form     = open
+    question = "What is the heart rate?"
+    answer   = record.heart_rate
+}
+
+corpus scale {
+    from filler
+    layout    = "12x1"
+    tasks     = [rate]
+    distorted = 0%
+    dpi       = 40 dpi
+}
+'''
+
+
+def test_synthetic_records_are_marked_in_every_artifact(tmp_path: Path) -> None:
+    (tmp_path / "s.ecg").write_text(SYNTH)
+    assert _run("build", "s.ecg", "-o", "out", "-j", "1", "--no-progress", cwd=tmp_path) == 0
+    assert _run("export", "out", "scale", cwd=tmp_path) == 0
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifests" / "scale.json").read_text())
+    assert len(manifest) == 4 and all(i["synthetic"] is True for i in manifest)
+    prompts = [json.loads(x) for x in (out / "prompts" / "scale.jsonl").read_text().splitlines()]
+    assert prompts and all(p["provenance"]["synthetic"] is True for p in prompts)
+    for item in manifest:
+        sidecar = json.loads((out / "images" / item["image"]).with_suffix(".json").read_text())
+        assert sidecar["record"]["synthetic"] is True
+    assert all(r["synthetic"] for r in pq.read_table(out / "hf" / "scale.parquet").to_pylist())
+    counts = json.loads((out / "build.json").read_text())["corpora"]["scale"]["counts"]
+    assert counts["synthetic"] == {"yes": 4}
