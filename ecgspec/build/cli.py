@@ -30,6 +30,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--templates", type=Path, default=None, help="templates folder (default: the nearest templates/)")
     p.add_argument("--data-root", action="append", type=Path, default=[], metavar="DIR",
                    help="a folder outside the spec root that sources may read (repeatable)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="do only shard I of N (0-based) of every corpus's items, for a job array or many machines "
+                        "sharing OUT; a last build without --shard merges them")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_build)
@@ -60,6 +63,15 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         parser.error("--jobs must be at least 1")
+    shard = None
+    if args.shard is not None:
+        try:
+            i, n = (int(x) for x in args.shard.split("/"))
+        except ValueError:
+            parser.error("--shard takes I/N, e.g. --shard 0/4")
+        if not (n >= 1 and 0 <= i < n):
+            parser.error(f"--shard {args.shard}: I must be between 0 and N-1")
+        shard = (i, n)
     for spec in args.specs:
         if not spec.is_file():
             _err(f"{spec}: no such spec file")
@@ -95,9 +107,14 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     plan_lines: list[str] = []
     try:
         for corpus in corpora:
-            reports.append(build_corpus(program, corpus, out, load_args, jobs=jobs, limit=args.limit,
-                                        progress=args.progress))
-        for suite in suites:
+            done = build_corpus(program, corpus, out, load_args, jobs=jobs, limit=args.limit,
+                                progress=args.progress, shard=shard)
+            if isinstance(done, int):
+                plan_lines.append(f"corpus {corpus.name}: shard {shard[0]}/{shard[1]} done ({done} items); "  # type: ignore[index]
+                                  "build again without --shard, once every shard is done, to merge")
+            else:
+                reports.append(done)
+        for suite in suites if shard is None else ():
             plan_lines += _compile_plan(program, suite.name, out, load_args, args)
     except BuildError as exc:
         print(format_all(exc.diagnostics, program.sources, color), file=sys.stderr)

@@ -93,8 +93,17 @@ def prepare_corpus(program: Any, corpus_name: str, out: Path, data_roots: tuple[
     return CorpusState(program, corpus, corpus_hash, out, readers, prompters, weights)
 
 
+def in_shard(item_id: str, shard: tuple[int, int]) -> bool:
+    """Whether an item belongs to shard i of n: by a hash of its id, so shards are even and fixed."""
+    i, n = shard
+    return int(hashlib.sha256(item_id.encode()).hexdigest()[:12], 16) % n == i
+
+
 def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *, jobs: int = 1,
-                 limit: int | None = None, progress: bool | None = None) -> CorpusReport:
+                 limit: int | None = None, progress: bool | None = None,
+                 shard: tuple[int, int] | None = None) -> CorpusReport | int:
+    """Build one corpus. With `shard=(i, n)`, do only that shard's items and return how many
+    were done: the artifacts are merged by a later build without a shard (which resumes all)."""
     from ..sources import SourceError
 
     state = prepare_corpus(program, corpus.name, out, load_args.data_roots)
@@ -108,11 +117,17 @@ def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *
     cap = min(x for x in (corpus.limit, limit) if x is not None) if (corpus.limit or limit) else None
     total = sum(len(p.keep or ()) for p in plans) * max(1, corpus.variants)
     total = min(total, cap) if cap is not None else total
-    bar = Progress(f"{corpus.name}", total, enabled=progress)
-    run(state, (load_args, corpus.name, out), walk(corpus, plans, readers, limit), jobs,
+    items = walk(corpus, plans, readers, limit)
+    if shard is not None:
+        items = ((item, ref) for item, ref in items if in_shard(item.id, shard))
+        total = -(-total // shard[1])
+    bar = Progress(f"{corpus.name}" + (f" shard {shard[0]}/{shard[1]}" if shard else ""), total, enabled=progress)
+    run(state, (load_args, corpus.name, out), items, jobs,
         lambda s: bar.update(resumed=s["resumed"], problem=s["status"] != "ok"))
     bar.close()
     fresh, resumed = bar.done - bar.resumed, bar.resumed
+    if shard is not None:
+        return bar.done
 
     def results() -> Any:
         for item, _ref in walk(corpus, plans, readers, limit):

@@ -59,6 +59,17 @@ class Turn:
                 "question": self.question, "answer": self.answer, "target": self.target, "options": self.options}
 
 
+def _template_line(exc: BaseException, filename: str, template: Any) -> int | None:
+    """The template line a runtime error (an undefined field) happened on: the innermost frame of
+    the template's compiled code, mapped back through Jinja's line table."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
 def make_environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
     """The one Jinja environment of a build: sandboxed, strict, confined to `templates`."""
     loader = FileSystemLoader(str(templates)) if templates is not None else None
@@ -102,7 +113,7 @@ class TaskPrompter:
         return self.task.answer
 
     def _at(self, exc: TemplateError) -> str:
-        line = getattr(exc, "lineno", None)
+        line = getattr(exc, "lineno", None) or _template_line(exc, self.where, self._template)
         if self.task.template is not None and line:
             return f"{self.where}:{line}:1"
         return self.where

@@ -185,3 +185,23 @@ def test_the_shipped_ecginstruct_corpus_is_llava_format_in_all_four_families_and
     assert set(counts["family"]) == {"basic", "rhythm", "morphology", "report"}
     assert set(counts["form"]) == {"closed", "open", "fill_in", "multiple_choice"}
     assert 0 < counts["distort"].get("clean", 0) < sum(counts["distort"].values())
+
+
+def test_shards_built_apart_merge_into_the_same_corpus(workspace: Path) -> None:
+    for i in range(3):
+        assert build(workspace, "-j", "1", "-o", "sharded", "--shard", f"{i}/3") == 0
+    assert not (workspace / "sharded" / "manifests").exists(), "a shard writes no artifacts"
+    assert len(list((workspace / "sharded" / ".work" / "mini").glob("*.json"))) == 14
+    assert build(workspace, "-j", "1", "-o", "sharded") == 0
+    assert build(workspace, "-j", "1", "-o", "whole") == 0
+    assert tree_bytes(workspace / "sharded") == tree_bytes(workspace / "whole")
+
+
+def test_a_template_that_fails_on_a_record_is_a_located_error(workspace: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    t = workspace / "templates" / "instruct" / "basic" / "rate_open.j2"
+    t.write_text("{% block question %}\nRate of {{ record.no_such_field }}?\n{% endblock %}\n")
+    assert build(workspace, "-j", "1") == 1
+    err = capsys.readouterr().err
+    assert "rate_open.j2:2:1: error: task 'rate_open': template error" in err
+    assert "no_such_field" in err and "Traceback" not in err

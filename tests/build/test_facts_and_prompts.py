@@ -145,7 +145,7 @@ def test_a_template_file_cannot_include_files_outside_the_templates_folder(tmp_p
                             _Labels())
     with pytest.raises(PromptError) as err:
         prompter.ask(_subject(_record(60), codes={"SR": 100.0}), stream("h", 1))
-    assert err.value.where.endswith("q.j2")
+    assert err.value.where.endswith("q.j2:1:1")
     assert "includes '../secret.txt', which is not in the templates folder" in err.value.message
 
 
