@@ -49,7 +49,7 @@ class ClassRow(_Model):
     support: int = Field(description="items whose target has the label")
     predicted: int = Field(description="items whose extracted answer has the label")
     auc: float | None = Field(None, description="null when the class has one value in the targets")
-    f1: float
+    f1: float | None = Field(None, description="null when neither targets nor answers have the class")
     precision: float | None = None
     recall: float | None = None
 

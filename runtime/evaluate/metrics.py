@@ -45,10 +45,10 @@ def binarize(rows: Sequence[Sequence[str]], classes: Sequence[str]) -> np.ndarra
 # ---- numpy versions for the bootstrap (each equals its scikit-learn call on the same arrays) ----
 
 def _f1_per_class(t: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """f1_score(average=None, zero_division=0) along axis -2 (items); t, p: (..., n, C)."""
+    """f1_score(average=None, zero_division=nan) along axis -2 (items); t, p: (..., n, C)."""
     tp = (t & p).sum(-2)
     denom = t.sum(-2) + p.sum(-2)
-    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), np.nan)
 
 
 def _auc_per_class(t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -113,19 +113,29 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
     undefined = [classes[j] for j in range(len(classes)) if j not in defined]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f1_each = f1_score(y_true, y_pred, average=None, zero_division=0)
+        # A class that neither the targets nor the answers contain has no F1 (0/0): it is left out
+        # of the macro mean (zero_division=nan), not counted as 0 — a model is not penalised for a
+        # class the test set does not have, while a false positive of such a class still scores 0.
+        f1_each = f1_score(y_true, y_pred, average=None, zero_division=np.nan)
         prec = precision_score(y_true, y_pred, average=None, zero_division=0)
         rec = recall_score(y_true, y_pred, average=None, zero_division=0)
     per_class = []
     for j, c in enumerate(classes):
         auc = float(roc_auc_score(y_true[:, j], s[:, j])) if j in defined else None
         per_class.append(ClassRow(label=c, support=int(y_true[:, j].sum()), predicted=int(y_pred[:, j].sum()),
-                                  auc=auc, f1=float(f1_each[j]), precision=float(prec[j]), recall=float(rec[j])))
+                                  auc=auc, f1=None if np.isnan(f1_each[j]) else float(f1_each[j]),
+                                  precision=float(prec[j]), recall=float(rec[j])))
 
     out: dict[str, Metric] = {}
     if "f1" in wanted:
-        value = float(f1_score(y_true, y_pred, average="macro", zero_division=0))
-        out["f1"] = _metric(value, bootstrap(n, b, seed, lambda ix: float(_f1_per_class(y_true[ix], y_pred[ix]).mean())))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            macro = float(f1_score(y_true, y_pred, average="macro", zero_division=np.nan))
+
+        def boot_f1(ix: np.ndarray) -> float:
+            per = _f1_per_class(y_true[ix], y_pred[ix])
+            return float(np.nanmean(per)) if not np.all(np.isnan(per)) else float("nan")
+        out["f1"] = _metric(None if np.isnan(macro) else macro, bootstrap(n, b, seed, boot_f1))
     if "auc" in wanted:
         value = float(roc_auc_score(y_true[:, defined], s[:, defined], average="macro")) if defined else None
 

@@ -50,7 +50,7 @@ def test_multilabel_correct_mode_equals_sklearn_and_skips_the_norm_abnormal_trap
     pred = [["NORM"], ["STTC"], ["MI", "CD"], ["STTC"], [], ["CD"]]
     t = np.array([[c in r for c in SUPER] for r in truth], dtype=int)
     p = np.array([[c in r for c in SUPER] for r in pred], dtype=int)
-    assert res.metrics["f1"].value == pytest.approx(f1_score(t, p, average="macro", zero_division=0))
+    assert res.metrics["f1"].value == pytest.approx(f1_score(t, p, average="macro", zero_division=np.nan))
     assert res.metrics["hamming"].value == pytest.approx(hamming_loss(t, p))
     assert res.metrics["auc"].value == pytest.approx(roc_auc_score(t, p, average="macro"))
     per = {r.label: r for r in res.per_class}
@@ -108,7 +108,7 @@ def test_code15_norm_abnormal_answers_and_st_trap_in_both_modes() -> None:
     truth = [t.target for t in task.items]
     t = np.array([[c in r for c in classes] for r in truth], dtype=int)
     p = np.array([[c in ex[k] for c in classes] for k in CODE15_RESPONSES], dtype=int)
-    assert scored.tasks[0].metrics["f1"].value == pytest.approx(f1_score(t, p, average="macro", zero_division=0))
+    assert scored.tasks[0].metrics["f1"].value == pytest.approx(f1_score(t, p, average="macro", zero_division=np.nan))
 
     compat = score_plan(plan_of(task, scoring="pulse_compat"), _preds(CODE15_RESPONSES))
     cex = {r["id"]: r["extracted"] for r in compat.rows}
@@ -186,7 +186,8 @@ def test_bootstrap_formulas_equal_sklearn_on_resamples() -> None:
     s = rng.random((40, 4))
     for _ in range(5):
         ix = rng.integers(0, 40, 40)
-        assert np.allclose(_f1_per_class(t[ix], p[ix]), f1_score(t[ix], p[ix], average=None, zero_division=0))
+        assert np.allclose(_f1_per_class(t[ix], p[ix]), f1_score(t[ix], p[ix], average=None, zero_division=np.nan),
+                           equal_nan=True)
         assert np.allclose(_auc_per_class(t[ix], s[ix]), [roc_auc_score(t[ix][:, j], s[ix][:, j]) for j in range(4)])
         assert np.allclose(_auc_per_class(t[ix], p[ix]), [roc_auc_score(t[ix][:, j], p[ix][:, j]) for j in range(4)])
     ls = label_metrics(t, p, list("abcd"), ["f1", "auc"], scores=s, b=200, seed=1)
