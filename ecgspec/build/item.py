@@ -52,7 +52,7 @@ def _task_order(state: CorpusState, rng: np.random.Generator) -> list[str]:
     return [names[i] for i in np.argsort(-keys, kind="stable")]
 
 
-def _meta_for_prompts(ref: Any, record: Any) -> dict[str, Any]:
+def _meta_for_prompts(ref: Any) -> dict[str, Any]:
     """What templates may read as `record.*`: the index entry's facts, never the signal."""
     view: dict[str, Any] = {"id": ref.key, "source": ref.source}
     for key in ("age", "sex", "date", "heart_axis", "heart_rate", "pr", "qrs", "qt", "qtc",
@@ -90,6 +90,7 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     choice = draw_render(corpus, rng)
     turns_wanted = max(1, int(draw(corpus.turns, rng)))
     order = _task_order(state, rng)
+    context = {"record": _meta_for_prompts(ref)}
 
     subject = Subject(item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref),
                       tuple(ref.labels))
@@ -100,7 +101,7 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
             if len(turns) >= turns_wanted:
                 break
             prompter = state.prompters[name]
-            answer = prompter.ask(subject, stream(state.corpus_hash, item.id, name), _context(subject, ref))
+            answer = prompter.ask(subject, stream(state.corpus_hash, item.id, name), context)
             if isinstance(answer, Unknown):
                 unanswered[name] = answer.reason
             else:
@@ -131,10 +132,6 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     return {**base, "status": "ok", "image": item.image + ext, "image_sha256": image_sha256,
             "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
             "turns": [t.as_json() for t in turns], "unanswered": unanswered}
-
-
-def _context(subject: Subject, ref: Any) -> dict[str, Any]:
-    return {"record": _meta_for_prompts(ref, None)}
 
 
 def make_prompters(program: Any, tasks: list[Task], env: Any, label_sets: dict[str, Any]) -> dict[str, TaskPrompter]:

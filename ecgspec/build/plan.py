@@ -76,9 +76,15 @@ class SourcePlan:
     keep: set[str] | None  # None: every record of the split
 
 
+def effective_limit(corpus: Any, limit: int | None) -> int | None:
+    """The item cap of a corpus: its own `limit` or the command line's, whichever is smaller."""
+    caps = [x for x in (corpus.limit, limit) if x is not None]
+    return min(caps) if caps else None
+
+
 def plan_sources(corpus: Corpus, corpus_hash: str, readers: dict[str, Any], limit: int | None) -> list[SourcePlan]:
     """Which records each `from` step contributes (keys only)."""
-    cap = min(x for x in (corpus.limit, limit) if x is not None) if (corpus.limit or limit) else None
+    cap = effective_limit(corpus, limit)
     keys: list[list[str]] = []
     for step in corpus.sources:
         ks = sorted({ref.key for ref in readers[step.source].refs(split=step.split)})
@@ -102,7 +108,7 @@ def plan_sources(corpus: Corpus, corpus_hash: str, readers: dict[str, Any], limi
 def walk(corpus: Corpus, plans: list[SourcePlan], readers: dict[str, Any], limit: int | None
          ) -> Iterator[tuple[WorkItem, Any]]:
     """The work items in plan order, each with its record's index entry (streamed)."""
-    cap = min(x for x in (corpus.limit, limit) if x is not None) if (corpus.limit or limit) else None
+    cap = effective_limit(corpus, limit)
     seen: set[tuple[str, str]] = set()
     n = 0
     for sp in plans:

@@ -17,7 +17,7 @@ from ..targets.prompts import make_environment, template_digest
 from .executor import run
 from .item import CorpusState, make_prompters
 from .merge import CorpusCounts, merge_corpus
-from .plan import plan_sources, walk
+from .plan import effective_limit, plan_sources, walk
 from .progress import Progress
 from .store import write_atomic
 
@@ -114,7 +114,7 @@ def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *
         plans = plan_sources(corpus, state.corpus_hash, readers, limit)
     except SourceError as exc:
         raise BuildError([exc.diagnostic]) from None
-    cap = min(x for x in (corpus.limit, limit) if x is not None) if (corpus.limit or limit) else None
+    cap = effective_limit(corpus, limit)
     total = sum(len(p.keep or ()) for p in plans) * max(1, corpus.variants)
     total = min(total, cap) if cap is not None else total
     items = walk(corpus, plans, readers, limit)

@@ -22,7 +22,7 @@ from ..artifacts.suite_tasks import plan_header, task_shell
 from ..draw import stream
 from ..render.errors import RecordError, RenderError
 from .facts import statements
-from .prompts import LETTERS, PromptError, make_environment
+from .prompts import LETTERS, PromptError, make_environment, render_block
 
 DEFAULT_PROMPTS = {"multi_label": "bench/multi_label.j2", "multiple_choice": "bench/multiple_choice.j2",
                    "select_all": "bench/select_all.j2", "report": "bench/report.j2"}
@@ -50,15 +50,11 @@ def _question(env: Any, task: Any, ctx: dict[str, Any], where: str) -> str:
             raise PromptError(where, f"task '{task.id}': an open task needs a `question` or a `prompt`")
         else:
             tmpl = env.get_template(name)
-        if "question" in tmpl.blocks:
-            text = "".join(tmpl.blocks["question"](tmpl.new_context(ctx)))
-        else:
-            text = tmpl.render(ctx)
+        text = render_block(tmpl, "question", ctx) or ""
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         at = f"{Path(env.loader.searchpath[0]) / name}:{line}:1" if (name and not task.question and line) else where
         raise PromptError(at, f"suite task '{task.id}': template error: {exc}") from None
-    text = "\n".join(line.rstrip() for line in text.strip().splitlines())
     if not text:
         raise PromptError(where, f"suite task '{task.id}': the question renders empty")
     return text
@@ -99,7 +95,7 @@ def compile_suite(program: Any, suite_name: str, out: Path, *, data_roots: list[
         pseudo = SimpleNamespace(name=f"{suite.name}/{st.id}", sources=st.sources, limit=st.limit, variants=1)
         plans = plan_sources(pseudo, header["suite_hash"], readers, limit)  # type: ignore[arg-type]
         items: list[Item] = []
-        for work, ref in walk(pseudo, plans, readers, limit):  # type: ignore[arg-type]
+        for _work, ref in walk(pseudo, plans, readers, limit):  # type: ignore[arg-type]
             base_id = f"{st.id}/{safe_name(ref.source)}-{safe_name(ref.key)}"
             rng = stream(header["suite_hash"], base_id)
             truth = labels.map(statements(ref.codes, ref.labels)) if labels is not None else tuple(ref.labels)

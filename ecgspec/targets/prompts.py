@@ -70,6 +70,18 @@ def _template_line(exc: BaseException, filename: str, template: Any) -> int | No
     return line
 
 
+def render_block(tmpl: Any, block: str, ctx: dict[str, Any]) -> str | None:
+    """A template's `block` rendered with `ctx`, trailing spaces and outer blank lines trimmed.
+    Without blocks, the whole template is the question (and there is no answer block)."""
+    if block in tmpl.blocks:
+        text = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+    elif block == "question":
+        text = tmpl.render(ctx)
+    else:
+        return None
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
 def make_environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
     """The one Jinja environment of a build: sandboxed, strict, confined to `templates`."""
     loader = FileSystemLoader(str(templates)) if templates is not None else None
@@ -119,14 +131,8 @@ class TaskPrompter:
         return self.where
 
     def _render(self, block: str, ctx: dict[str, Any]) -> str | None:
-        tmpl = self._template
         try:
-            if block in tmpl.blocks:
-                text = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
-            elif block == "question":
-                text = tmpl.render(ctx)
-            else:
-                return None
+            return render_block(self._template, block, ctx)
         except TemplateNotFound as exc:
             raise PromptError(self._at(exc), f"task '{self.task.name}': the template includes '{exc.name}', which is "
                               "not in the templates folder", "templates may include only files under the templates "
@@ -135,7 +141,6 @@ class TaskPrompter:
             raise PromptError(self._at(exc), f"task '{self.task.name}': template error: {exc}",
                               "the template may use record, options, choices, candidate, answer, answer_text, "
                               "unit and pick(); test a field with `is defined`") from None
-        return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
     def ask(self, subject: Subject, rng: np.random.Generator, context: dict[str, Any] | None = None
             ) -> Turn | Unknown:
