@@ -130,6 +130,7 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         return {**base, "status": "failed", "reason": f"cannot render: {exc}"}
     image_sha256 = sha256_file(state.out / "images" / (item.image + ext))
     return {**base, "status": "ok", "image": item.image + ext, "image_sha256": image_sha256,
+            "image_size": list(result.array.shape[:2]),
             "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
             "turns": [t.as_json() for t in turns], "unanswered": unanswered}
 

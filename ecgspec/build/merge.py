@@ -5,6 +5,11 @@ prompts/NAME.jsonl   one task instance a line (id, image, family, form, question
 manifests/NAME.json  the LLaVA conversation format: id, image (relative to OUT/images),
                      conversations alternating human/gpt, `<image>` once at the start of the first
                      human turn
+manifests/NAME.lengths.json
+                     per manifest item, in manifest order: its id, LLaVA's length estimate
+                     (`modality_lengths`: words of every turn, +128 with an image, negative without
+                     one) and the image's (height, width); tied to the manifest by its sha256, so a
+                     trainer plans lengths for any tokenizer without opening a single image
 Both are streamed to temporary files and renamed into place, so a reader never sees half of one
 and memory does not grow with the corpus.
 """
@@ -78,12 +83,44 @@ def conversation(result: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+LLAVA_IMAGE_WORDS = 128  # what LLaVA's `modality_lengths` counts for an image
+
+
+def modality_length(conversations: list[dict[str, str]], has_image: bool) -> int:
+    """LLaVA's length estimate of an item: words over all turns, +128 with an image, negated without one."""
+    words = sum(len(turn["value"].split()) for turn in conversations)
+    return words + LLAVA_IMAGE_WORDS if has_image else -words
+
+
+class _LengthsSidecar:
+    """Column-wise item lengths, kept as small lists while the manifest streams (ints, not the text)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.lengths: list[int] = []
+        self.sizes: list[list[int] | None] = []
+
+    def add(self, entry: dict[str, Any], size: list[int] | None) -> None:
+        self.ids.append(entry["id"])
+        self.lengths.append(modality_length(entry["conversations"], "image" in entry))
+        self.sizes.append(size)
+
+    def write(self, path: Path, manifest_name: str, manifest_sha256: str) -> str:
+        doc = {"schema": "ecgspec.lengths/1", "manifest": manifest_name, "manifest_sha256": manifest_sha256,
+               "estimate": "llava modality_lengths", "ids": self.ids, "modality_lengths": self.lengths,
+               "image_sizes": self.sizes}
+        out = _AtomicText(path)
+        out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+        return out.commit()
+
+
 def merge_corpus(out: Path, name: str, results: Iterable[tuple[WorkItem, dict[str, Any]]]) -> tuple[CorpusCounts, dict[str, str]]:
     """Write prompts/NAME.jsonl and manifests/NAME.json; return the counts and artifact hashes."""
     counts = CorpusCounts()
     prompts = _AtomicText(out / "prompts" / f"{name}.jsonl")
     manifest = _AtomicText(out / "manifests" / f"{name}.json")
     images = hashlib.sha256()
+    lengths = _LengthsSidecar()
     first = True
     try:
         manifest.write("[")
@@ -128,12 +165,16 @@ def merge_corpus(out: Path, name: str, results: Iterable[tuple[WorkItem, dict[st
             if r.get("synthetic"):
                 entry["synthetic"] = True
             manifest.write(("\n" if first else ",\n") + json.dumps(entry, ensure_ascii=False))
+            lengths.add(entry, r.get("image_size"))
             first = False
         manifest.write("\n]\n")
     except BaseException:
         prompts.abort()
         manifest.abort()
         raise
-    hashes = {f"prompts/{name}.jsonl": prompts.commit(), f"manifests/{name}.json": manifest.commit(),
+    manifest_sha256 = manifest.commit()
+    hashes = {f"prompts/{name}.jsonl": prompts.commit(), f"manifests/{name}.json": manifest_sha256,
               f"images/{name}/": images.hexdigest()}
+    hashes[f"manifests/{name}.lengths.json"] = lengths.write(
+        out / "manifests" / f"{name}.lengths.json", f"{name}.json", manifest_sha256)
     return counts, hashes

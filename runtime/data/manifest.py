@@ -69,11 +69,17 @@ class LoadReport:
 
     items: list[Conversation] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)  # "manifest: id (path)"
+    duplicates: int = 0  # items whose id an earlier item already had
+    first_duplicate: str = ""
+    deduped: bool = False
 
     def summary(self) -> str:
         line = f"{len(self.items)} items"
         if self.missing_images:
             line += f"; skipped {len(self.missing_images)} with a missing image (first: {self.missing_images[0]})"
+        if self.duplicates:
+            what = "dropped (--dedupe)" if self.deduped else "kept (ids are not used in training; --dedupe drops them)"
+            line += f"; {self.duplicates} with a duplicate id {what} (first: {self.first_duplicate})"
         return line
 
 
@@ -163,19 +169,25 @@ def parse_item(raw: Any, *, manifest: Path, position: int, image_folder: Path) -
 
 
 def load_manifests(
-    manifests: Iterable[Path], *, image_folder: Path | None = None, check_images: bool = True
+    manifests: Iterable[Path], *, image_folder: Path | None = None, check_images: bool = True, dedupe: bool = False
 ) -> LoadReport:
-    """Parse every manifest; items whose image file is missing are skipped and listed in the report."""
-    report = LoadReport()
-    seen: dict[str, str] = {}
+    """Parse every manifest; items whose image file is missing are skipped and listed in the report.
+
+    A repeated id is counted, not fatal: LLaVA's loader ignores ids, and merged or re-exported corpora repeat
+    them. With `dedupe`, the later item of an id is dropped."""
+    report = LoadReport(deduped=dedupe)
+    seen: set[str] = set()
     for manifest in manifests:
         manifest = Path(manifest)
         folder = Path(image_folder) if image_folder is not None else default_image_folder(manifest)
         for position, raw in read_records(manifest):
             item = parse_item(raw, manifest=manifest, position=position, image_folder=folder)
-            if item.id in seen and seen[item.id] == str(manifest):
-                raise ManifestError(f"{manifest}: item {item.id!r}: duplicate id")
-            seen[item.id] = str(manifest)
+            if item.id in seen:
+                report.duplicates += 1
+                report.first_duplicate = report.first_duplicate or f"{manifest.name}: {item.id}"
+                if dedupe:
+                    continue
+            seen.add(item.id)
             if check_images and item.image is not None and not item.image.is_file():
                 report.missing_images.append(f"{manifest.name}: {item.id} ({item.image})")
                 continue

@@ -26,7 +26,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--cache", type=Path, help="response cache (default: OUT/cache.sqlite)")
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
-    _shared(p)
+    p.add_argument("--conversation", help="transformers/vllm: the conversation format to prompt in (default: the "
+                   "one the checkpoint was trained in, else its own chat template)")
+    p.add_argument("--show-prompts", type=int, metavar="N",
+                   help="transformers: print the prompts of the first N items as JSON lines {id, turn, input_ids}, "
+                        "exactly as given to generate(), and exit (later turns where earlier answers are cached)")
+    _shared(p, output_required=False)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("score", help="score predictions made elsewhere (ours or the released PULSE JSONL)")
@@ -50,8 +55,8 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def _shared(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", type=Path, required=True, help="results folder")
+def _shared(p: argparse.ArgumentParser, output_required: bool = True) -> None:
+    p.add_argument("-o", "--output", type=Path, required=output_required, help="results folder")
     p.add_argument("--scoring", choices=["default", "pulse_compat"], help="override the plan's scoring mode")
     p.add_argument("--judge-url", help="OpenAI-compatible endpoint of the judge (judged tasks)")
     p.add_argument("--judge-model", help="judge model (default: the plan's pinned judge)")
@@ -125,6 +130,14 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
     except ArtifactError as exc:
         return _fail(str(exc))
     opts: dict[str, Any] = {"model": args.model, "max_tokens": args.max_tokens}
+    if args.show_prompts is not None:
+        if args.backend != "transformers":
+            return _fail("--show-prompts needs --backend transformers (other backends tokenise on their side)")
+        return show_prompts(args, plan)
+    if args.output is None:
+        return _fail("eval needs -o/--output (the results folder)")
+    if args.conversation and args.backend in ("transformers", "vllm"):
+        opts["conversation"] = args.conversation
     if args.backend == "openai":
         if not args.url:
             return _fail("--backend openai needs --url")
@@ -156,6 +169,42 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
     finally:
         backend.close()
         cache.close()
+
+
+def show_prompts(args: argparse.Namespace, plan: Any) -> int:
+    """Each turn's ids as the transformers backend would pass them to generate(); no weights are loaded.
+
+    A later turn carries the model's earlier answers, so it is shown only where those are in the response
+    cache (`--cache`, or OUT/cache.sqlite of an earlier run)."""
+    import json
+
+    from .backends.base import BackendError, Request
+    from .backends.transformers import TransformersBackend
+    from .cache import ResponseCache, cache_key
+
+    try:
+        backend = TransformersBackend(model=args.model, max_tokens=args.max_tokens, conversation=args.conversation,
+                                      load_weights=False)
+    except BackendError as exc:
+        return _fail(str(exc))
+    cache_path = args.cache or (args.output / "cache.sqlite" if args.output else None)
+    cache = ResponseCache(cache_path) if cache_path and cache_path.is_file() else None
+    plan_hash = plan.content_hash()
+    items = [it for t in plan.tasks for it in t.items][: args.show_prompts]
+    for it in items:
+        messages: list[dict[str, str]] = []
+        for turn, t in enumerate(it.turns):
+            messages.append({"role": "user", "content": t.question})
+            image = args.plan.parent / it.image if it.image else None
+            ids, _ = backend.prompt(Request("", tuple(messages), image))
+            print(json.dumps({"id": it.id, "turn": turn, "input_ids": ids}))
+            answer = cache.get(cache_key(plan_hash, it.id, turn, backend.model, backend.settings)) if cache else None
+            if answer is None:
+                break
+            messages.append({"role": "assistant", "content": answer})
+    if cache:
+        cache.close()
+    return 0
 
 
 def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:

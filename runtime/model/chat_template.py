@@ -1,38 +1,64 @@
-"""Chat templates shipped with the tiny model (and usable for a base model that has none).
+"""Chat templates: a declared separators format written as a Jinja chat template, and the llava-hf shape.
 
-The Vicuna v1 template is the one LLaVA-1.5/1.6-vicuna (the PULSE base) was trained with:
-``SYSTEM USER: <image>\\nQ ASSISTANT: A</s>USER: …``. Assistant content and its end-of-turn token are
-wrapped in ``{% generation %}`` so ``return_assistant_tokens_mask`` works too; the trainer does not rely
-on that (real checkpoints' templates rarely have it) and finds assistant spans by prefix rendering.
+A checkpoint trained in a `separators` format (LLaVA's `llava_v1`) is saved with that format as its chat
+template, so that any server that renders chat templates (`vllm serve`, transformers pipelines) prompts it
+in the words it was trained on. The template renders exactly `ChatEncoder.text()` (a test checks this);
+a server that tokenises the rendered text in one pass can still differ from LLaVA's chunked tokenisation by
+the `▁` token LLaVA puts after the image, which the in-process backends avoid by passing token ids.
+Assistant content and its end marker are wrapped in ``{% generation %}``, so
+``return_assistant_tokens_mask`` works with these templates too.
 """
 
 from __future__ import annotations
 
-VICUNA_SYSTEM = (
-    "A chat between a curious human and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the human's questions."
-)
+import json
 
-# Content may be a plain string or a list of parts ({"type": "image"} / {"type": "text", "text": …}), which is
-# what processors pass; an image part renders as the `<image>` placeholder followed by a newline, as in LLaVA.
-VICUNA_TEMPLATE = (
-    "{%- macro render(content) -%}"
-    "{%- if content is string -%}{{ content }}"
-    "{%- else -%}{%- for part in content -%}"
-    "{%- if part['type'] == 'image' -%}{{ '<image>\n' }}"
-    "{%- elif part['type'] == 'text' -%}{{ part['text'] }}"
-    "{%- endif -%}{%- endfor -%}{%- endif -%}"
-    "{%- endmacro -%}"
-    "{{- bos_token -}}"
-    "{%- if messages and messages[0]['role'] == 'system' -%}"
-    "{{- render(messages[0]['content']) -}}{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}{{- '" + VICUNA_SYSTEM.replace("'", "\\'") + "' -}}{%- set loop_messages = messages -%}"
-    "{%- endif -%}"
-    "{%- for message in loop_messages -%}"
-    "{%- if message['role'] == 'user' -%}{{- ' USER: ' + render(message['content']) -}}"
-    "{%- elif message['role'] == 'assistant' -%}{{- ' ASSISTANT:' -}}"
-    "{% generation %}{{- ' ' + render(message['content']) + eos_token -}}{% endgeneration %}"
-    "{%- endif -%}"
+from runtime.chat.formats import ChatFormat
+
+
+def _lit(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Jinja string literal
+
+
+def separators_template(fmt: ChatFormat) -> str:
+    """The Jinja chat template of a `separators` format."""
+    if fmt.style != "separators":
+        raise ValueError(f"format {fmt.name!r} is the model's own template")
+    user, assistant = fmt.roles
+    return (
+        "{%- macro text(content) -%}"
+        "{%- if content is string -%}{{ content }}"
+        "{%- else -%}{%- for part in content if part['type'] == 'text' -%}{{ part['text'] }}{%- endfor -%}"
+        "{%- endif -%}{%- endmacro -%}"
+        "{%- macro has_image(content) -%}"
+        "{%- if content is not string -%}{%- for part in content if part['type'] == 'image' -%}1{%- endfor -%}"
+        "{%- endif -%}{%- endmacro -%}"
+        + ("{{- bos_token -}}" if fmt.bos else "")
+        + "{%- if messages and messages[0]['role'] == 'system' -%}"
+        "{{- text(messages[0]['content']) -}}{%- set turns = messages[1:] -%}"
+        "{%- else -%}{{- " + _lit(fmt.system) + " -}}{%- set turns = messages -%}{%- endif -%}"
+        "{{- " + _lit(fmt.sep) + " -}}"
+        "{%- for message in turns -%}"
+        "{%- if message['role'] == 'user' -%}"
+        "{%- if loop.first and has_image(message['content']) -%}"
+        "{{- " + _lit(user + ": " + fmt.image) + " + text(message['content']) | trim + " + _lit(fmt.sep) + " -}}"
+        "{%- else -%}{{- " + _lit(user + ": ") + " + text(message['content']) + " + _lit(fmt.sep) + " -}}{%- endif -%}"
+        "{%- elif message['role'] == 'assistant' -%}{{- " + _lit(assistant + ":") + " -}}"
+        "{% generation %}{{- ' ' + text(message['content']) + " + _lit(fmt.sep2) + " -}}{% endgeneration %}"
+        "{%- endif -%}"
+        "{%- endfor -%}"
+        "{%- if add_generation_prompt -%}{{- " + _lit(assistant + ":") + " -}}{%- endif -%}"
+    )
+
+
+# The llava-hf LLaVA-1.5/1.6-vicuna checkpoints' template, in shape: no system prompt and no BOS in the text,
+# `ROLE: ` before each message, images first, a space after every message, `ASSISTANT:` as generation prompt,
+# and no end-of-turn token after an answer.
+LLAVA_HF_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] != 'system' -%}{{- message['role'] | upper + ': ' -}}{%- endif -%}"
+    "{%- for part in message['content'] if part['type'] == 'image' -%}{{- '<image>\\n' -}}{%- endfor -%}"
+    "{%- for part in message['content'] if part['type'] == 'text' -%}{{- part['text'] + ' ' -}}{%- endfor -%}"
     "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- ' ASSISTANT:' -}}{%- endif -%}"
+    "{%- if add_generation_prompt -%}{{- 'ASSISTANT:' -}}{%- endif -%}"
 )

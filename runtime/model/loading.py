@@ -11,7 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-SUPPORTED = {"llava": "LlavaForConditionalGeneration", "llava_next": "LlavaNextForConditionalGeneration"}
+SUPPORTED = {
+    "llava": "LlavaForConditionalGeneration",
+    "llava_next": "LlavaNextForConditionalGeneration",
+    "qwen2_vl": "Qwen2VLForConditionalGeneration",
+    "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+}
+CHAT_FILE = "ecgspec_chat.json"  # the conversation format a checkpoint was trained with, for the evaluator
 LLM_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -38,12 +44,55 @@ def check_local_model(spec: str) -> Path:
     return path
 
 
+def model_type(spec: str) -> str:
+    if spec == "tiny":
+        return "llava"
+    return str(json.loads((check_local_model(spec) / "config.json").read_text())["model_type"])
+
+
+def load_processor(spec: str) -> Any:
+    """The processor alone (tokenizer, image processor, chat template): enough to encode, no weights read."""
+    if spec == "tiny":
+        from .tiny import build_tiny_processor
+
+        return build_tiny_processor()
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(check_local_model(spec), local_files_only=True)
+
+
+def meta_model(spec: str) -> Any:
+    """The model's modules on the meta device (no memory, no weights read): for counting parameters."""
+    import torch
+
+    if spec == "tiny":
+        from .tiny import build_tiny_llava
+
+        return build_tiny_llava()[0]
+    import transformers
+    from transformers import AutoConfig
+
+    path = check_local_model(spec)
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    with torch.device("meta"):
+        return getattr(transformers, SUPPORTED[config.model_type])(config)
+
+
+def trained_format(path: Path) -> str | None:
+    """The conversation format recorded in a checkpoint trained by ecgspec, else None."""
+    file = Path(path) / CHAT_FILE
+    if not file.is_file():
+        return None
+    return str(json.loads(file.read_text(encoding="utf-8")).get("conversation")) or None
+
+
 def load_model(spec: str, *, dtype: Any = None, seed: int = 0, attn_implementation: str | None = None) -> tuple[Any, Any]:
     """(model, processor) for `tiny` or a local checkpoint directory."""
     if spec == "tiny":
         from .tiny import build_tiny_llava
 
-        return build_tiny_llava(seed=seed)
+        model, processor = build_tiny_llava(seed=seed)
+        return (model.to(dtype) if dtype is not None else model), processor
     import transformers
     from transformers import AutoProcessor
 
@@ -81,8 +130,13 @@ def check_processor_matches(config: Any, processor: Any) -> None:
 
 
 def parts(model: Any) -> tuple[Any, Any, Any, Any]:
-    """(vision tower, projector, language model, lm head) of a LLaVA or LLaVA-NeXT model (transformers ≥ 5)."""
+    """(vision encoder, projector, language model, lm head) of a LLaVA, LLaVA-NeXT or Qwen2(.5)-VL model.
+
+    In Qwen2-VL the projector (the patch merger) lives inside the vision module; `configure_trainable`
+    freezes the vision module and then unfreezes the merger."""
     inner = model.model
+    if hasattr(inner, "visual"):
+        return inner.visual, inner.visual.merger, inner.language_model, model.lm_head
     return inner.vision_tower, inner.multi_modal_projector, inner.language_model, model.lm_head
 
 
@@ -92,11 +146,13 @@ def configure_trainable(model: Any, *, freeze_llm: bool = False, lora: dict[str,
     Returns the model to train (a peft model when `lora` is given). `image_newline` (LLaVA-NeXT) trains with
     the projector: it is part of the connector, not of the vision encoder.
     """
-    vision, _projector, llm, head = parts(model)
+    vision, projector, llm, head = parts(model)
     for p in model.parameters():
         p.requires_grad_(True)
     for p in vision.parameters():
         p.requires_grad_(False)
+    for p in projector.parameters():
+        p.requires_grad_(True)
     if freeze_llm:
         for module in (llm, head):
             for p in module.parameters():
@@ -111,7 +167,7 @@ def configure_trainable(model: Any, *, freeze_llm: bool = False, lora: dict[str,
         lora_dropout=float(lora.get("dropout", 0.05)),
         # Only the language model's linear layers: the vision tower stays frozen and the projector trains in full.
         target_modules=r".*language_model.*\.(" + "|".join(LLM_LINEAR) + r")$",
-        modules_to_save=["multi_modal_projector"],
+        modules_to_save=["merger"] if hasattr(model.model, "visual") else ["multi_modal_projector"],
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)

@@ -16,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .chat_template import VICUNA_TEMPLATE
+from runtime.chat.formats import get_format
+
+from .chat_template import separators_template
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
 PATCH_SIZE = 8
@@ -59,6 +61,8 @@ def _train_tokenizer() -> Any:
 def build_tiny_processor(image_size: int = 32) -> Any:
     """The processor (tokenizer + PIL image processor + chat template) of the tiny model."""
     from transformers import LlavaProcessor, PreTrainedTokenizerFast
+
+    template = separators_template(get_format("llava_v1"))
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
     tokenizer = PreTrainedTokenizerFast(
@@ -70,7 +74,7 @@ def build_tiny_processor(image_size: int = 32) -> Any:
         extra_special_tokens={"image_token": "<image>"},
         model_max_length=4096,
         padding_side="right",
-        chat_template=VICUNA_TEMPLATE,
+        chat_template=template,
     )
     # ECG printouts are landscape: pad to a square (LLaVA-1.5 style) so cropping never cuts leads off the page.
     image_processor = LlavaImageProcessorPil(
@@ -84,7 +88,7 @@ def build_tiny_processor(image_size: int = 32) -> Any:
         patch_size=PATCH_SIZE,
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
-        chat_template=VICUNA_TEMPLATE,
+        chat_template=template,
     )
 
 

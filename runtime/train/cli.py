@@ -49,6 +49,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--logging-steps", type=int)
     p.add_argument("--workers", type=int, dest="dataloader_num_workers", help="data loader worker processes")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU is present (gloo)")
+    p.add_argument("--conversation", help="conversation format (runtime/configs/chat_formats.yaml): llava_v1, "
+                   "vicuna_v1, or `model` for the checkpoint's own chat template (default: the recipe's)")
+    p.add_argument("--weights-dtype", choices=["auto", "bf16", "fp32"],
+                   help="auto: bf16 under DeepSpeed (fp32 master weights in ZeRO), else fp32")
+    p.add_argument("--no-memory-check", dest="memory_check", action="store_const", const=False,
+                   help="train even when the estimated memory per GPU exceeds the GPU's")
+    p.add_argument("--dedupe", action="store_true", help="drop later items whose id repeats (default: keep, counted)")
+    p.add_argument("--length-cache", type=Path, help="where planned sequence lengths are cached "
+                   "(default: $ECGSPEC_CACHE_DIR/train-lengths or ~/.cache/ecgspec/train-lengths)")
+    p.add_argument("--show-tokens", type=int, metavar="N",
+                   help="print the first N encoded items as JSON lines {id, input_ids, labels} and exit")
 
 
 def add_commands(sub: Any) -> None:
@@ -84,7 +95,8 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser | None =
             k: getattr(args, k)
             for k in ("max_steps", "epochs", "learning_rate", "per_device_batch_size", "global_batch_size",
                       "grad_accum", "max_length", "freeze_llm", "bf16", "gradient_checkpointing", "deepspeed",
-                      "fsdp", "seed", "save_steps", "logging_steps", "dataloader_num_workers")
+                      "fsdp", "seed", "save_steps", "logging_steps", "dataloader_num_workers", "conversation",
+                      "weights_dtype", "memory_check")
         }
         if args.lora:
             overrides["lora"] = {"r": args.lora_r, "alpha": 2 * args.lora_r}  # LLaVA's LoRA recipe: alpha = 2r
@@ -93,11 +105,19 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser | None =
         _err(str(exc))
         return 1
 
+    if args.show_tokens is not None:
+        try:
+            return show_tokens(args, recipe)
+        except (ManifestError, ModelError, TemplateError) as exc:
+            _err(str(exc))
+            return 1
+
     from runtime.train.trainer import TrainError, TrainRequest, train
 
     request = TrainRequest(
         manifests=list(args.manifests), model=args.model, output=args.output, recipe=recipe,
         image_folder=args.image_folder, resume=args.resume, use_cpu=args.cpu or not _has_gpu(),
+        dedupe=args.dedupe, length_cache=args.length_cache,
     )
     try:
         result = train(request)
@@ -108,6 +128,29 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser | None =
         from runtime.train.trainer import say
 
         say(f"{result.global_step} steps; loss {result.losses[0]:.4f} → {result.losses[-1]:.4f}")
+    return 0
+
+
+def show_tokens(args: argparse.Namespace, recipe: Any) -> int:
+    """The first N items exactly as the model is fed them (image tokens expanded), one JSON line each."""
+    import json
+
+    from PIL import Image
+
+    from runtime.chat.formats import get_format
+    from runtime.data.manifest import load_manifests
+    from runtime.model.loading import load_processor
+    from runtime.train.encode import ItemEncoder
+
+    loaded = load_manifests(args.manifests, image_folder=args.image_folder, dedupe=args.dedupe)
+    encoder = ItemEncoder(load_processor(args.model), get_format(recipe.conversation), recipe.max_length)
+    for item in loaded.items[: args.show_tokens]:
+        image = None
+        if item.image is not None:
+            with Image.open(item.image) as im:
+                image = im.convert("RGB")
+        features = encoder.encode(item, image)
+        print(json.dumps({"id": item.id, "input_ids": features["input_ids"], "labels": features["labels"]}))
     return 0
 
 

@@ -1,13 +1,14 @@
-"""The training dataset: conversations planned up front (lengths, truncations), images decoded lazily."""
+"""The training dataset: conversations with their planned lengths; images decoded lazily."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.data.manifest import Conversation
-from runtime.train.encode import ConversationEncoder, LengthPlan
+from runtime.train.encode import ItemEncoder, LengthPlan
 
 
 @dataclass
@@ -27,29 +28,24 @@ class PlanReport:
         return line
 
 
-def image_size(path: Any) -> tuple[int, int]:
-    """(height, width) from the file header; PIL does not decode the pixels for this."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.height, im.width
-
-
 class ConversationDataset:
     """A map-style dataset of encoded conversations (a torch Dataset by duck typing: __len__/__getitem__).
 
-    `lengths` (exact, after image expansion and truncation) feed the length-grouped sampler; computing them
-    needs only the text, plus the image header for processors whose image-token count varies with size.
+    `lengths` (exact, after image expansion and truncation) feed the length-grouped sampler. Items the max
+    length leaves nothing to learn from are left out here, and counted.
     """
 
-    def __init__(self, items: list[Conversation], encoder: ConversationEncoder) -> None:
+    def __init__(self, items: Sequence[Conversation], encoder: ItemEncoder,
+                 plans: Sequence[LengthPlan] | None = None) -> None:
         self.encoder = encoder
         self.report = PlanReport()
         self.items: list[Conversation] = []
         self.lengths: list[int] = []
-        sized = encoder.needs_image_size()
-        for item in items:
-            plan: LengthPlan = encoder.plan(item, image_size(item.image) if sized and item.image else None)
+        if plans is None:
+            from runtime.train.lengths import compute
+
+            plans = compute(items, encoder, {})
+        for item, plan in zip(items, plans, strict=True):
             self.report.longest = max(self.report.longest, plan.full_length)
             if plan.dropped:
                 self.report.dropped[plan.dropped] += 1

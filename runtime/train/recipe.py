@@ -1,7 +1,8 @@
 """The training recipe: a config file (YAML or JSON) of hyper-parameters, overridden by command-line flags.
 
 The default, `runtime/configs/pulse.yaml`, is the PULSE paper's recipe: 3 epochs, global batch 128,
-lr 2e-5 with cosine decay and 3% warmup, no weight decay, max length 4096, bf16. The global batch is a
+lr 2e-5 with cosine decay and 3% warmup, no weight decay, max length 4096, bf16, LLaVA's `llava_v1`
+conversation format. The global batch is a
 property of the recipe, not of the cluster: gradient accumulation is derived from the world size so that
 per_device_batch_size × grad_accum × world_size stays equal to it.
 """
@@ -36,7 +37,12 @@ class Recipe:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_length: int = 4096
+    conversation: str = "llava_v1"  # a format of runtime/configs/chat_formats.yaml (`model`: the checkpoint's template)
     bf16: bool = True
+    # Weights' dtype at load: `auto` is bf16 under DeepSpeed (ZeRO keeps fp32 master weights in the optimizer)
+    # and fp32 otherwise (AdamW on bf16 weights would round 2e-5 updates away); `bf16`/`fp32` force it.
+    weights_dtype: str = "auto"
+    memory_check: bool = True  # refuse a plan whose estimated memory per GPU exceeds the GPU's
     gradient_checkpointing: bool = True
     freeze_llm: bool = False
     lora: dict[str, Any] | None = None  # {"r": 64, "alpha": 16, "dropout": 0.05} to train the LLM through LoRA
@@ -87,4 +93,12 @@ def load_recipe(path: Path | None, overrides: dict[str, Any]) -> Recipe:
     recipe = Recipe(**values)
     if recipe.deepspeed and recipe.fsdp:
         raise RecipeError("--deepspeed and --fsdp are alternatives; pick one")
+    if recipe.weights_dtype not in ("auto", "bf16", "fp32"):
+        raise RecipeError(f"weights_dtype {recipe.weights_dtype!r}: expected auto, bf16 or fp32")
+    from runtime.chat.formats import FormatError, get_format
+
+    try:
+        get_format(recipe.conversation)
+    except FormatError as exc:
+        raise RecipeError(str(exc)) from None
     return recipe

@@ -8,19 +8,27 @@ gloo on CPU), DeepSpeed ZeRO-2/3 (`--deepspeed runtime/configs/zero3.json`) or F
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.chat.formats import get_format
 from runtime.data.manifest import load_manifests
-from runtime.model.loading import configure_trainable, load_model, trainable_summary
+from runtime.model.chat_template import separators_template
+from runtime.model.loading import CHAT_FILE, configure_trainable, load_model, meta_model, trainable_summary
 from runtime.train.collator import PadCollator
 from runtime.train.dataset import ConversationDataset
-from runtime.train.encode import ConversationEncoder
+from runtime.train.encode import ItemEncoder
+from runtime.train.lengths import plan_lengths
+from runtime.train.memory import GiB, HEADROOM, fixes, plan_for, strategy_of
 from runtime.train.recipe import Recipe, RecipeError, read_config
 
 DUMP_ENV = "ECGSPEC_TRAIN_DUMP_PARAMS"  # a folder: each rank writes its final parameters there (DDP checks)
+# Fault injection for the resume tests: the process SIGKILLs itself right after saving checkpoint-N, as a
+# preempted node would die, with no chance to clean up.
+CRASH_ENV = "ECGSPEC_TRAIN_CRASH_AFTER_SAVE"
 
 
 class TrainError(RuntimeError):
@@ -36,6 +44,8 @@ class TrainRequest:
     image_folder: Path | None = None
     resume: str | bool | None = None  # True: the last checkpoint in `output`; a path: that checkpoint
     use_cpu: bool = False
+    dedupe: bool = False  # drop the later items of a repeated id (default: keep them, counted)
+    length_cache: Path | None = None  # where planned lengths are cached (default: the user's cache folder)
 
 
 @dataclass
@@ -67,7 +77,13 @@ def training_arguments(req: TrainRequest, grad_accum: int) -> Any:
     fsdp: dict[str, Any] = {}
     if r.fsdp:
         spec = read_config(Path(r.fsdp))
-        fsdp = {"fsdp": spec.get("fsdp", "full_shard auto_wrap"), "fsdp_config": spec.get("fsdp_config", {})}
+        if "fsdp" in spec or not isinstance(spec.get("fsdp_config"), dict):
+            raise RecipeError(f"{r.fsdp}: give FSDP settings as an `fsdp_config` mapping only (the `fsdp` option "
+                              "string is deprecated in transformers); see runtime/configs/fsdp.json")
+        # FSDP's own activation checkpointing, not the Trainer's (which adds a redundant all-gather).
+        config = {**spec["fsdp_config"], "activation_checkpointing": r.gradient_checkpointing}
+        fsdp = {"fsdp": True, "fsdp_config": config}
+    checkpointing = r.gradient_checkpointing and not r.fsdp
     return TrainingArguments(
         output_dir=str(req.output),
         num_train_epochs=r.epochs,
@@ -80,10 +96,10 @@ def training_arguments(req: TrainRequest, grad_accum: int) -> Any:
         weight_decay=r.weight_decay,
         max_grad_norm=r.max_grad_norm,
         bf16=r.bf16,
-        activation_checkpointing=r.gradient_checkpointing,
+        activation_checkpointing=checkpointing,
         # Non-reentrant checkpointing works with a frozen vision tower and frozen embeddings (LoRA) without
         # forcing requires_grad on the inputs.
-        activation_checkpointing_kwargs={"use_reentrant": False} if r.gradient_checkpointing else None,
+        activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
         logging_steps=r.logging_steps,
         save_strategy="steps",
         save_steps=r.save_steps,
@@ -123,6 +139,19 @@ def make_trainer_class() -> type:
                 )
             return super()._get_train_sampler(train_dataset)
 
+        def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+            """Resume the weights through the model class's own loader, strictly.
+
+            `save_pretrained` writes LLaVA checkpoints in the published key layout
+            (`language_model.model.*`), which the stock Trainer feeds to a non-strict `load_state_dict`: every
+            key misses, the base weights stay, and the run continues as if it had resumed. `from_pretrained`
+            knows the layout; a strict copy then proves every parameter arrived.
+            """
+            target = model if model is not None else self.model
+            if self.is_fsdp_enabled or self.is_deepspeed_enabled or hasattr(target, "peft_config"):
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            load_checkpoint_strictly(target, resume_from_checkpoint)
+
     class LossRecorder(TrainerCallback):
         def __init__(self) -> None:
             self.losses: list[float] = []
@@ -131,8 +160,36 @@ def make_trainer_class() -> type:
             if logs and "loss" in logs:
                 self.losses.append(float(logs["loss"]))
 
+    class CrashAfterSave(TrainerCallback):
+        def __init__(self, step: int) -> None:
+            self.step = step
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.global_step == self.step:
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+
     PulseTrainer.LossRecorder = LossRecorder  # type: ignore[attr-defined]
+    PulseTrainer.CrashAfterSave = CrashAfterSave  # type: ignore[attr-defined]
     return PulseTrainer
+
+
+def load_checkpoint_strictly(model: Any, checkpoint: str) -> None:
+    """Copy a `save_pretrained` folder's weights into `model`; any missing or unexpected key is an error."""
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    saved = type(model).from_pretrained(checkpoint, dtype=dtype, local_files_only=True)
+    state = saved.state_dict()
+    with torch.no_grad():
+        result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise TrainError(
+            f"--resume: {checkpoint} does not match the model: missing {result.missing_keys[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}"
+        )
+    del saved, state
 
 
 def resolve_resume(resume: str | bool | None, output: Path) -> str | None:
@@ -150,6 +207,37 @@ def resolve_resume(resume: str | bool | None, output: Path) -> str | None:
     return str(resume)
 
 
+def weights_dtype(recipe: Recipe, strategy: str, use_cpu: bool) -> str:
+    """`bf16` or `fp32`: bf16 weights only where an optimizer keeps fp32 master weights (DeepSpeed ZeRO)."""
+    if recipe.weights_dtype != "auto":
+        return recipe.weights_dtype
+    if not (recipe.bf16 and strategy.startswith("zero") and not use_cpu):
+        return "fp32"
+    import torch
+
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
+
+def check_memory(req: TrainRequest, world_size: int, dtype: str, strategy: str) -> None:
+    """Print the estimated memory per GPU; refuse a plan that cannot fit, naming the flags that fix it."""
+    recipe = req.recipe
+    model = configure_trainable(meta_model(req.model), freeze_llm=recipe.freeze_llm, lora=recipe.lora)
+    plan = plan_for(model, recipe, world_size, 2 if dtype == "bf16" else 4, strategy)
+    import torch
+
+    if req.use_cpu or not torch.cuda.is_available():
+        say(f"memory (estimate): {plan.describe()}")
+        return
+    total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    say(f"memory (estimate): {plan.describe()} of {total / GiB:.0f} GiB")
+    if plan.total > HEADROOM * total and recipe.memory_check:
+        options = fixes(model, recipe, world_size, 2 if dtype == "bf16" else 4, HEADROOM * total)
+        raise TrainError(
+            f"this plan needs about {plan.total / GiB:.0f} GiB per GPU and the GPU has {total / GiB:.0f} GiB; "
+            f"try {' or '.join(options)} (or --no-memory-check to run anyway)"
+        )
+
+
 def train(req: TrainRequest) -> TrainResult:
     """Run one training job end to end and write a loadable checkpoint (model + processor) to req.output."""
     rank, world_size = world()
@@ -163,15 +251,24 @@ def train(req: TrainRequest) -> TrainResult:
         f"= global batch {recipe.per_device_batch_size * world_size * grad_accum}"
     )
     resume = resolve_resume(req.resume, req.output)
+    strategy = strategy_of(recipe.deepspeed, recipe.fsdp)
+    dtype = weights_dtype(recipe, strategy, req.use_cpu)
+    check_memory(req, world_size, dtype, strategy)
     args = training_arguments(req, grad_accum)
 
-    loaded = load_manifests(req.manifests, image_folder=req.image_folder)
+    loaded = load_manifests(req.manifests, image_folder=req.image_folder, dedupe=req.dedupe)
     say(f"manifests: {loaded.summary()}")
     import torch
 
-    model, processor = load_model(req.model, dtype=torch.float32, seed=recipe.seed)
-    encoder = ConversationEncoder(processor, recipe.max_length)
-    dataset = ConversationDataset(loaded.items, encoder)
+    model, processor = load_model(req.model, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32,
+                                  seed=recipe.seed)
+    fmt = get_format(recipe.conversation)
+    encoder = ItemEncoder(processor, fmt, recipe.max_length)
+    say(f"conversation format {fmt.name}; weights {dtype}")
+    plans = plan_lengths(loaded.items, encoder, manifests=req.manifests, image_folder=req.image_folder,
+                         cache_dir=req.length_cache, is_main=rank == 0,
+                         main_first=lambda: args.main_process_first(local=False, desc="length plan"), say=say)
+    dataset = ConversationDataset(loaded.items, encoder, plans)
     say(dataset.report.summary(recipe.max_length))
     if len(dataset) == 0:
         raise TrainError("no trainable items (see the counts above)")
@@ -190,10 +287,11 @@ def train(req: TrainRequest) -> TrainResult:
         train_dataset=dataset,
         data_collator=PadCollator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id),
         processing_class=processor,
-        callbacks=[recorder],
+        callbacks=[recorder] + ([cls.CrashAfterSave(int(os.environ[CRASH_ENV]))] if os.environ.get(CRASH_ENV) else []),
     )
     out = trainer.train(resume_from_checkpoint=resume)
-    save_final(trainer, processor, req.output, lora=recipe.lora is not None and not recipe.freeze_llm)
+    save_final(trainer, processor, req.output, lora=recipe.lora is not None and not recipe.freeze_llm,
+               conversation=fmt.name)
     dump_parameters(trainer.model, rank, [dataset.items[i].id for i in dataset.fetched])
     return TrainResult(
         req.output, trainer.state.global_step, recorder.losses, out.metrics.get("train_runtime", 0.0),
@@ -201,7 +299,7 @@ def train(req: TrainRequest) -> TrainResult:
     )
 
 
-def save_final(trainer: Any, processor: Any, output: Path, *, lora: bool) -> None:
+def save_final(trainer: Any, processor: Any, output: Path, *, lora: bool, conversation: str) -> None:
     """A Hugging Face directory that `from_pretrained` (and `ecgspec eval --backend transformers`) loads.
 
     LoRA runs are merged into the base weights first, so the output is a plain LLaVA checkpoint; under
@@ -219,7 +317,13 @@ def save_final(trainer: Any, processor: Any, output: Path, *, lora: bool) -> Non
             say("LoRA under sharded training: saved the adapter; merge it offline with peft's merge_and_unload")
         trainer.save_model(str(output))
     if trainer.is_world_process_zero():
+        fmt = get_format(conversation)
+        if fmt.style == "separators":
+            # Servers that render chat templates (vllm serve) then prompt in the trained words.
+            processor.chat_template = separators_template(fmt)
         processor.save_pretrained(output)
+        # The evaluator prompts the checkpoint in the format it was trained in.
+        (Path(output) / CHAT_FILE).write_text(json.dumps({"conversation": conversation}, indent=2) + "\n")
         say(f"saved {output}")
     trainer.accelerator.wait_for_everyone()
 

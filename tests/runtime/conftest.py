@@ -28,6 +28,14 @@ if "torch" in sys.modules:
 CORPUS_ITEMS = 8
 
 
+@pytest.fixture(scope="session", autouse=True)
+def length_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Planned lengths are cached in a folder of the test session, never in the user's cache."""
+    folder = tmp_path_factory.mktemp("ecgspec-cache")
+    os.environ["ECGSPEC_CACHE_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """OUT/manifests/ecginstruct.json of `ecgspec build specs/ecginstruct.ecg --limit 8` (8 items)."""
@@ -44,3 +52,22 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from runtime.model.tiny import save_tiny_llava
 
     return save_tiny_llava(tmp_path_factory.mktemp("tiny") / "model")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LLAMA_TOKENIZER = FIXTURES / "llama_tokenizer"
+
+
+@pytest.fixture(scope="session")
+def llama_tokenizer(tmp_path_factory: pytest.TempPathFactory):
+    """The real LLaMA-2 SentencePiece tokenizer (fixtures/llama_tokenizer) as the llava-hf checkpoints extend
+    it: `<image>` (32000) and `<pad>` (32001) added as special tokens. Converted to a fast tokenizer once."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(LLAMA_TOKENIZER)
+    tok.add_tokens(["<image>"], special_tokens=True)
+    tok.add_special_tokens({"pad_token": "<pad>"})
+    assert tok.convert_tokens_to_ids(["<image>", "<pad>"]) == [32000, 32001]  # as in llava-hf's tokenizers
+    saved = tmp_path_factory.mktemp("llama_tokenizer")
+    tok.save_pretrained(saved)
+    return AutoTokenizer.from_pretrained(saved)

@@ -42,11 +42,23 @@ def test_deepspeed_auto_fields_are_ones_transformers_fills(name, stage):
     assert autos <= hf_filled_keys(), autos - hf_filled_keys()
 
 
-def test_fsdp_config_is_accepted_by_training_arguments(tmp_path):
-    from transformers import TrainingArguments
+def test_fsdp_recipe_uses_fsdps_own_checkpointing_and_no_deprecated_option(tmp_path):
+    import logging
 
-    spec = json.loads((CONFIGS / "fsdp.json").read_text())
-    args = TrainingArguments(output_dir=str(tmp_path), fsdp=spec["fsdp"], fsdp_config=spec["fsdp_config"],
-                             use_cpu=True, report_to="none")
-    assert args.fsdp
+    from runtime.train.recipe import TINY_CONFIG, load_recipe
+    from runtime.train.trainer import TrainRequest, training_arguments
+
+    recipe = load_recipe(TINY_CONFIG, {"fsdp": str(CONFIGS / "fsdp.json"), "gradient_checkpointing": True})
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("transformers.training_args")
+    logger.addHandler(handler)
+    try:
+        args = training_arguments(TrainRequest([], "tiny", tmp_path, recipe, use_cpu=True), 1)
+    finally:
+        logger.removeHandler(handler)
+    assert args.fsdp is True
+    assert args.fsdp_config["activation_checkpointing"] is True and not args.activation_checkpointing
     assert "LlamaDecoderLayer" in args.fsdp_config["transformer_layer_cls_to_wrap"]
+    assert not [r for r in records if "deprecated" in r or "redundant AllGather" in r], records

@@ -12,7 +12,13 @@ from PIL import Image
 from runtime.data.manifest import Conversation, Turn, load_manifests
 from runtime.train.collator import PadCollator
 from runtime.train.dataset import ConversationDataset
-from runtime.train.encode import IGNORE_INDEX, ConversationEncoder
+from runtime.chat import ChatEncoder, get_format
+from runtime.chat.encoder import IGNORE_INDEX
+from runtime.train.encode import ItemEncoder, dialogue_of
+
+
+def ConversationEncoder(processor, max_length: int, fmt: str = "llava_v1") -> ItemEncoder:  # noqa: N802
+    return ItemEncoder(processor, get_format(fmt), max_length)
 
 ANSWERS = ("The heart rate is 69 bpm.", "sinus rhythm")
 
@@ -44,8 +50,9 @@ def expected_labels(tok, ids: list[int]) -> list[int]:
     return labels
 
 
-def test_supervised_tokens_are_exactly_the_answers_and_their_eos(processor):
-    encoder = ConversationEncoder(processor, max_length=1024)
+@pytest.mark.parametrize("fmt", ["llava_v1", "model"])
+def test_supervised_tokens_are_exactly_the_answers_and_their_eos(processor, fmt):
+    encoder = ConversationEncoder(processor, max_length=1024, fmt=fmt)
     out = encoder.encode(conversation(), Image.new("RGB", (300, 200), "white"))
     ids, labels = out["input_ids"], out["labels"]
     assert labels == expected_labels(processor.tokenizer, ids)
@@ -57,9 +64,9 @@ def test_supervised_tokens_are_exactly_the_answers_and_their_eos(processor):
 
 def test_prefix_spans_agree_with_the_templates_generation_markers(processor):
     tok = processor.tokenizer
-    encoder = ConversationEncoder(processor, max_length=1024)
+    encoder = ConversationEncoder(processor, max_length=1024, fmt="model")
     conv = conversation(image=False, system="You are an ECG expert.")
-    _, enc = encoder.encode_text(conv)
+    enc = encoder.encode_text(conv)
     marked = tok.apply_chat_template(conv.messages(), return_dict=True, return_assistant_tokens_mask=True)
     assert marked["input_ids"] == enc.input_ids
     assert [lab != IGNORE_INDEX for lab in enc.labels] == [bool(m) for m in marked["assistant_masks"]]
@@ -76,8 +83,8 @@ def test_template_without_end_of_turn_gets_eos_supervised(processor):
 
     other = copy.deepcopy(processor)
     other.chat_template = template
-    encoder = ConversationEncoder(other, max_length=1024)
-    text, spans = encoder.render_with_spans(conversation())
+    encoder = ChatEncoder(other, get_format("model"))
+    text, spans = encoder.text(dialogue_of(conversation()))
     assert [text[s:e] for s, e in spans] == [f" {ANSWERS[0]} </s>", f" {ANSWERS[1]} </s>"]
 
 
@@ -86,7 +93,7 @@ def test_truncation_is_counted_and_fully_truncated_answers_are_dropped(processor
     full = ConversationDataset(loaded.items, ConversationEncoder(processor, max_length=512))
     assert full.report.truncated == 0 and len(full) == 8
     # Long enough for every prompt and the first answer's start, too short for the whole 4-turn items.
-    shortest_prompt = min(len(ConversationEncoder(processor, 512).encode_text(i)[1].input_ids) for i in loaded.items)
+    shortest_prompt = min(len(ConversationEncoder(processor, 512).encode_text(i).input_ids) for i in loaded.items)
     cut = ConversationDataset(loaded.items, ConversationEncoder(processor, max_length=95))
     assert cut.report.truncated > 0
     assert all(n <= 95 for n in cut.lengths)

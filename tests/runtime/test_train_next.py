@@ -15,7 +15,8 @@ from runtime.data.manifest import Conversation, Turn
 from runtime.model.loading import configure_trainable
 from runtime.model.tiny import build_tiny_processor, tiny_llava_config
 from runtime.train.collator import PadCollator
-from runtime.train.encode import IGNORE_INDEX, ConversationEncoder
+from runtime.chat import get_format
+from runtime.train.encode import IGNORE_INDEX, ItemEncoder
 
 GRID = [[32, 64], [64, 32], [64, 64]]
 
@@ -40,7 +41,7 @@ def tiny_next():
 
 def test_next_lengths_masks_and_a_mixed_size_batch_train():
     model, processor = tiny_next()
-    encoder = ConversationEncoder(processor, max_length=512)
+    encoder = ItemEncoder(processor, get_format("llava_v1"), max_length=512)
     conv = Conversation("n", (Turn("user", "What is the heart rate?"), Turn("assistant", "60 bpm")), Path("x.png"))
     sizes = [(85, 110), (40, 40)]  # (height, width): a landscape page and a small square
     items = [encoder.encode(conv, Image.new("RGB", (w, h), "white")) for h, w in sizes]
