@@ -52,6 +52,16 @@ class Dialogue:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """What the length plan needs of an encoding: its length (one token per image), the position of the first
+    supervised token and of the first image token."""
+
+    length: int
+    first_label: int | None
+    image_position: int | None
+
+
+@dataclass(frozen=True)
 class Encoded:
     """Token ids with one image token per image (not yet expanded to the image's patches) and the labels."""
 
@@ -79,6 +89,7 @@ class ChatEncoder:
             raise TemplateError("the model has no chat template (chat_template.jinja); use the llava_v1 format "
                                 "or add the base model's template")
         self._fixed_image_tokens: int | None = None
+        self._image_tokens: dict[tuple[int, ...], int] = {}
         # A template that does not write BOS itself gets the one the tokenizer adds to any text, as the model's
         # processor would at inference: training and prompts then both start with it.
         bos = self.tokenizer.bos_token_id
@@ -167,7 +178,61 @@ class ChatEncoder:
         return self.encode(dialogue, generation_prompt=True).input_ids
 
     def encode_many(self, dialogues: Sequence[Dialogue], *, generation_prompt: bool = False) -> list[Encoded]:
-        """Encode many dialogues with one batched tokenizer call (the length plan's fast path)."""
+        """Encode many dialogues with one batched tokenizer call."""
+        texts, pieces, enc = self._tokenize(dialogues, generation_prompt)
+        out: list[Encoded] = []
+        cursor = 0
+        placeholder = self.format.image_placeholder
+        for (text, spans), chunks in zip(texts, pieces):
+            ids: list[int] = [self.tokenizer.bos_token_id] if self._starts_with_bos(text) else []
+            labels: list[int] = [IGNORE_INDEX] * len(ids)
+            offset = 0
+            for k, chunk in enumerate(chunks):
+                if k:
+                    ids.append(self.image_token_id)
+                    labels.append(IGNORE_INDEX)
+                    offset += len(placeholder)
+                chunk_ids = enc["input_ids"][cursor]
+                ids += chunk_ids
+                labels += _labels(chunk_ids, enc["offset_mapping"][cursor], offset, spans, self.image_token_id)
+                offset += len(chunk)
+                cursor += 1
+            out.append(Encoded(ids, labels))
+        return out
+
+    def measure_many(self, dialogues: Sequence[Dialogue]) -> list[Measure]:
+        """Lengths, first supervised positions and image positions of many dialogues, without building labels:
+        `encode_many` by arithmetic (the length plan's fast path; tests hold the two equal)."""
+        texts, pieces, enc = self._tokenize(dialogues, False)
+        out: list[Measure] = []
+        cursor = 0
+        placeholder = self.format.image_placeholder
+        for (text, spans), chunks in zip(texts, pieces):
+            n = 1 if self._starts_with_bos(text) else 0
+            first: int | None = None
+            image: int | None = None
+            offset = 0
+            for k, chunk in enumerate(chunks):
+                if k:
+                    image = n if image is None else image
+                    n += 1
+                    offset += len(placeholder)
+                chunk_ids = enc["input_ids"][cursor]
+                if image is None and self.image_token_id in chunk_ids:
+                    image = n + chunk_ids.index(self.image_token_id)
+                if first is None and spans:
+                    j = _first_supervised(chunk_ids, enc["offset_mapping"][cursor], offset, spans[0],
+                                          self.image_token_id)
+                    first = None if j is None else n + j
+                n += len(chunk_ids)
+                offset += len(chunk)
+                cursor += 1
+            out.append(Measure(n, first, image))
+        return out
+
+    def _tokenize(self, dialogues: Sequence[Dialogue], generation_prompt: bool) -> tuple[Any, list[list[str]], Any]:
+        """The texts with their answer spans, the text chunks tokenised (split at images for chunked formats),
+        and the tokenizer's batched output over all chunks."""
         texts = [self.text(d, generation_prompt=generation_prompt) for d in dialogues]
         chunked = self.format.style == "separators" and self.format.image_chunks
         placeholder = self.format.image_placeholder
@@ -180,27 +245,20 @@ class ChatEncoder:
                 text = text.replace(placeholder, self.image_token)
             pieces.append([text])
         flat = [chunk for chunks in pieces for chunk in chunks]
-        enc = self.tokenizer(flat, add_special_tokens=False, return_offsets_mapping=True) if flat else None
-        out: list[Encoded] = []
-        cursor = 0
-        for (text, spans), chunks in zip(texts, pieces):
-            ids: list[int] = [self.tokenizer.bos_token_id] if self._starts_with_bos(text) else []
-            labels: list[int] = [IGNORE_INDEX] * len(ids)
-            offset = 0
-            for k, chunk in enumerate(chunks):
-                if k:
-                    ids.append(self.image_token_id)
-                    labels.append(IGNORE_INDEX)
-                    offset += len(placeholder)
-                assert enc is not None
-                for tok, (a, b) in zip(enc["input_ids"][cursor], enc["offset_mapping"][cursor]):
-                    ids.append(tok)
-                    keep = tok != self.image_token_id and _overlaps(offset + a, offset + b, spans)
-                    labels.append(tok if keep else IGNORE_INDEX)
-                offset += len(chunk)
-                cursor += 1
-            out.append(Encoded(ids, labels))
-        return out
+        return texts, pieces, self._encode_batch(flat)
+
+    def _encode_batch(self, texts: list[str]) -> dict[str, list[Any]]:
+        """ids and offsets of many texts. The Rust tokenizer is called directly where it would be called with
+        the same settings anyway: transformers' per-item conversion of its output costs as much as the
+        tokenisation itself, which matters for a million-item length plan."""
+        if not texts:
+            return {"input_ids": [], "offset_mapping": []}
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None or backend.truncation is not None or backend.padding is not None:
+            enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+            return {"input_ids": enc["input_ids"], "offset_mapping": enc["offset_mapping"]}
+        out = backend.encode_batch(texts, add_special_tokens=False)
+        return {"input_ids": [e.ids for e in out], "offset_mapping": [e.offsets for e in out]}
 
     def _starts_with_bos(self, text: str) -> bool:
         if self.format.style == "separators":
@@ -214,7 +272,9 @@ class ChatEncoder:
         """How many tokens one image of (height, width) becomes, without decoding any image."""
         if self._fixed_image_tokens is not None:
             return self._fixed_image_tokens
-        size = image_size or (336, 336)
+        size = tuple(image_size or (336, 336))
+        if size in self._image_tokens:  # a corpus has few page sizes; the processor's helper is slow per call
+            return self._image_tokens[size]
         count = getattr(self.processor, "_get_num_multimodal_tokens", None)
         if count is not None:
             n = int(count(image_sizes=[list(size)]).num_image_tokens[0])
@@ -224,6 +284,7 @@ class ChatEncoder:
             n = self.image_inputs(Image.new("RGB", size[::-1]))[0]
         if not self.needs_image_size():
             self._fixed_image_tokens = n
+        self._image_tokens[size] = n
         return n
 
     def needs_image_size(self) -> bool:
@@ -251,7 +312,32 @@ class ChatEncoder:
         return Encoded(ids, labels)
 
 
-def _overlaps(a: int, b: int, spans: list[Span]) -> bool:
-    if b == a:  # a token with an empty offset (e.g. a lone SentencePiece "▁"): where it stands
-        return any(s <= a < e for s, e in spans)
-    return any(a < e and b > s for s, e in spans)
+def _labels(ids: list[int], offsets: list[tuple[int, int]], shift: int, spans: list[Span], image: int) -> list[int]:
+    """A token is supervised when its characters overlap an answer span (a token with an empty offset, like a
+    lone SentencePiece `▁`, when it stands inside one). Tokens and spans are both in text order: one pass."""
+    labels = [IGNORE_INDEX] * len(ids)
+    k = 0
+    for j, (a, b) in enumerate(offsets):
+        a, b = a + shift, b + shift
+        while k < len(spans) and spans[k][1] <= a:
+            k += 1
+        if k == len(spans):
+            break
+        s, e = spans[k]
+        inside = (s <= a < e) if a == b else (a < e and b > s)
+        if inside and ids[j] != image:
+            labels[j] = ids[j]
+    return labels
+
+
+def _first_supervised(ids: list[int], offsets: list[tuple[int, int]], shift: int, span: Span,
+                      image: int) -> int | None:
+    s, e = span
+    for j, (a, b) in enumerate(offsets):
+        a, b = a + shift, b + shift
+        if a >= e:
+            return None
+        inside = (s <= a < e) if a == b else (a < e and b > s)
+        if inside and ids[j] != image:
+            return j
+    return None

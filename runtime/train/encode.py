@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.chat.encoder import IGNORE_INDEX, ChatEncoder, Dialogue, Encoded, TemplateError
+from runtime.chat.encoder import IGNORE_INDEX, ChatEncoder, Dialogue, Encoded, Measure, TemplateError
 from runtime.chat.formats import ChatFormat
 from runtime.data.manifest import Conversation
 
@@ -49,23 +49,21 @@ class ItemEncoder:
 
     def plan_many(self, convs: Sequence[Conversation], sizes: Sequence[tuple[int, int] | None]) -> list[LengthPlan]:
         """Exact post-expansion lengths and truncation outcomes, one batched tokenizer call for all items."""
-        encoded = self.chat.encode_many([dialogue_of(c) for c in convs])
-        return [self._plan(c, e, s) for c, e, s in zip(convs, encoded, sizes)]
+        measured = self.chat.measure_many([dialogue_of(c) for c in convs])
+        return [self._plan(c, m, s) for c, m, s in zip(convs, measured, sizes)]
 
     def plan(self, conv: Conversation, image_size: tuple[int, int] | None = None) -> LengthPlan:
         return self.plan_many([conv], [image_size])[0]
 
-    def _plan(self, conv: Conversation, enc: Encoded, size: tuple[int, int] | None) -> LengthPlan:
-        has_image = conv.image is not None
-        n_img = self.chat.image_token_count(size) if has_image else 0
-        expanded = len(enc.input_ids) + (n_img - 1 if has_image else 0)
-        first_label = enc.first_label
+    def _plan(self, conv: Conversation, m: Measure, size: tuple[int, int] | None) -> LengthPlan:
+        n_img = self.chat.image_token_count(size) if conv.image is not None else 0
+        expanded = m.length + (n_img - 1 if conv.image is not None else 0)
+        first_label = m.first_label
         dropped = None
-        if has_image:
-            img_pos = enc.input_ids.index(self.chat.image_token_id)
-            if img_pos + n_img > self.max_length:
+        if m.image_position is not None:
+            if m.image_position + n_img > self.max_length:
                 dropped = "image tokens cut by max length"
-            elif first_label is not None and first_label > img_pos:
+            elif first_label is not None and first_label > m.image_position:
                 first_label += n_img - 1
         if dropped is None and (first_label is None or first_label >= self.max_length):
             dropped = "answer fully truncated"

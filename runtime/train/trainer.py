@@ -222,20 +222,28 @@ def check_memory(req: TrainRequest, world_size: int, dtype: str, strategy: str) 
     """Print the estimated memory per GPU; refuse a plan that cannot fit, naming the flags that fix it."""
     recipe = req.recipe
     model = configure_trainable(meta_model(req.model), freeze_llm=recipe.freeze_llm, lora=recipe.lora)
-    plan = plan_for(model, recipe, world_size, 2 if dtype == "bf16" else 4, strategy)
     import torch
 
-    if req.use_cpu or not torch.cuda.is_available():
-        say(f"memory (estimate): {plan.describe()}")
-        return
-    total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
-    say(f"memory (estimate): {plan.describe()} of {total / GiB:.0f} GiB")
-    if plan.total > HEADROOM * total and recipe.memory_check:
-        options = fixes(model, recipe, world_size, 2 if dtype == "bf16" else 4, HEADROOM * total)
-        raise TrainError(
-            f"this plan needs about {plan.total / GiB:.0f} GiB per GPU and the GPU has {total / GiB:.0f} GiB; "
-            f"try {' or '.join(options)} (or --no-memory-check to run anyway)"
-        )
+    gpu = not req.use_cpu and torch.cuda.is_available()
+    total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory if gpu else None
+    message, refused = memory_verdict(model, recipe, world_size, 2 if dtype == "bf16" else 4, strategy, total)
+    say(message)
+    if refused:
+        raise TrainError(refused)
+
+
+def memory_verdict(model: Any, recipe: Recipe, world_size: int, weight_bytes: int, strategy: str,
+                   gpu_bytes: int | None) -> tuple[str, str | None]:
+    """(the estimate line, the refusal or None) for a plan on a GPU of `gpu_bytes` (None: no GPU)."""
+    plan = plan_for(model, recipe, world_size, weight_bytes, strategy)
+    if gpu_bytes is None:
+        return f"memory (estimate): {plan.describe()}", None
+    line = f"memory (estimate): {plan.describe()} of {gpu_bytes / GiB:.0f} GiB"
+    if plan.total <= HEADROOM * gpu_bytes or not recipe.memory_check:
+        return line, None
+    options = fixes(model, recipe, world_size, weight_bytes, HEADROOM * gpu_bytes)
+    return line, (f"this plan needs about {plan.total / GiB:.0f} GiB per GPU and the GPU has "
+                  f"{gpu_bytes / GiB:.0f} GiB; try {' or '.join(options)} (or --no-memory-check to run anyway)")
 
 
 def train(req: TrainRequest) -> TrainResult:

@@ -124,3 +124,19 @@ def test_the_saved_chat_template_renders_the_formats_text(processor, version, ca
                                                     add_generation_prompt=True)
     assert asked == processor.tokenizer.bos_token + encoder.text(Dialogue(conv.turns[:1], image=conv.image),
                                                                  generation_prompt=True)[0]
+
+
+@pytest.mark.parametrize("fmt", ["llava_v1", "model"])
+def test_the_length_plans_arithmetic_equals_the_encoding(processor, fmt):
+    """`measure_many` (the planner's fast path) agrees with `encode_many` on every reference case."""
+    from runtime.model.chat_template import LLAVA_HF_TEMPLATE
+
+    processor.chat_template = LLAVA_HF_TEMPLATE
+    try:
+        encoder = ChatEncoder(processor, get_format(fmt))
+        dialogues = [dialogue_of(parsed(c)) for c in cases("llava_v1")]
+        for enc, m in zip(encoder.encode_many(dialogues), encoder.measure_many(dialogues), strict=True):
+            image = enc.input_ids.index(encoder.image_token_id) if encoder.image_token_id in enc.input_ids else None
+            assert (m.length, m.first_label, m.image_position) == (len(enc.input_ids), enc.first_label, image)
+    finally:
+        processor.chat_template = None
