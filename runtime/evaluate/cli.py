@@ -28,6 +28,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
     p.add_argument("--conversation", help="transformers/vllm: the conversation format to prompt in (default: the "
                    "one the checkpoint was trained in, else its own chat template)")
+    p.add_argument("--add-special-tokens", action="store_true",
+                   help="openai backend on `vllm serve`: ask the server to add the tokenizer's BOS to the rendered "
+                        "chat (checkpoints trained in llava_v1 and llava-hf templates expect it)")
     p.add_argument("--show-prompts", type=int, metavar="N",
                    help="transformers: print the prompts of the first N items as JSON lines {id, turn, input_ids}, "
                         "exactly as given to generate(), and exit (later turns where earlier answers are cached)")
@@ -142,7 +145,7 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
         if not args.url:
             return _fail("--backend openai needs --url")
         opts.update(url=args.url, api_key=args.api_key, concurrency=args.concurrency, retries=args.retries,
-                    timeout=args.timeout)
+                    timeout=args.timeout, add_special_tokens=args.add_special_tokens)
     try:
         backend = make_backend(args.backend, **opts)
     except BackendError as exc:

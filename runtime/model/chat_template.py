@@ -5,6 +5,8 @@ template, so that any server that renders chat templates (`vllm serve`, transfor
 in the words it was trained on. The template renders exactly `ChatEncoder.text()` (a test checks this);
 a server that tokenises the rendered text in one pass can still differ from LLaVA's chunked tokenisation by
 the `▁` token LLaVA puts after the image, which the in-process backends avoid by passing token ids.
+The template writes no BOS: a BOS written as text (`<s>A chat`) makes a SentencePiece tokenizer drop the
+word-start `▁` of the first word, so BOS is left to the tokenizer (`add_special_tokens`), as LLaVA does.
 Assistant content and its end marker are wrapped in ``{% generation %}``, so
 ``return_assistant_tokens_mask`` works with these templates too.
 """
@@ -33,7 +35,6 @@ def separators_template(fmt: ChatFormat) -> str:
         "{%- macro has_image(content) -%}"
         "{%- if content is not string -%}{%- for part in content if part['type'] == 'image' -%}1{%- endfor -%}"
         "{%- endif -%}{%- endmacro -%}"
-        + ("{{- bos_token -}}" if fmt.bos else "")
         + "{%- if messages and messages[0]['role'] == 'system' -%}"
         "{{- text(messages[0]['content']) -}}{%- set turns = messages[1:] -%}"
         "{%- else -%}{{- " + _lit(fmt.system) + " -}}{%- set turns = messages -%}{%- endif -%}"

@@ -58,6 +58,9 @@ def load_processor(spec: str) -> Any:
         return build_tiny_processor()
     from transformers import AutoProcessor
 
+    from .compat import allow_image_only_processors
+
+    allow_image_only_processors()
     return AutoProcessor.from_pretrained(check_local_model(spec), local_files_only=True)
 
 
@@ -96,6 +99,9 @@ def load_model(spec: str, *, dtype: Any = None, seed: int = 0, attn_implementati
     import transformers
     from transformers import AutoProcessor
 
+    from .compat import allow_image_only_processors
+
+    allow_image_only_processors()
     path = check_local_model(spec)
     model_type = json.loads((path / "config.json").read_text())["model_type"]
     cls = getattr(transformers, SUPPORTED[model_type])

@@ -293,7 +293,8 @@ def train(req: TrainRequest) -> TrainResult:
         model=model,
         args=args,
         train_dataset=dataset,
-        data_collator=PadCollator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id),
+        data_collator=PadCollator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                                  image_token_id=encoder.chat.image_token_id),
         processing_class=processor,
         callbacks=[recorder] + ([cls.CrashAfterSave(int(os.environ[CRASH_ENV]))] if os.environ.get(CRASH_ENV) else []),
     )

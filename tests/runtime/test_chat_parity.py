@@ -119,11 +119,10 @@ def test_the_saved_chat_template_renders_the_formats_text(processor, version, ca
         messages[0]["content"].insert(0, {"type": "image"})
     template = separators_template(get_format(version))
     rendered = processor.tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False)
-    assert rendered == processor.tokenizer.bos_token + encoder.text(conv)[0]
+    assert rendered == encoder.text(conv)[0]
     asked = processor.tokenizer.apply_chat_template(messages[:1], chat_template=template, tokenize=False,
                                                     add_generation_prompt=True)
-    assert asked == processor.tokenizer.bos_token + encoder.text(Dialogue(conv.turns[:1], image=conv.image),
-                                                                 generation_prompt=True)[0]
+    assert asked == encoder.text(Dialogue(conv.turns[:1], image=conv.image), generation_prompt=True)[0]
 
 
 @pytest.mark.parametrize("fmt", ["llava_v1", "model"])
@@ -138,5 +137,21 @@ def test_the_length_plans_arithmetic_equals_the_encoding(processor, fmt):
         for enc, m in zip(encoder.encode_many(dialogues), encoder.measure_many(dialogues), strict=True):
             image = enc.input_ids.index(encoder.image_token_id) if encoder.image_token_id in enc.input_ids else None
             assert (m.length, m.first_label, m.image_position) == (len(enc.input_ids), enc.first_label, image)
+    finally:
+        processor.chat_template = None
+
+
+def test_the_saved_template_prompts_text_only_items_exactly_as_llava_v1(processor):
+    """A checkpoint trained in llava_v1 is saved with that format as its template; prompting it in its `model`
+    format gives one BOS (the tokenizer's) and LLaVA's ids (images aside, which LLaVA tokenises in chunks)."""
+    from runtime.model.chat_template import separators_template
+
+    processor.chat_template = separators_template(get_format("llava_v1"))
+    try:
+        encoder = ChatEncoder(processor, get_format("model"))
+        conv = Dialogue((("user", "What is the rhythm?"),), image=False)
+        prompt = encoder.prompt_ids(conv)
+        assert prompt.count(processor.tokenizer.bos_token_id) == 1 and prompt[0] == processor.tokenizer.bos_token_id
+        assert prompt == ChatEncoder(processor, get_format("llava_v1")).prompt_ids(conv)
     finally:
         processor.chat_template = None

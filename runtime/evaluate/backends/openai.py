@@ -23,7 +23,7 @@ class OpenAIBackend(Backend):
 
     def __init__(self, *, url: str, model: str, api_key: str | None = None, concurrency: int = 8,
                  retries: int = 4, backoff: float = 0.5, timeout: float = 120.0, max_tokens: int = 512,
-                 temperature: float = 0.0, json_mode: bool = False):
+                 temperature: float = 0.0, json_mode: bool = False, add_special_tokens: bool = False):
         super().__init__(max_tokens=max_tokens, temperature=temperature)
         self.url = url.rstrip("/")
         self.model = model
@@ -31,13 +31,19 @@ class OpenAIBackend(Backend):
         self.retries = max(0, retries)
         self.backoff = backoff
         self.json_mode = json_mode
+        # vLLM's extension: tokenise the rendered chat with the tokenizer's BOS, as training did for templates
+        # that do not write it (the llava_v1 template saved with ecgspec checkpoints, the llava-hf ones).
+        self.add_special_tokens = add_special_tokens
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers,
                                     limits=httpx.Limits(max_connections=self.concurrency))
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {**super().settings, "json_mode": self.json_mode}
+        out = {**super().settings, "json_mode": self.json_mode}
+        if self.add_special_tokens:
+            out["add_special_tokens"] = True
+        return out
 
     def _payload(self, req: Request) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []
@@ -55,6 +61,8 @@ class OpenAIBackend(Backend):
                                 "temperature": self.temperature}
         if self.json_mode:
             body["response_format"] = {"type": "json_object"}
+        if self.add_special_tokens:
+            body["add_special_tokens"] = True
         return body
 
     def complete(self, req: Request) -> str:

@@ -25,7 +25,10 @@ class TransformersBackend(Backend):
         from transformers import AutoProcessor
 
         from runtime.chat import ChatEncoder, FormatError, get_format
+        from runtime.model.compat import allow_image_only_processors
         from runtime.model.loading import trained_format
+
+        allow_image_only_processors()
 
         self.model = str(model)
         self.device = device
@@ -70,6 +73,8 @@ class TransformersBackend(Backend):
         ids, extras = self.prompt(req)
         input_ids = torch.tensor([ids], device=self.device)
         inputs = {k: v.to(self.device) for k, v in extras.items()}
+        if "image_grid_thw" in inputs:  # Qwen2-VL: which positions are image tokens, for its 3-D rotary positions
+            inputs["mm_token_type_ids"] = (input_ids == self.chat.image_token_id).long()
         with torch.inference_mode():
             out = self.net.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **inputs,
                                     do_sample=False, max_new_tokens=self.max_tokens)
