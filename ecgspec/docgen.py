@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .check import _field_markers, _short, _strip, statement_fields
+from .check.schema import describe_type, field_markers, is_union, statement_fields, unwrap
 from .explain import show
 from .ir import KINDS, STEPS
 from .ir.base import DISTRIBUTIONS
@@ -18,18 +18,18 @@ from .units import DIMENSIONS, UNITS
 
 
 def _type_words(info: Any) -> str:
-    tp, markers = _field_markers(info)
-    members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, __import__("types").UnionType) else (tp,)
+    tp, markers = field_markers(info)
+    members = typing.get_args(tp) if is_union(tp) else (tp,)
     words: list[str] = []
     varies = False
     for m in members:
-        base, _ = _strip(m)
+        base, _ = unwrap(m)
         if base is type(None):
             words.append("`none`")
         elif base in DISTRIBUTIONS:
             varies = True
         else:
-            words.append(_short(typing.Annotated[m, *markers]) if markers else _short(m))
+            words.append(describe_type(typing.Annotated[m, *markers]) if markers else describe_type(m))
     text = " or ".join(dict.fromkeys(words))
     return text + (" (may vary)" if varies else "")
 
@@ -38,7 +38,7 @@ def _default(info: Any) -> str:
     if info.is_required():
         return "**required**"
     default = info.default if info.default is not PydanticUndefined else info.default_factory()  # type: ignore[misc]
-    tp, markers = _field_markers(info)
+    tp, markers = field_markers(info)
     text = show(default, tp, markers)
     return f"`{text}`" if len(text) < 40 else "(a template, see the source)"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import syntax as s
-from .check import Checker, Origin
+from .check import Origin, check
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
 from .ir import Decl
 from .leakage import check_leakage
@@ -128,8 +128,7 @@ def load(paths: list[Path] | Path, *, root: Path | None = None, defines: list[st
     sources = sources or SourceCache()
     scope = resolve(paths, diags, sources, root=root, defines=defines)
     templates = templates or _templates_root(paths, scope.root)
-    checker = Checker(scope, diags, templates)
-    checked = checker.run()
+    checked = check(scope, diags, templates)
     check_leakage(checked.decls, scope.decls, diags)
     _warnings(scope, checked.used_lets, checked.deps, diags)
     order = {display_path(p): i for i, p in enumerate(scope.modules)}

@@ -155,7 +155,7 @@ ColourHex = Annotated[str, Colour()]
 
 
 # (field, message, hint) or (field, message, hint, where): `where` points into the written value
-# of the field, e.g. ("row", 1), ("item", 0, 2), ("value", "AF"); see ecgspec.check._locate.
+# of the field, e.g. ("row", 1), ("item", 0, 2), ("value", "AF"); see ecgspec.check.construct.locate.
 Problem = tuple[Any, ...]
 
 
