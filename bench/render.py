@@ -40,7 +40,7 @@ from ecgspec.render.cli import SHIPPED_SPECS, shipped_records  # noqa: E402
 from ecgspec.render.layout import compose  # noqa: E402
 from ecgspec.render.png import COMPRESS_LEVEL, encode_png, encode_png_pillow  # noqa: E402
 from ecgspec.render.raster import rasterise_fast  # noqa: E402
-from ecgspec.render.record import read_wfdb  # noqa: E402
+from ecgspec.records import read_wfdb  # noqa: E402
 from ecgspec.render.sidecar import build_sidecar  # noqa: E402
 from ecgspec.render.svg import to_svg  # noqa: E402
 

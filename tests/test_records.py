@@ -15,8 +15,8 @@ import pytest
 import wfdb
 
 from ecgspec.leads import STANDARD_12
-from ecgspec.render import RecordError, read_wfdb
-from ecgspec.render.measure import measure_rhythm
+from ecgspec.records import RecordError, read_wfdb
+from ecgspec.records.measure import measure_rhythm
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"

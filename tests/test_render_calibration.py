@@ -14,7 +14,8 @@ from PIL import Image
 
 from ecgspec.ir import Layout
 from ecgspec.program import load
-from ecgspec.render import read_wfdb, render_page
+from ecgspec.records import read_wfdb
+from ecgspec.render import render_page
 from ecgspec.render.api import write_outputs
 from ecgspec.render.digitise import ink_mask
 

@@ -29,7 +29,8 @@ from ecgspec.ir.distort import (
     PaddingStep, PerspectiveStep, ResolutionStep, RotateStep, ShiftStep, Step, TraceStep, WrinkleStep,
 )
 from ecgspec.program import load
-from ecgspec.render import Record, read_wfdb, render_page, write_outputs
+from ecgspec.records import Record, read_wfdb
+from ecgspec.render import render_page, write_outputs
 from ecgspec.render.api import RenderResult, sidecar_json, spec_hash_of
 from ecgspec.render.cli import SHIPPED_SPECS
 from ecgspec.render.digitise import digitise

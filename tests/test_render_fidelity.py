@@ -33,7 +33,8 @@ import numpy as np
 import pytest
 
 from ecgspec.program import load
-from ecgspec.render import Record, read_wfdb, render_page
+from ecgspec.records import Record, read_wfdb
+from ecgspec.render import render_page
 from ecgspec.render.api import sidecar_json
 from ecgspec.render.digitise import digitise
 from ecgspec.render.sidecar import Sidecar

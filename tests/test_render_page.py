@@ -14,7 +14,8 @@ from PIL import Image
 from ecgspec.ir import Layout, Paper
 from ecgspec.leads import CHEST
 from ecgspec.program import load
-from ecgspec.render import FitError, Record, TemplateError, read_wfdb, render_page, write_outputs
+from ecgspec.records import Record, read_wfdb
+from ecgspec.render import FitError, TemplateError, render_page, write_outputs
 from ecgspec.render.layout import compose, page_size
 from ecgspec.render.raster import rasterise_fast, rasterise_reference
 from ecgspec.render.scene import Polyline, Segments, Text

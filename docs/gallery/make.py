@@ -27,7 +27,8 @@ from ecgspec.ir.distort import (  # noqa: E402
     ChartStep, GridStep, HeaderStep, LabelsStep, PaddingStep, RotateStep, TraceStep,
 )
 from ecgspec.program import load  # noqa: E402
-from ecgspec.render import read_wfdb, render_page  # noqa: E402
+from ecgspec.records import read_wfdb  # noqa: E402
+from ecgspec.render import render_page  # noqa: E402
 from ecgspec.render.api import spec_hash_of  # noqa: E402
 from ecgspec.render.cli import SHIPPED_SPECS  # noqa: E402
 

@@ -17,7 +17,8 @@ import numpy as np
 from .. import __version__
 from ..draw import draw, stream
 from ..ir import Corpus, Task
-from ..render.errors import RecordError, RenderError
+from ..records import RecordError
+from ..render.errors import RenderError
 from ..targets.facts import Subject, Unknown
 from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .plan import WorkItem

@@ -30,7 +30,7 @@ from .distortions import Plan, apply_raster, plan
 from .distortions.registry import hex_rgb
 from .png import encode_image, write_atomic
 from .raster import rasterise_fast, rasterise_reference
-from .record import Record
+from ..records import Record
 from .scene import Scene
 from .scene_steps import compose_with
 from .sidecar import Sidecar, build_sidecar

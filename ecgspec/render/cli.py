@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ..errors import did_you_mean, format_all
 from ..ir import Corpus, Distort, Layout, Paper
 from ..program import Program, load
+from ..records import RecordError
 from .errors import RenderError
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def shipped_records(folder: Path = SHIPPED_RECORDS) -> list[Path]:
 
 def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .api import render_page, spec_hash_of, write_outputs
-    from .record import read_wfdb
+    from ..records import read_wfdb
 
     if args.quality is not None and not 1 <= args.quality <= 100:
         parser.error("--quality must be between 1 and 100")
@@ -89,7 +90,7 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         result = render_page(record, layout, paper, distort=distort, seed=args.seed,  # type: ignore[arg-type]
                              spec_hash=spec_hash, fast=not args.reference, dpi=args.dpi)
         written = write_outputs(result, args.out, svg=args.svg, quality=args.quality)
-    except RenderError as exc:
+    except (RecordError, RenderError) as exc:
         _err(str(exc))
         return 1
     except OSError as exc:
@@ -244,7 +245,7 @@ def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, c
 def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .api import render_page, spec_hash_of
     from .png import encode_png, write_atomic
-    from .record import read_wfdb
+    from ..records import read_wfdb
 
     spec = Path(args.spec)
     if not spec.is_file():
@@ -285,7 +286,7 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             if distort is not None:
                 label += ", ".join(d["op"] for d in result.sidecar.distortions) or "(no step fired)"
             tiles.append((result.array, label))
-        except RenderError as exc:
+        except (RecordError, RenderError) as exc:
             tiles.append((str(exc), label))
     sheet = contact_sheet(tiles, width=args.width)
     try:

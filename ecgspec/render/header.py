@@ -27,7 +27,7 @@ from .errors import TemplateError
 
 if TYPE_CHECKING:
     from ..ir import Layout, Paper
-    from .record import Record
+    from ..records import Record
 
 # Plain text, printed as written: no autoescaping, and no whitespace trimming around tags, so a
 # line keeps its newline whatever tags it holds (`{%- -%}` trims where a template wants it).

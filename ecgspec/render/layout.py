@@ -27,7 +27,7 @@ from .errors import FitError
 from .fonts import advance
 from .geometry import Geometry, LabelSlot, Panel
 from .header import build_context, render_lines
-from .record import Record
+from ..records import Record
 from .scene import Polyline, Rect, Scene, Segments, Text
 
 # Portrait sizes of the named pages, mm.

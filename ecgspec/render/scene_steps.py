@@ -34,7 +34,7 @@ from .distortions.registry import clamp, hex_rgb, rgb_hex
 from .fonts import advance
 from .geometry import Geometry
 from .layout import _hits, compose
-from .record import Record
+from ..records import Record
 from .scene import Line, Polyline, Primitive, Rect, Scene, Segments, Text
 
 PAPER_STEPS = ("grid", "trace")

@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .geometry import Geometry
-from .record import Record
+from ..records import Record
 
 
 class _Strict(BaseModel):

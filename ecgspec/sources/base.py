@@ -2,7 +2,7 @@
 
 A reader does two things. `refs()` lists a source's records from its index alone (no signal
 is read), in a stable order, each with its key, patient, split part, labels, raw codes, report
-and metadata. `read(ref)` reads one record's signals into an `ecgspec.render.record.Record`
+and metadata. `read(ref)` reads one record's signals into an `ecgspec.records.Record`
 in mV under canonical lead names. An adapter subclass implements `entries()` (the index) and
 `load()` (one record); the base class does splits, labels, limits, lead selection, missing
 samples and resampling the same way for every database.
@@ -20,8 +20,8 @@ import numpy as np
 from ..ir import Source
 from ..leads import STANDARD_12
 from ..program import Program
-from ..render.errors import RecordError
-from ..render.record import Record, _fill_nan
+from ..records import RecordError
+from ..records import Record, fill_nan
 from .errors import Skipped, SourceError
 from .labels import LabelSet, label_set
 from .paths import data_path, display, setting_pos
@@ -206,7 +206,7 @@ class SourceReader:
                 raise RecordError(where, f"lead {lead} has {x.size} samples, the others {n}")
             bad = int((~np.isfinite(x)).sum())
             if bad:
-                x, _ = _fill_nan(x)
+                x, _ = fill_nan(x)
                 nan[lead] = nan.get(lead, 0) + bad
             if nan.get(lead, 0) > MAX_MISSING * n:
                 raise RecordError(where, f"lead {lead} is {nan[lead] / n:.0%} missing samples (NaN)")

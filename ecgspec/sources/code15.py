@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..leads import STANDARD_12
-from ..render.errors import RecordError
-from ..render.record import Record
+from ..records import RecordError
+from ..records import Record
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number

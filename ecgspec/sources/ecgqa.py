@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..render.record import Record
+from ..records import Record
 from .base import Entry, RecordRef, SourceReader, open_source
 from .paths import display
 from .ptbxl import record_key

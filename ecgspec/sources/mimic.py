@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from ..render.record import Record, read_wfdb
+from ..records import Record, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..render.record import Record, read_wfdb
+from ..records import Record, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .tables import Table, in_key_order

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..draw import draw, stream
-from ..render.record import Record
+from ..records import Record
 from .base import Entry, RecordRef, SourceReader
 
 # Lead axes: limb leads in the frontal plane (degrees, Cabrera), chest leads in the horizontal.

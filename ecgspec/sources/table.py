@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..leads import canonical_lead
-from ..render.errors import RecordError
-from ..render.record import Record, read_wfdb
+from ..records import RecordError
+from ..records import Record, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..render.record import Record, parse_comments, read_wfdb
+from ..records import Record, parse_comments, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 
 MAX_HEADER_BYTES = 1 << 20  # a WFDB header is a few hundred bytes; a larger one is not a header

@@ -20,7 +20,8 @@ from typing import Any
 from ..artifacts.plan import Item, Plan, Task, Turn
 from ..artifacts.suite_tasks import plan_header, task_shell
 from ..draw import stream
-from ..render.errors import RecordError, RenderError
+from ..records import RecordError
+from ..render.errors import RenderError
 from .facts import statements
 from .prompts import LETTERS, PromptError, make_environment, render_block
 

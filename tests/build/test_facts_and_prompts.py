@@ -12,7 +12,7 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import Task
 from ecgspec.ir.task import FACTS
-from ecgspec.render.record import Record
+from ecgspec.records import Record
 from ecgspec.targets import facts
 from ecgspec.targets.facts import COMPUTE, Subject, Unknown, qrs_axis_degrees
 from ecgspec.targets.prompts import PromptError, TaskPrompter, _number_distractors, make_environment

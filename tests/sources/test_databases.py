@@ -11,7 +11,7 @@ import pytest
 
 from ecgspec.leads import STANDARD_12
 from ecgspec.program import load
-from ecgspec.render import read_wfdb
+from ecgspec.records import read_wfdb
 from ecgspec.sources import SourceError, label_set, open_source
 from tests.helpers import check_text
 

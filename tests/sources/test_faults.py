@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgspec.render import RecordError, read_wfdb
+from ecgspec.records import RecordError, read_wfdb
 from ecgspec.sources import open_source
 from tests.helpers import check_text
 

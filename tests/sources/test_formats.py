@@ -177,7 +177,7 @@ def test_missing_limb_leads_are_an_error_when_the_format_does_not_derive_them(tm
     write_muse(RECORDS[0], out / "a.xml")
     extra = "format muse_raw extends ge_muse {\n    derive = false\n}\n"
     reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/ge_muse.ecg"', "muse_raw", extra))
-    from ecgspec.render import RecordError
+    from ecgspec.records import RecordError
 
     ref = next(reader.refs())
     with pytest.raises(RecordError, match=r"a\.xml: has no lead III, aVR, aVL, aVF"):

@@ -21,8 +21,8 @@ import numpy as np
 
 from ...ir import Format
 from ...leads import canonical_lead
-from ...render.errors import RecordError
-from ...render.record import Record
+from ...records import RecordError
+from ...records import Record
 from ..base import Entry, RecordRef, SourceReader
 from ..ptbxl import number
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...leads import canonical_lead
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader, lead_of, normalise_meta
 
 _UNITS = {"uv": 1e-3, "µv": 1e-3, "mv": 1.0, "v": 1e3}

@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 import numpy as np
 
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader, decode, lead_of, normalise_meta
 
 
