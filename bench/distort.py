@@ -37,7 +37,7 @@ from ecgspec.ir.distort import (
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import Applied, apply_raster, plan
-from ecgspec.render.distortions.plan import draw_params
+from ecgspec.render.distortions.draw import draw_params
 from ecgspec.render.png import encode_png
 
 WIDTH, HEIGHT = 2200, 1700

@@ -23,7 +23,7 @@ from ecgspec.ir.distort import (
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import RASTER, SCENE_OPS, Applied, Plan, apply_raster, map_points, plan
-from ecgspec.render.distortions.plan import draw_params
+from ecgspec.render.distortions.draw import draw_params
 from ecgspec.render.distortions.sensor import disc_kernel
 
 from .helpers import REPO

@@ -15,7 +15,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from .plan import Extract, Task
+from .plan_schema import Extract, Task
 
 
 def _rubric_text(program: Any, rel: str | None) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .item import CorpusState, do_item
-from .plan import WorkItem
+from .work_items import WorkItem
 
 _STATE: CorpusState | None = None  # a worker's own corpus state, built by _init_worker
 

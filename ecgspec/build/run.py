@@ -17,7 +17,7 @@ from ..targets.prompts import make_environment, template_digest
 from .executor import run
 from .item import CorpusState, make_prompters
 from .merge import CorpusCounts, merge_corpus
-from .plan import effective_limit, plan_sources, walk
+from .work_items import effective_limit, plan_sources, walk
 from .progress import Progress
 from .store import write_atomic
 

@@ -244,7 +244,7 @@ _REGISTRY: dict[str, str] = {
     "code15": ".code15:Code15Reader",
     "cinc": ".cinc:CincReader",
     "ecgqa": ".ecgqa:EcgQaReader",
-    "table": ".table:TableReader",
+    "table": ".csv_index:TableReader",
     "wfdb": ".wfdb_folder:WfdbFolderReader",
     "synth": ".synth:SynthReader",
     # `format` adapters: a source `from FORMAT` is read by its format's adapter

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import wfdb
 
-from ecgspec.artifacts.plan import load_plan
+from ecgspec.artifacts.plan_schema import load_plan
 from ecgspec.cli import main
 
 from .conftest import REPO

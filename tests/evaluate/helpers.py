@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ecgspec.artifacts.plan import Extract, Item, Plan, Task, Turn
+from ecgspec.artifacts.plan_schema import Extract, Item, Plan, Task, Turn
 
 Rule = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | str, float]]  # body → (status, reply, delay s)
 

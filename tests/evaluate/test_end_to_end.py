@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgspec.artifacts.plan import Item, Plan, Task, Turn, load_plan
+from ecgspec.artifacts.plan_schema import Item, Plan, Task, Turn, load_plan
 from ecgspec.cli import main
 from runtime.evaluate.backends.base import data_url
 from tests.helpers import ecgspec_build

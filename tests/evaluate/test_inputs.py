@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgspec.artifacts.plan import ArtifactError, load_plan
+from ecgspec.artifacts.plan_schema import ArtifactError, load_plan
 from ecgspec.cli import main
 from runtime.evaluate.released import import_items
 from runtime.evaluate.score import read_predictions

@@ -12,7 +12,7 @@ random fields, gains, displacements), geometry / paper / sensor (the step famili
 
 from ...ir import STEPS as _STEPS
 from .apply import Result, apply_raster, map_points
-from .plan import Applied, Plan, draw_params, plan
+from .draw import Applied, Plan, draw_params, plan
 from .registry import RASTER, Canvas, raster
 
 # Steps the renderer applies while it draws (planned here, applied there).

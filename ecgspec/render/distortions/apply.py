@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import geometry, paper, sensor  # noqa: F401  (each module registers its steps)
-from .plan import Applied
+from .draw import Applied
 from .registry import RASTER, Canvas, as_rgb
 
 

@@ -44,7 +44,7 @@ def export_parquet(build: Path, corpus: str, out: Path, *, embed: bool = True) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..build.store import ItemStore
+    from .store import ItemStore
 
     manifest = build / "manifests" / f"{corpus}.json"
     store = ItemStore(build, corpus)
