@@ -31,9 +31,27 @@ sys.path.insert(0, str(ROOT))
 
 from ecgspec.draw import stream
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, ContrastStep, CreaseStep, CropStep, DefocusStep, JpegStep, LightingStep, NoiseStep,
-    PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep, StainStep, Step, TextureStep, ThresholdStep,
-    TintStep, WrinkleStep, YellowStep,
+    AspectStep,
+    BlurStep,
+    ContrastStep,
+    CreaseStep,
+    CropStep,
+    DefocusStep,
+    JpegStep,
+    LightingStep,
+    NoiseStep,
+    PerspectiveStep,
+    ResolutionStep,
+    RotateStep,
+    ShadowStep,
+    ShiftStep,
+    StainStep,
+    Step,
+    TextureStep,
+    ThresholdStep,
+    TintStep,
+    WrinkleStep,
+    YellowStep,
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import Applied, apply_raster, plan

@@ -31,19 +31,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cairosvg  # noqa: E402
-import cv2  # noqa: E402
+import cairosvg
+import cv2
 
-from ecgspec.program import load  # noqa: E402
-from ecgspec.render.api import render_page, sidecar_json, spec_hash_of  # noqa: E402
-from ecgspec.render.cli import SHIPPED_SPECS, shipped_records  # noqa: E402
-from ecgspec.render.layout import compose  # noqa: E402
-from ecgspec.render.png import COMPRESS_LEVEL, encode_png, encode_png_pillow  # noqa: E402
-from ecgspec.render.raster import rasterise_fast  # noqa: E402
-from ecgspec.records import read_wfdb  # noqa: E402
-from ecgspec.render.sidecar import build_sidecar  # noqa: E402
-from ecgspec.render.svg import to_svg  # noqa: E402
-
+from ecgspec.program import load
+from ecgspec.records import read_wfdb
+from ecgspec.render.api import render_page, sidecar_json, spec_hash_of
+from ecgspec.render.cli import SHIPPED_SPECS, shipped_records
+from ecgspec.render.layout import compose
+from ecgspec.render.png import COMPRESS_LEVEL, encode_png, encode_png_pillow
+from ecgspec.render.raster import rasterise_fast
+from ecgspec.render.sidecar import build_sidecar
+from ecgspec.render.svg import to_svg
 
 IMAGE_KIT_S = 5.92  # ecg-image-kit, wrinkles + augmentation, s per image on this machine (external figure)
 
@@ -72,7 +71,7 @@ def main() -> int:
     for rec in records:
         rec.rhythm  # measured once per record, as a corpus build caches it  # noqa: B018
 
-    def cairosvg_path(rec) -> bytes:  # noqa: ANN001
+    def cairosvg_path(rec) -> bytes:
         scene, geo = compose(rec, layout, paper, dpi=args.dpi)
         w, h = scene.pixel_size
         png = cairosvg.svg2png(bytestring=to_svg(scene).encode(), output_width=w, output_height=h)
@@ -80,12 +79,12 @@ def main() -> int:
                                    renderer="cairosvg"))
         return png
 
-    def fast_path(rec) -> tuple[bytes, object]:  # noqa: ANN001
+    def fast_path(rec) -> tuple[bytes, object]:
         result = render_page(rec, layout, paper, dpi=args.dpi)
         sidecar_json(result.sidecar)
         return encode_png(result.array, dpi=args.dpi), result.array
 
-    def distorted_path(rec, seed: int) -> tuple[bytes, float]:  # noqa: ANN001
+    def distorted_path(rec, seed: int) -> tuple[bytes, float]:
         t = time.perf_counter()
         result = render_page(rec, layout, paper, distort=distort, seed=seed, spec_hash=spec_hash, dpi=args.dpi)
         sidecar_json(result.sidecar)

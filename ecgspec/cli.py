@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 — a bug in ecgspec, never the user's spec
+    except Exception as exc:
         if os.environ.get("ECGSPEC_DEBUG"):
             raise
         print(f"ecgspec: internal error ({type(exc).__name__}: {exc}); this is a bug in ecgspec, "

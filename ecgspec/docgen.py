@@ -37,7 +37,7 @@ def _type_words(info: Any) -> str:
 def _default(info: Any) -> str:
     if info.is_required():
         return "**required**"
-    default = info.default if info.default is not PydanticUndefined else info.default_factory()  # type: ignore[misc]
+    default = info.default if info.default is not PydanticUndefined else info.default_factory()
     tp, markers = field_markers(info)
     text = show(default, tp, markers)
     return f"`{text}`" if len(text) < 40 else "(a template, see the source)"

@@ -11,11 +11,22 @@ from pydantic import BaseModel
 from .check.schema import field_markers, is_union, marker, statement_fields, unwrap
 from .ir import Decl
 from .ir.base import (
-    DISTRIBUTIONS, Choice, Colour, Expr, Ident, Lead, LogNormal, Normal, Probability, RefTo, Span, Uniform, Unit,
+    DISTRIBUTIONS,
+    Choice,
+    Colour,
+    Expr,
+    Ident,
+    Lead,
+    LogNormal,
+    Normal,
+    Probability,
+    RefTo,
+    Span,
+    Uniform,
+    Unit,
 )
 from .program import Key, Program
 from .units import DIMENSIONS
-
 
 # Values of these kinds are names, written without quotes.
 _BARE = (RefTo, Lead, Ident, Colour, Expr)
@@ -121,10 +132,10 @@ def _statement_lines(obj: BaseModel, indent: str) -> list[str]:
         if isinstance(v, dict) and getattr(cls, "open_block", None) == fname:
             block.extend(f"{indent}    {k} = {_folds(x)}" for k, x in v.items())
             continue
-        if fname == "p" or (v == info.default and fname not in cls.positional):
+        if fname == "p" or (v == info.default and fname not in getattr(cls, "positional", ())):
             continue
         text = show(v, tp, markers)
-        if fname in cls.positional and not named:
+        if fname in getattr(cls, "positional", ()) and not named:
             parts.append(text)
         else:
             named.append(f"{fname} {text}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast
 
 from . import syntax as s
 from .errors import Diagnostics, Pos
@@ -106,7 +107,7 @@ def _why_shared(a: Use, b: Use, decls: dict[tuple[str, str], Decl]) -> str | Non
     if sa[0] == "by":
         common = sorted(sa[2] & sb[2])  # type: ignore[operator]
         return f"both take fold{'s' * (len(common) > 1)} {', '.join(map(str, common))}" if common else None
-    (a0, a1), (b0, b1) = sa[2], sb[2]  # type: ignore[misc]
+    (a0, a1), (b0, b1) = cast(tuple[tuple[float, float], tuple[float, float]], (sa[2], sb[2]))
     if a0 < b1 - 1e-12 and b0 < a1 - 1e-12:
         return f"their shares of the hash of {sa[1]} overlap"
     patients = _patient_column(a.source, decls) & _patient_column(b.source, decls)

@@ -126,11 +126,11 @@ def _accepted(state: Any) -> set[str] | None:
             trial.parse_conf = conf
             try:
                 trial.feed_token(Token(term, ""), is_end=term == "$END")
-            except Exception:  # noqa: BLE001 — lark signals "not accepted" with several types
+            except Exception:
                 continue
             out.add(term)
         return out
-    except Exception:  # noqa: BLE001 — an older or newer lark without these internals
+    except Exception:
         return None
 
 
@@ -138,6 +138,11 @@ def _tok_pos(path: str, tok: Token) -> Pos:
     line = tok.line or 1
     col = tok.column or 1
     return Pos(path, line, col, tok.end_line or line, tok.end_column or col + max(len(str(tok)), 1))
+
+
+# A transformer rule's children. Named here: inside _Build, `list` is the rule of that name.
+Children = list[Any]
+Tokens = list[Token]
 
 
 class _Build(Transformer[Token, Any]):
@@ -154,7 +159,7 @@ class _Build(Transformer[Token, Any]):
             return self._span(list(child)) if child else None
         return getattr(child, "pos", None)
 
-    def _span(self, children: list[Any]) -> Pos:
+    def _span(self, children: Children) -> Pos:
         """From the start of the first child to the end of the last (tokens and nodes alike)."""
         first = next((p for c in children if (p := self._pos_of(c)) is not None), None)
         last = next((p for c in reversed(children) if (p := self._pos_of(c)) is not None), None)
@@ -166,11 +171,11 @@ class _Build(Transformer[Token, Any]):
         return s.Word(str(tok), _tok_pos(self.path, tok))
 
     @staticmethod
-    def _drop_punct(children: list[Any]) -> list[Any]:
+    def _drop_punct(children: Children) -> list[Any]:
         return [c for c in children if not (isinstance(c, Token) and c.type in _PUNCT)]
 
     # ---- values
-    def number(self, children: list[Token]) -> s.Number:
+    def number(self, children: Tokens) -> s.Number:
         tok = children[0]
         m = _NUMBER_RE.fullmatch(str(tok))
         assert m is not None  # the NUMBER terminal guarantees the shape
@@ -179,51 +184,51 @@ class _Build(Transformer[Token, Any]):
             unit = "µV"
         return s.Number(float(m.group(1)), unit, m.group(1), _tok_pos(self.path, tok))
 
-    def string(self, children: list[Token]) -> s.String:
+    def string(self, children: Tokens) -> s.String:
         tok = children[0]
         long = tok.type == "LONG_STRING"
         body = str(tok)[3:-3] if long else str(tok)[1:-1]
         return s.String(_unescape(body), long, _tok_pos(self.path, tok))
 
-    def colour(self, children: list[Token]) -> s.Colour:
+    def colour(self, children: Tokens) -> s.Colour:
         return s.Colour(str(children[0]), _tok_pos(self.path, children[0]))
 
-    def ref(self, children: list[Token]) -> s.Ref:
+    def ref(self, children: Tokens) -> s.Ref:
         names = tuple(str(c) for c in children if c.type == "NAME")
         return s.Ref(names, self._span(children))
 
-    def range(self, children: list[Any]) -> s.Range:
+    def range(self, children: Children) -> s.Range:
         lo, hi = children[0], children[2]
         return s.Range(self.number([lo]), self.number([hi]), self._span(children))
 
-    def item(self, children: list[Any]) -> s.Item:
+    def item(self, children: Children) -> s.Item:
         parts = self._drop_punct(children)
         return s.Item(parts[0], parts[1] if len(parts) > 1 else None, self._span(children))
 
-    def row(self, children: list[Any]) -> tuple[s.Item, ...]:
+    def row(self, children: Children) -> tuple[s.Item, ...]:
         return tuple(self._drop_punct(children))
 
-    def list(self, children: list[Any]) -> s.ListValue:
+    def list(self, children: Children) -> s.ListValue:
         rows = tuple(c for c in children if isinstance(c, tuple))
         return s.ListValue(rows, self._span(children))
 
-    def choice(self, children: list[Any]) -> s.Choice:
+    def choice(self, children: Children) -> s.Choice:
         return s.Choice(children[-1], self._span(children))
 
-    def call(self, children: list[Any]) -> s.Call:
+    def call(self, children: Children) -> s.Call:
         parts = self._drop_punct(children)
         return s.Call(self._word(parts[0]), tuple(parts[1:]), self._span(children))
 
-    def kwarg(self, children: list[Any]) -> s.KwArg:
+    def kwarg(self, children: Children) -> s.KwArg:
         key, value = self._drop_punct(children)
         return s.KwArg(self._word(key), value, self._span(children))
 
     # ---- structure
-    def setting(self, children: list[Any]) -> s.Setting:
+    def setting(self, children: Children) -> s.Setting:
         key, value = self._drop_punct(children)
         return s.Setting(self._word(key), value, self._span(children))
 
-    def statement(self, children: list[Any]) -> s.Statement:
+    def statement(self, children: Children) -> s.Statement:
         parts = self._drop_punct(children)
         head = self._word(parts[0])
         block = next((p for p in parts if isinstance(p, s.Block)), None)
@@ -234,11 +239,11 @@ class _Build(Transformer[Token, Any]):
             terms = terms[1:]
         return s.Statement(head, terms, block, self._span(children))
 
-    def block(self, children: list[Any]) -> s.Block:
+    def block(self, children: Children) -> s.Block:
         entries = tuple(c for c in children if isinstance(c, (s.Setting, s.Statement)))
         return s.Block(entries, self._span(children))
 
-    def header(self, children: list[Token]) -> s.Header:
+    def header(self, children: Tokens) -> s.Header:
         word, value = children
         val: s.Word | s.String
         if value.type == "STRING":
@@ -247,26 +252,26 @@ class _Build(Transformer[Token, Any]):
             val = self._word(value)
         return s.Header(self._word(word), val, self._span(children))
 
-    def decl(self, children: list[Any]) -> s.Decl:
+    def decl(self, children: Children) -> s.Decl:
         kind, name = children[0], children[1]
         headers = tuple(c for c in children if isinstance(c, s.Header))
         quoted = name.type == "STRING"
         word = s.Word(_unescape(str(name)[1:-1]) if quoted else str(name), _tok_pos(self.path, name))
         return s.Decl(self._word(kind), word, quoted, headers, children[-1], self._span(children))
 
-    def import_(self, children: list[Token]) -> s.Import:
+    def import_(self, children: Tokens) -> s.Import:
         tok = children[1]
         path = s.String(_unescape(str(tok)[1:-1]), False, _tok_pos(self.path, tok))
         return s.Import(path, self._span(children))
 
-    def let(self, children: list[Any]) -> s.Let:
+    def let(self, children: Children) -> s.Let:
         parts = self._drop_punct(children)
         return s.Let(self._word(parts[1]), parts[2], self._span(children))
 
-    def start(self, children: list[Any]) -> tuple[Any, ...]:
+    def start(self, children: Children) -> tuple[Any, ...]:
         return tuple(c for c in children if not isinstance(c, Token))
 
-    def value_only(self, children: list[Any]) -> Any:
+    def value_only(self, children: Children) -> Any:
         return children[0]
 
 
@@ -340,7 +345,7 @@ def parse_value(text: str, origin: str, diags: Diagnostics) -> s.Value | None:
     """Parse a lone value, as given to `-D name=value`."""
     front = _frontend()
     try:
-        return front.parse(text, origin, "value_only")  # type: ignore[no-any-return]
+        return front.parse(text, origin, "value_only")
     except (UnexpectedInput, _TooDeep) as exc:
         _report_syntax_error(exc, origin, text.split("\n"), front.post, diags)
         return None
@@ -382,6 +387,7 @@ def _report_syntax_error(
         accepted = _accepted(getattr(exc, "state", None))
         words = _expected_words(accepted if accepted is not None else set(exc.allowed))
         message = f"unexpected character {char!r}"
+        hint: str | None
         if char == "'":
             hint = 'strings are written in double quotes: "like this"'
         elif char == '"':
@@ -389,7 +395,8 @@ def _report_syntax_error(
             pos = Pos(path, line, col, line, max(len(text), col) + 1)
             hint = 'close it on the same line; write text over several lines in """triple quotes"""'
         elif char == "-" and col > 1 and (text[col - 2].isalnum() or text[col - 2] == "_"):
-            word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + re.match(r"[\w-]*", text[col - 1:]).group(0))
+            rest = re.match(r"[\w-]*", text[col - 1:])
+            word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + (rest.group(0) if rest else ""))
             shown = word.group(0) if word else "name-with-dash"
             hint = f"names cannot contain '-': write `{shown.replace('-', '_')}`, or quote it: \"{shown}\""
         elif char == "-" and "NUMBER" in exc.allowed:
@@ -407,7 +414,8 @@ def _report_syntax_error(
     expected = accepted if accepted is not None else set(exc.expected)
     words = _expected_words(expected)
     if tok.type == "$END":
-        opener = (post.open_brackets or post.open_braces or [None])[-1]
+        open_ = post.open_brackets or post.open_braces
+        opener = open_[-1] if open_ else None
         if opener is not None:
             hint = f"the file ends before its matching '{_CLOSERS[str(opener)]}'"
             decl_line = _declaration_after(lines, opener.line or 1)
@@ -483,7 +491,7 @@ def _report_syntax_error(
 def _previous_token(exc: UnexpectedInput) -> Token | None:
     history = getattr(exc, "token_history", None)
     if history:
-        return history[-1]  # type: ignore[no-any-return]
+        return history[-1]
     state = getattr(exc, "state", None)
     stack = getattr(state, "value_stack", None) or []
     if stack and isinstance(stack[-1], Token):

@@ -17,9 +17,30 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import STEPS, Choice, Distort, Span, Uniform
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, ContrastStep, CreaseStep, CropStep, DefocusStep, GridStep, JpegStep, LightingStep,
-    NoiseStep, OneOfStep, PaddingStep, PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep,
-    StainStep, Step, TextureStep, ThresholdStep, TintStep, WrinkleStep, YellowStep,
+    AspectStep,
+    BlurStep,
+    ContrastStep,
+    CreaseStep,
+    CropStep,
+    DefocusStep,
+    GridStep,
+    JpegStep,
+    LightingStep,
+    NoiseStep,
+    OneOfStep,
+    PaddingStep,
+    PerspectiveStep,
+    ResolutionStep,
+    RotateStep,
+    ShadowStep,
+    ShiftStep,
+    StainStep,
+    Step,
+    TextureStep,
+    ThresholdStep,
+    TintStep,
+    WrinkleStep,
+    YellowStep,
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import RASTER, SCENE_OPS, Applied, Plan, apply_raster, map_points, plan

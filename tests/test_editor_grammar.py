@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import plistlib
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ UNITS = ["mm/mV", "mm/s", "mm", "cm", "in", "px", "dpi", "ms", "s", "Hz", "bpm",
          "deg", "%"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def grammar() -> dict:
     return json.loads(TEXTMATE.read_text(encoding="utf-8"))
 
@@ -138,7 +138,7 @@ class Tokeniser:
                 if pos >= len(line) and len(stack) >= depth:
                     break
             tokens: list[tuple[str, tuple[str, ...]]] = []
-            for ch, s in zip(raw, scopes):
+            for ch, s in zip(raw, scopes, strict=False):
                 s = tuple(s or ())
                 if tokens and tokens[-1][1] == s:
                     tokens[-1] = (tokens[-1][0] + ch, s)

@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import cv2
@@ -25,8 +25,23 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import Distort, Layout, Paper, Uniform
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, ChartStep, CropStep, GridStep, HeaderStep, LabelsStep, NoiseStep, OneOfStep,
-    PaddingStep, PerspectiveStep, ResolutionStep, RotateStep, ShiftStep, Step, TraceStep, WrinkleStep,
+    AspectStep,
+    BlurStep,
+    ChartStep,
+    CropStep,
+    GridStep,
+    HeaderStep,
+    LabelsStep,
+    NoiseStep,
+    OneOfStep,
+    PaddingStep,
+    PerspectiveStep,
+    ResolutionStep,
+    RotateStep,
+    ShiftStep,
+    Step,
+    TraceStep,
+    WrinkleStep,
 )
 from ecgspec.program import load
 from ecgspec.records import Record, read_wfdb
@@ -55,7 +70,7 @@ def _program():
     return program
 
 
-@lru_cache(maxsize=None)
+@cache
 def record(path: Path = HR06000) -> Record:
     return read_wfdb(path)
 

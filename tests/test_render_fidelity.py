@@ -26,7 +26,7 @@ the kept columns (r undefined) is held to the error bound alone; none of the shi
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +58,7 @@ def _program():
     return program
 
 
-@lru_cache(maxsize=None)
+@cache
 def _record(path: Path) -> Record:
     return read_wfdb(path)
 

@@ -32,7 +32,7 @@ corpus demo {
 """
 
 
-def _corpus(tmp_path: Path, ratio: str):  # noqa: ANN202 — the IR Corpus
+def _corpus(tmp_path: Path, ratio: str):
     import shutil
 
     shutil.copytree(REPO / "specs", tmp_path / "specs")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def paper(base: str, **changes) -> Paper:
     return p.model_copy(update=changes) if changes else p  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=None)
+@cache
 def record(path: Path = HR06000) -> Record:
     return read_wfdb(path)
 
@@ -95,7 +96,7 @@ def test_4x3_has_staggered_columns_and_a_full_length_rhythm_strip():
     assert (strip.t0, strip.t1) == (0.0, pytest.approx(9.998))
     # Columns continue each other across the page: x is linear in t along a row.
     row = [panels[(n, False)] for n in ("I", "aVR", "V1", "V4")]
-    for a, b in zip(row, row[1:]):
+    for a, b in itertools.pairwise(row):
         assert b.box[0] == pytest.approx(a.box[0] + (b.t0 - a.t0) * a.px_per_s)
         assert a.baseline_y == b.baseline_y
 

@@ -18,19 +18,25 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import cv2
+import numpy as np
+from PIL import Image
 
-from ecgspec.ir import Distort  # noqa: E402
-from ecgspec.ir.distort import (  # noqa: E402
-    ChartStep, GridStep, HeaderStep, LabelsStep, PaddingStep, RotateStep, TraceStep,
+from ecgspec.ir import Distort
+from ecgspec.ir.distort import (
+    ChartStep,
+    GridStep,
+    HeaderStep,
+    LabelsStep,
+    PaddingStep,
+    RotateStep,
+    TraceStep,
 )
-from ecgspec.program import load  # noqa: E402
-from ecgspec.records import read_wfdb  # noqa: E402
-from ecgspec.render import render_page  # noqa: E402
-from ecgspec.render.api import spec_hash_of  # noqa: E402
-from ecgspec.render.cli import SHIPPED_SPECS  # noqa: E402
+from ecgspec.program import load
+from ecgspec.records import read_wfdb
+from ecgspec.render import render_page
+from ecgspec.render.api import spec_hash_of
+from ecgspec.render.cli import SHIPPED_SPECS
 
 WIDTH = 600
 PAIR = 480  # width of each side of a clean / distorted pair
@@ -115,7 +121,7 @@ def main() -> int:
     section = "Distortions (specs/distortions.ecg; clean page left, record HR06003, paper `muse`)"
     for distort in program.of_kind("distort"):
         spec_hash = spec_hash_of(program, lay.name, pap.name, distort.name)
-        best = max(range(10), key=lambda seed: (len(render_page(rec["HR06003"], lay, pap, distort=distort,  # noqa: B023
+        best = max(range(10), key=lambda seed: (len(render_page(rec["HR06003"], lay, pap, distort=distort,
                                                                 seed=seed, spec_hash=spec_hash).plan.steps), -seed))
         result = render_page(rec["HR06003"], lay, pap, distort=distort, seed=best, spec_hash=spec_hash)
         ops = ", ".join(d["op"] for d in result.sidecar.distortions)

@@ -19,11 +19,11 @@ import hashlib
 import json
 import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SCHEMA = "ecgspec.plan/1"
+SCHEMA: Final = "ecgspec.plan/1"
 Form = Literal["multi_label", "multiple_choice", "select_all", "report", "open"]
 Metric = Literal["auc", "f1", "hamming", "accuracy", "exact_match", "judge"]
 # Letter-extraction rules for multiple choice, tried in the order the task lists them

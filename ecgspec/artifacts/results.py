@@ -13,11 +13,11 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA = "ecgspec.results/1"
+RESULTS_SCHEMA: Final = "ecgspec.results/1"
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

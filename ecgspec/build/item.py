@@ -21,8 +21,8 @@ from ..records import RecordError
 from ..render.errors import RenderError
 from ..targets.facts import Subject, Unknown
 from ..targets.prompts import PromptError, TaskPrompter, Turn
-from .work_items import WorkItem
 from .store import ItemStore, sha256_file
+from .work_items import WorkItem
 
 
 @dataclass

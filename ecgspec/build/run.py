@@ -17,9 +17,9 @@ from ..targets.prompts import make_environment, template_digest
 from .executor import run
 from .item import CorpusState, make_prompters
 from .merge import CorpusCounts, merge_corpus
-from .work_items import effective_limit, plan_sources, walk
 from .progress import Progress
 from .store import write_atomic
+from .work_items import effective_limit, plan_sources, walk
 
 
 class BuildError(Exception):
@@ -139,7 +139,7 @@ def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *
     counts, artifacts = merge_corpus(out, corpus.name, results())
     skipped = [{"source": name, "record": s.key, "path": s.path, "reason": s.reason}
                for name, r in readers.items() for s in r.skipped]
-    for s in skipped:
+    for _ in skipped:
         counts.skipped["broken index entry"] += 1
     return CorpusReport(corpus.name, state.corpus_hash, counts, artifacts, time.perf_counter() - start, fresh, resumed,
                         skipped)
@@ -187,7 +187,7 @@ def summary_table(reports: list[CorpusReport]) -> str:
         lines.append(f"corpus {r.name}: {c.items} images, {c.instances} questions "
                      f"({r.fresh} built, {r.resumed} resumed) in {r.seconds:.1f} s")
         for what in ("family", "form", "layout", "distort", "source"):
-            row = c.by.get(what) or {}
+            row: dict[str, int] = c.by.get(what) or {}
             if row:
                 cells = "  ".join(f"{k} {v}" for k, v in sorted(row.items(), key=lambda kv: (-kv[1], kv[0])))
                 lines.append(f"  {what:<8} {cells}")

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from ..ir import From
 
 
-
 class Selection(Protocol):
     """What a walk reads of a corpus: a `Corpus`, or a suite task (`suite_plan.TaskSelection`)."""
 

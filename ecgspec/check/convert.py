@@ -7,7 +7,9 @@ values are converted in text.py, distributions, ranges and choices in distributi
 from __future__ import annotations
 
 import math
+import operator
 import typing
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +35,13 @@ def value_kind(v: s.Value) -> str:
         s.Number: "a number", s.String: "a string", s.Colour: "a colour", s.Ref: "a name",
         s.Range: "a range", s.ListValue: "a list", s.Choice: "a choice", s.Call: "a distribution",
     }[type(v)]
+
+
+# A bound marker, its attribute, the test a value must pass and the words for it.
+_BOUNDS: tuple[tuple[type, str, Callable[[Any, Any], bool], str], ...] = (
+    (at.Ge, "ge", operator.ge, "at least"), (at.Gt, "gt", operator.gt, "more than"),
+    (at.Le, "le", operator.le, "at most"), (at.Lt, "lt", operator.lt, "less than"),
+)
 
 
 def _fmt_num(x: float) -> str:
@@ -64,7 +73,7 @@ class Converter:
 
         if is_union(tp):
             return self._union(value, tp, markers, ctx)
-        if tp is Any and marker(markers, Folds):
+        if tp is Any and marker(markers, Folds) is not None:
             return self._folds(value, ctx)
         if typing.get_origin(tp) is Literal:
             return self._literal(value, typing.get_args(tp), ctx)
@@ -132,7 +141,7 @@ class Converter:
         if optional and isinstance(value, s.Ref) and value.dotted == "none":
             return None
         if isinstance(value, (s.Call, s.Range, s.Choice)) and not (
-            isinstance(value, s.Range) and any(marker(unwrap(m)[1], Folds) for m in plain)
+            isinstance(value, s.Range) and any(marker(unwrap(m)[1], Folds) is not None for m in plain)
         ):
             base, base_markers = unwrap(plain[0]) if plain else (Any, [])
             markers = [*markers, *base_markers]
@@ -246,14 +255,11 @@ class Converter:
         for b in bounds(markers):
             unit = f" {shown_unit}" if shown_unit and shown_unit != "%" else ""
             fail = None
-            if isinstance(b, at.Ge) and not x >= b.ge:
-                fail = f"at least {_fmt_num(b.ge)}{unit}"
-            elif isinstance(b, at.Gt) and not x > b.gt:
-                fail = f"more than {_fmt_num(b.gt)}{unit}"
-            elif isinstance(b, at.Le) and not x <= b.le:
-                fail = f"at most {_fmt_num(b.le)}{unit}"
-            elif isinstance(b, at.Lt) and not x < b.lt:
-                fail = f"less than {_fmt_num(b.lt)}{unit}"
+            for kind, attr, holds, words in _BOUNDS:
+                if isinstance(b, kind):
+                    limit = getattr(b, attr)
+                    if not holds(x, limit):
+                        fail = f"{words} {_fmt_num(limit)}{unit}"
             if fail:
                 written_unit = f" {value.unit}" if value.unit and value.unit != "%" else value.unit or ""
                 ctx.diags.error(value.pos, f"{ctx.what} must be {fail}, got {value.text}{written_unit}",

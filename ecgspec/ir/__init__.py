@@ -1,7 +1,15 @@
 """The IR: one frozen pydantic model per concept, the single source of truth of a spec's meaning."""
 
 from .base import (
-    DISTRIBUTIONS, Choice, Decl, LogNormal, Node, Normal, Span, Statement, Uniform,
+    DISTRIBUTIONS,
+    Choice,
+    Decl,
+    LogNormal,
+    Node,
+    Normal,
+    Span,
+    Statement,
+    Uniform,
 )
 from .corpus import Corpus, From
 from .distort import STEPS, Distort, Step

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -145,7 +145,7 @@ class Choice(Node):
     weights: tuple[float, ...]
 
 
-Distribution = Union[Uniform, Normal, LogNormal, Span, Choice]
+Distribution = Uniform | Normal | LogNormal | Span | Choice
 DISTRIBUTIONS: tuple[type[Node], ...] = (Uniform, Normal, LogNormal, Span, Choice)
 
 # Common field shapes.
@@ -188,9 +188,9 @@ class Decl(Node):
         return []
 
 
-def varying(tp: Any) -> Any:
-    """The type of a setting that may be fixed or drawn per item: `tp` or a distribution of it."""
-    return Union[tp, Uniform, Normal, LogNormal, Span, Choice]  # noqa: UP007 (built at run time)
+_T = TypeVar("_T")
+# The type of a setting that may be fixed or drawn per item: `Varying[T]` is T or a distribution of it.
+Varying = Union[_T, Uniform, Normal, LogNormal, Span, Choice]  # noqa: UP007 (a generic alias: `|` cannot take a TypeVar here)
 
 
 Prob = Annotated[float, Probability()]

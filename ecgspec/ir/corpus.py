@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, Unit, varying
+from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, Unit, Varying
 
 
 class From(Statement):
@@ -38,7 +38,7 @@ class Corpus(Decl):
     distort: DistortRef | Choice | None = Field(None, description="distortion pipeline(s) for distorted renders")
     distorted: Prob = Field(0.5, ge=0, le=1, description="share of images that are distorted (PULSE: about 1:1)")
     tasks: tuple[TaskRef, ...] | Choice = Field((), description="tasks, or a weighted choice of tasks")
-    turns: varying(int) = Field(1, description="conversation turns per image")
+    turns: Varying[int] = Field(1, description="conversation turns per image")
     variants: int = Field(1, ge=1, le=100, description="images rendered per record")
     limit: int | None = Field(None, ge=1, description="at most this many items (shared by the `from` weights)")
     seed: int = Field(0, description="seed of every draw in the corpus")

@@ -12,8 +12,8 @@ from .corpus import From
 METRICS = ("auc", "f1", "hamming", "accuracy", "exact_match", "judge")
 
 
-MCQ_RULES = ("bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text")
 McqRule = Literal["bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text"]
+MCQ_RULES: tuple[McqRule, ...] = ("bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text")
 
 
 class SuiteTask(Statement):

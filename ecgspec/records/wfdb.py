@@ -115,7 +115,7 @@ def read_wfdb(path: str | Path, leads: list[str] | tuple[str, ...] | None = None
         raise
     except FileNotFoundError as exc:
         raise RecordError(exc.filename or path, "file not found (the header names it)") from None
-    except Exception as exc:  # noqa: BLE001 — wfdb raises many kinds for a broken file
+    except Exception as exc:
         msg = str(exc).strip() or type(exc).__name__
         if any(k in msg for k in ("reshape", "buffer", "not loaded correctly", "size")):
             msg = f"the signal file is truncated or does not match its header ({msg})"

@@ -26,11 +26,11 @@ import numpy as np
 from .. import __version__
 from ..draw import stream
 from ..ir import Distort, Layout, Paper
+from ..records import Record
 from .distortions import Plan, apply_raster, plan
 from .distortions.registry import hex_rgb
 from .png import encode_image, write_atomic
 from .raster import rasterise_fast, rasterise_reference
-from ..records import Record
 from .scene import Scene
 from .scene_steps import compose_with
 from .sidecar import Sidecar, build_sidecar

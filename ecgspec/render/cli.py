@@ -13,7 +13,7 @@ import math
 import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import did_you_mean, format_all
 from ..ir import Corpus, Distort, Layout, Paper
@@ -71,8 +71,8 @@ def shipped_records(folder: Path = SHIPPED_RECORDS) -> list[Path]:
 
 
 def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .api import render_page, spec_hash_of, write_outputs
     from ..records import read_wfdb
+    from .api import render_page, spec_hash_of, write_outputs
 
     if args.quality is not None and not 1 <= args.quality <= 100:
         parser.error("--quality must be between 1 and 100")
@@ -107,7 +107,7 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 # ---- preview ------------------------------------------------------------------------------------
 
 
-def _tile_font(size: int):  # noqa: ANN202 — a PIL font object
+def _tile_font(size: int):
     from PIL import ImageFont
 
     for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
@@ -132,7 +132,7 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
         own = program.of_kind(kind)
         return own if own or shipped is None else shipped.of_kind(kind)
 
-    def default(kind: str, preferred: str) -> Layout | Paper | None:
+    def default(kind: str, preferred: str) -> Any:
         pool = of(kind)
         return next((d for d in pool if d.name == preferred), pool[0] if pool else None)
 
@@ -155,14 +155,15 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
         if isinstance(decl, Distort):
             return [(layout, paper, None, 0)] + [(layout, paper, decl, seed) for seed in range(max(n - 1, 1))], True
         if isinstance(decl, Layout):
-            return [(decl, paper, None, 0)] * n, False  # type: ignore[list-item]
-        return [(layout, decl, None, 0)] * n, False  # type: ignore[list-item]
+            return [(decl, paper, None, 0)] * n, False
+        assert isinstance(decl, Paper)
+        return [(layout, decl, None, 0)] * n, False
     if program.of_kind("layout"):
-        return [(lay, paper, None, 0) for lay in program.of_kind("layout")][:n], False  # type: ignore[misc]
+        return [(lay, paper, None, 0) for lay in program.of_kind("layout")][:n], False  # type: ignore[return-value]
     if program.of_kind("paper"):
         # A fast paper does not fit the standard page: show it on the first layout that fits.
-        return [(_fitting(layout, layouts, pap), pap, None, 0)  # type: ignore[misc]
-                for pap in program.of_kind("paper")][:n], False
+        return [(_fitting(layout, layouts, pap), pap, None, 0)  # type: ignore[arg-type]
+                for pap in program.of_kind("paper")][:n], False  # type: ignore[return-value]
     distorts = program.of_kind("distort")
     if not distorts and program.of_kind("corpus"):
         return _corpus_jobs(program, shipped, program.of_kind("corpus")[0], n), False  # type: ignore[arg-type]
@@ -228,7 +229,7 @@ def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, c
     sheet = Image.new("RGB", (columns * (width + gap) + gap, rows * (cell_h + caption + gap) + gap), "#e6e6e6")
     draw = ImageDraw.Draw(sheet)
     font = _tile_font(13)
-    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles)):
+    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles, strict=True)):
         x = gap + (i % columns) * (width + gap)
         y = gap + (i // columns) * (cell_h + caption + gap)
         if isinstance(thumb, np.ndarray):
@@ -243,9 +244,9 @@ def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, c
 
 
 def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..records import read_wfdb
     from .api import render_page, spec_hash_of
     from .png import encode_png, write_atomic
-    from ..records import read_wfdb
 
     spec = Path(args.spec)
     if not spec.is_file():
@@ -281,7 +282,7 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                 records[path] = read_wfdb(path)
             spec_hash = spec_hash_of([p for p in (program, shipped) if p is not None], layout.name, paper.name,
                                      distort.name) if distort is not None else ""
-            result = render_page(records[path], layout, paper, distort=distort, seed=seed,  # type: ignore[arg-type]
+            result = render_page(records[path], layout, paper, distort=distort, seed=seed,
                                  spec_hash=spec_hash, dpi=dpi)
             if distort is not None:
                 label += ", ".join(d["op"] for d in result.sidecar.distortions) or "(no step fired)"
@@ -309,7 +310,7 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=None, help="spec root: imports may not leave it")
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 — argparse's own type
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `render` and `preview` on the `ecgspec` command's subparsers."""
     p = subparsers.add_parser("render", help="render a record as a calibrated ECG printout (PNG + JSON sidecar)",
                               description="Render one WFDB record with a layout and a paper, optionally "

@@ -85,7 +85,7 @@ def _best_path(col: list[int], start: list[int], end: list[int], baseline: float
     by_col: dict[int, list[int]] = {}
     for i, c in enumerate(col):
         by_col.setdefault(c, []).append(i)
-    mid = [(s + e) / 2 for s, e in zip(start, end)]
+    mid = [(s + e) / 2 for s, e in zip(start, end, strict=False)]
     cost: dict[int, float] = {}
     vel: dict[int, float] = {}
     back: dict[int, int] = {}

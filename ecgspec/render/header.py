@@ -122,7 +122,7 @@ def render_lines(source: str | None, context: Mapping[str, Any], *, what: str) -
         raise TemplateError(f"{what} template is not allowed to do that: {exc}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{what} template: {exc.message}") from None
-    except Exception as exc:  # noqa: BLE001 — a filter applied to the wrong kind of value, …
+    except Exception as exc:
         raise TemplateError(f"{what} template failed: {type(exc).__name__}: {exc}") from None
     lines = text.split("\n")
     while lines and not lines[0].strip():

@@ -23,11 +23,11 @@ import numpy as np
 
 from ..ir import Layout, Paper
 from ..leads import CHEST
+from ..records import Record
 from .errors import FitError
 from .fonts import advance
 from .geometry import Geometry, LabelSlot, Panel
 from .header import build_context, render_lines
-from ..records import Record
 from .scene import Polyline, Rect, Scene, Segments, Text
 
 # Portrait sizes of the named pages, mm.
@@ -290,7 +290,7 @@ def _place_label(lead: str, x: float, baseline: float, top: float, bottom: float
     high = top + 1.15 * size
     usual = max(high, baseline - min(0.45 * (baseline - top), 7.0))
     low = min(bottom - 0.35 * size, baseline + min(0.45 * (bottom - baseline), 7.0) + 0.8 * size)
-    candidates = [(x + k * 2.0, usual) for k in range(0, 8)] + [(x, low), (x, high)]
+    candidates = [(x + k * 2.0, usual) for k in range(8)] + [(x, low), (x, high)]
     candidates += [(x + k * 2.0, y) for k in range(1, 8) for y in (low, high)]
     for cx, cy in candidates:
         if not _hits(traces, cx - pad, cy - 0.8 * size - pad, cx + width + pad, cy + 0.25 * size + pad):

@@ -33,8 +33,8 @@ from collections import OrderedDict
 
 import cairocffi as cairo
 import numpy as np
-from cairocffi import ffi
 from cairocffi import cairo as _lib
+from cairocffi import ffi
 
 from .scene import Line, Polyline, Rect, Scene, Segments, Text, parse_colour
 from .svg import to_svg
@@ -65,7 +65,7 @@ def _append(ctx: cairo.Context, data: np.ndarray) -> None:
     path.status = 0
     path.num_data = len(data)
     path.data = ffi.cast("cairo_path_data_t *", ffi.from_buffer(data))
-    _lib.cairo_append_path(ctx._pointer, path)  # noqa: SLF001 — cairocffi's own handle
+    _lib.cairo_append_path(ctx._pointer, path)
 
 
 def append_polyline(ctx: cairo.Context, xy: np.ndarray) -> None:

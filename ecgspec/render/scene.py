@@ -17,7 +17,7 @@ Five primitives, each the cheapest shape its job needs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class Text:
     role: str = ""
 
 
-Primitive = Union[Rect, Line, Segments, Polyline, Text]
+Primitive = Rect | Line | Segments | Polyline | Text
 
 
 @dataclass(slots=True)

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..ir import Layout, Paper
+from ..records import Record
 from .distortions import Applied
 from .distortions.registry import clamp, hex_rgb, rgb_hex
 from .fonts import advance
 from .geometry import Geometry
 from .layout import _hits, compose
-from ..records import Record
 from .scene import Line, Polyline, Primitive, Rect, Scene, Segments, Text
 
 PAPER_STEPS = ("grid", "trace")

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .geometry import Geometry
 from ..records import Record
+from .geometry import Geometry
 
 
 class _Strict(BaseModel):
@@ -129,7 +129,7 @@ def build_sidecar(geo: Geometry, record: Record, *, width: int, height: int, lay
         quad = map_through(matrix, corners(box))
         leads.append(LeadInfo(name=p.lead, box=box, baseline_y=p.baseline * k, t0=p.t0, t1=p.t1,
                               px_per_s=p.mm_per_s * k, px_per_mV=p.mm_per_mV * k, rhythm=p.rhythm,
-                              quad=tuple(tuple(float(v) for v in pt) for pt in quad)))  # type: ignore[arg-type]
+                              quad=tuple(tuple(float(v) for v in pt) for pt in quad)))
     clean_w, clean_h = clean_size if clean_size is not None else (width, height)
     render: dict[str, Any] = {"layout": layout, "paper": paper, "seed": seed, "renderer": renderer,
                               "chest_gain_mm_mV": geo.chest_gain, "missing_leads": list(geo.missing_leads),
@@ -142,7 +142,7 @@ def build_sidecar(geo: Geometry, record: Record, *, width: int, height: int, lay
         record=RecordInfo(source=record.source, id=record.id, fs=record.fs,
                           synthetic=bool(record.meta.get("synthetic", False))),
         render=RenderInfo(**render),
-        transform=tuple(tuple(float(v) for v in row) for row in matrix),  # type: ignore[arg-type]
+        transform=tuple(tuple(float(v) for v in row) for row in matrix),
         warp_px=float(warp_px),
         distortions=list(distortions or []),
     )

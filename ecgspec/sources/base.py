@@ -17,11 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..ir import Source
+from ..ir import Format, Source
 from ..leads import STANDARD_12
 from ..program import Program
-from ..records import RecordError
-from ..records import Record, fill_nan
+from ..records import Record, RecordError, fill_nan
 from .errors import Skipped, SourceError
 from .labels import LabelSet, label_set
 from .paths import data_path, display, setting_pos
@@ -186,7 +185,7 @@ class SourceReader:
             raise
         except MemoryError:
             raise RecordError(where, "the record is too large to read") from None
-        except Exception as exc:  # noqa: BLE001 — a broken file must cost one record, never the run
+        except Exception as exc:
             msg = str(exc).strip() or type(exc).__name__
             raise RecordError(where, f"cannot read record {ref.key}: {msg}") from None
         return rec
@@ -283,6 +282,7 @@ def open_source(program: Program, name: str, data_roots: Sequence[str | Path] | 
             f"; {did_you_mean(name, names)}" if did_you_mean(name, names) else ""))
     if decl.kind == "synth":
         return reader_class("synth")(program, decl, data_roots)
+    assert isinstance(decl, Source)
     adapter = decl.adapter
     if adapter in _REGISTRY and adapter not in ("xml", "csv", "json", "dicom"):
         return reader_class(adapter)(program, decl, data_roots)
@@ -290,4 +290,5 @@ def open_source(program: Program, name: str, data_roots: Sequence[str | Path] | 
     if fmt is None:
         raise SourceError.at(setting_pos(program, ("source", name), "adapter"),
                              f"source '{name}': unknown adapter '{adapter}'", "adapters are " + ", ".join(adapters()))
+    assert isinstance(fmt, Format)
     return reader_class(fmt.adapter)(program, decl, data_roots)

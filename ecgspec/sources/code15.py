@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..leads import STANDARD_12
-from ..records import RecordError
-from ..records import Record
+from ..records import Record, RecordError
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..leads import canonical_lead
-from ..records import RecordError
-from ..records import Record, read_wfdb
+from ..records import Record, RecordError, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number

@@ -96,8 +96,8 @@ def label_set(program: Program, name: str, data_roots: Sequence[str | Path] | No
     for code, labels in pairs:
         # The first table that names a code wins (scored before unscored, for CinC).
         mapping.setdefault(code, tuple(lab for lab in labels if lab in vocab))
-    for code, labels in decl.map.items():
-        mapping[code] = tuple(labels)
+    for code, mapped in decl.map.items():
+        mapping[code] = tuple(mapped)
     for lab in vocabulary:
         mapping.setdefault(lab, (lab,))
     return LabelSet(name=name, vocabulary=tuple(vocabulary), mapping=mapping, known=frozenset(mapping),

@@ -154,6 +154,7 @@ class TaskPrompter:
                    pick=lambda seq: seq[int(rng.integers(len(seq)))] if len(seq) else "",
                    options=[], choices=[], letters=[], candidate=None)
         options: list[str] | None = None
+        target: Any  # a letter, "yes"/"no", the true labels or the value: what the answer is scored against
         if spec.shape in ("labels", "category"):
             truth = tuple(value) if isinstance(value, tuple) else (str(value),)
             vocab: Sequence[str] = self.labels.vocabulary if self.labels is not None else spec.values

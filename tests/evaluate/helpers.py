@@ -67,7 +67,7 @@ class RuleServer:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> RuleServer:  # noqa: PYI034 (a plain class, not subclassed)
+    def __enter__(self) -> RuleServer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -274,7 +274,7 @@ def write_code15(records: list[Digital], root: Path, labels: list[dict[str, bool
         w = csv.writer(f)
         w.writerow(["exam_id", "age", "is_male", "nn_predicted_age", "1dAVb", "RBBB", "LBBB", "SB", "ST", "AF",
                     "patient_id", "death", "timey", "normal_ecg", "trace_file"])
-        for i, d in enumerate(records):
+        for i in range(len(records)):
             lab = labels[i]
             fname = "exams_part0.hdf5" if i % 2 == 0 else "exams_part1.hdf5"
             w.writerow([ids[i], 40 + i, i % 2 == 0, 41.5, *(lab.get(c, False) for c in

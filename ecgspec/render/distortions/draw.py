@@ -148,5 +148,7 @@ def plan(pipeline: Distort, rng: np.random.Generator) -> Plan:
         chosen = _pick(step.steps, sub) if isinstance(step, OneOfStep) else step
         if chosen is None:
             continue
-        applied.append(Applied(op=chosen.keyword, stage=chosen.stage, params=draw_params(chosen, sub), seed=seed))
+        # A group picks one of its simple steps, whose stage is scene or raster.
+        applied.append(Applied(op=chosen.keyword, stage=chosen.stage,  # type: ignore[arg-type]
+                               params=draw_params(chosen, sub), seed=seed))
     return Plan(tuple(applied))

@@ -16,7 +16,13 @@ import cv2
 import numpy as np
 
 from .fields import (
-    apply_displacement, apply_gain, coarse_grid, coarse_shape, normal_field, smooth_noise, upsample,
+    apply_displacement,
+    apply_gain,
+    coarse_grid,
+    coarse_shape,
+    normal_field,
+    smooth_noise,
+    upsample,
 )
 from .registry import Canvas, as_rgb, clamp, hex_rgb, raster, rgb_hex
 

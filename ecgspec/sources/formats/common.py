@@ -21,8 +21,7 @@ import numpy as np
 
 from ...ir import Format
 from ...leads import canonical_lead
-from ...records import RecordError
-from ...records import Record
+from ...records import Record, RecordError
 from ..base import Entry, RecordRef, SourceReader
 from ..ptbxl import number
 

@@ -34,7 +34,7 @@ class DicomReader(FormatReader):
         try:
             return pydicom.dcmread(str(path), stop_before_pixels=False, specific_tags=None if not header_only
                                    else ["PatientID", "PatientAge", "PatientSex", "AcquisitionDateTime"])
-        except Exception as exc:  # noqa: BLE001 — pydicom raises many kinds for a broken file
+        except Exception as exc:
             raise RecordError(path, f"not a readable DICOM file: {exc}") from None
 
     def metadata(self, path: Path) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def select(node: Element, path: str, ns: dict[str, str]) -> list[str | Element]:
     elems = elems.rstrip("/") or "."
     found = node.findall(elems, ns or None)
     if attr:
-        return [e.get(attr) for e in found if e.get(attr) is not None]
+        return [v for e in found if (v := e.get(attr)) is not None]
     return list(found)
 
 
