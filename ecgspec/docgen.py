@@ -53,10 +53,17 @@ def _table(cls: type[BaseModel], skip: set[str]) -> list[str]:
 
 
 def reference() -> str:
-    out = ["# ecgspec language reference: settings and steps", "",
-           "Generated from the IR classes in `ecgspec/ir/` by `python -m ecgspec.docgen`; do not edit by hand.",
-           "The narrative reference is [language.md](language.md).", "", "## Units", "",
-           "| unit | dimension | in canonical units |", "|---|---|---|"]
+    out = [
+        "# ecgspec language reference: settings and steps",
+        "",
+        "Generated from the IR classes in `ecgspec/ir/` by `python -m ecgspec.docgen`; do not edit by hand.",
+        "The narrative reference is [language.md](language.md).",
+        "",
+        "## Units",
+        "",
+        "| unit | dimension | in canonical units |",
+        "|---|---|---|",
+    ]
     for unit, (dim, factor) in UNITS.items():
         canonical = "(a fraction)" if dim == "fraction" else DIMENSIONS[dim].canonical
         out.append(f"| `{unit}` | {dim} | {factor:g} {canonical} |")
@@ -69,11 +76,21 @@ def reference() -> str:
         for kw, st in getattr(cls, "statements", {}).items():
             if kind == "distort":
                 continue
-            out += ["", f"Step `{kw}`" + (f" (positional: {', '.join(st.positional)})" if st.positional else "")
-                    + f": {(st.__doc__ or '').strip()}", ""]
+            out += [
+                "",
+                f"Step `{kw}`"
+                + (f" (positional: {', '.join(st.positional)})" if st.positional else "")
+                + f": {(st.__doc__ or '').strip()}",
+                "",
+            ]
             out += _table(st, {f for f in st.model_fields if f in ("steps", "sources")})
-    out += ["", "## Distortion steps", "",
-            "Written in a `distort` block in order, e.g. `rotate uniform(-3 deg, 3 deg) p = 0.5`.", ""]
+    out += [
+        "",
+        "## Distortion steps",
+        "",
+        "Written in a `distort` block in order, e.g. `rotate uniform(-3 deg, 3 deg) p = 0.5`.",
+        "",
+    ]
     for kw, st in STEPS.items():
         stage = getattr(st, "stage", "raster")
         pos = f"; positional: {', '.join(st.positional)}" if st.positional else ""

@@ -47,8 +47,10 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
     markers = [*markers, *inner]
     if is_union(tp) and isinstance(value, (Uniform, Normal, LogNormal, Span, Choice)):
         # The unit of a distribution is the unit of the plain member it varies.
-        plain = next((m for m in typing.get_args(tp) if unwrap(m)[0] not in DISTRIBUTIONS
-                      and unwrap(m)[0] is not type(None)), None)
+        plain = next(
+            (m for m in typing.get_args(tp) if unwrap(m)[0] not in DISTRIBUTIONS and unwrap(m)[0] is not type(None)),
+            None,
+        )
         if plain is not None:
             base, base_markers = unwrap(plain)
             markers = [*markers, *base_markers]
@@ -70,11 +72,18 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
     if isinstance(value, LogNormal):
         return f"lognormal({value.mu:g}, {value.sigma:g})"
     if isinstance(value, Span):
-        return f"{value.lo:g}..{_num(value.hi, unit)}" if unit != "%" else f"{_num(value.lo, unit)}..{_num(value.hi, unit)}"
+        return (
+            f"{value.lo:g}..{_num(value.hi, unit)}"
+            if unit != "%"
+            else f"{_num(value.lo, unit)}..{_num(value.hi, unit)}"
+        )
     if isinstance(value, Choice):
         elem = _choice_elem(tp)
-        return "choice[" + ", ".join(f"{show(o, elem, markers)}: {w:.4g}" for o, w in zip(value.options, value.weights,
-                                                                                          strict=True)) + "]"
+        return (
+            "choice["
+            + ", ".join(f"{show(o, elem, markers)}: {w:.4g}" for o, w in zip(value.options, value.weights, strict=True))
+            + "]"
+        )
     if is_union(tp):
         for member in typing.get_args(tp):
             m, _ = unwrap(member)
@@ -85,8 +94,12 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
         return _num(float(value), unit) if unit else f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, str):
         bare = typing.get_origin(tp) is Literal or any(isinstance(m, _BARE) for m in markers)
-        if bare and (value.isidentifier() or value.startswith("#") or "." in value and
-                     all(p.isidentifier() for p in value.split("."))):
+        if bare and (
+            value.isidentifier()
+            or value.startswith("#")
+            or "." in value
+            and all(p.isidentifier() for p in value.split("."))
+        ):
             return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple):
@@ -212,4 +225,3 @@ def find(program: Program, name: str) -> tuple[list[Key], list[str]]:
     kind, _, bare = name.rpartition(":")
     matches = [k for k in program.decls if k[1] == bare and (not kind or k[0] == kind)]
     return matches, sorted({n for _, n in program.decls})
-

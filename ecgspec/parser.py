@@ -51,8 +51,7 @@ TOKEN_WORDS: dict[str, str] = {
 }
 _KEYWORDS = {"import": "IMPORT", "let": "LET", "choice": "CHOICE"}  # reserved: never a name
 _VALUE_STARTS = {"NUMBER", "STRING", "LONG_STRING", "COLOUR", "NAME", "LSQB", "CHOICE"}
-_PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT",
-          "RANGE", "SEMI"}
+_PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT", "RANGE", "SEMI"}
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _NUMBER_RE = re.compile(r"([+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)[ \t]*(.*)")
 _CLOSERS = {"{": "}", "[": "]", "(": ")"}
@@ -307,8 +306,9 @@ class _Frontend:
                 before = text[: m.start()]
                 line = (tok.line or 1) + before.count("\n")
                 col = m.start() - before.rfind("\n") if "\n" in before else (tok.column or 1) + m.start()
-                self.comments.append(Token("COMMENT", m.group(0), line=line, column=col, end_line=line,
-                                           end_column=col + len(m.group(0))))
+                self.comments.append(
+                    Token("COMMENT", m.group(0), line=line, column=col, end_line=line, end_column=col + len(m.group(0)))
+                )
         return tok
 
     def parse(self, text: str, path: str, start: str) -> Any:
@@ -336,8 +336,11 @@ def parse_module(text: str, path: str, diags: Diagnostics) -> s.Module:
             if errors >= MAX_ERRORS_PER_FILE or not _blank_declaration(lines, line):
                 return s.Module(path, (), (), text)
             continue
-        comments = tuple(sorted((s.Comment(str(c), _tok_pos(path, c)) for c in front.comments),
-                                key=lambda c: (c.pos.line, c.pos.col)))
+        comments = tuple(
+            sorted(
+                (s.Comment(str(c), _tok_pos(path, c)) for c in front.comments), key=lambda c: (c.pos.line, c.pos.col)
+            )
+        )
         return s.Module(path, items, comments, text)
 
 
@@ -375,8 +378,9 @@ def _report_syntax_error(
     """Turn a lark exception into one located diagnostic; return its line."""
     if isinstance(exc, _TooDeep):
         pos = _tok_pos(path, exc.token)
-        diags.error(pos, f"nesting deeper than {MAX_NESTING} levels", "flatten the lists or blocks",
-                    code="syntax-depth")
+        diags.error(
+            pos, f"nesting deeper than {MAX_NESTING} levels", "flatten the lists or blocks", code="syntax-depth"
+        )
         return pos.line
 
     if isinstance(exc, UnexpectedCharacters):
@@ -395,7 +399,7 @@ def _report_syntax_error(
             pos = Pos(path, line, col, line, max(len(text), col) + 1)
             hint = 'close it on the same line; write text over several lines in """triple quotes"""'
         elif char == "-" and col > 1 and (text[col - 2].isalnum() or text[col - 2] == "_"):
-            rest = re.match(r"[\w-]*", text[col - 1:])
+            rest = re.match(r"[\w-]*", text[col - 1 :])
             word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + (rest.group(0) if rest else ""))
             shown = word.group(0) if word else "name-with-dash"
             hint = f"names cannot contain '-': write `{shown.replace('-', '_')}`, or quote it: \"{shown}\""
@@ -420,14 +424,20 @@ def _report_syntax_error(
             hint = f"the file ends before its matching '{_CLOSERS[str(opener)]}'"
             decl_line = _declaration_after(lines, opener.line or 1)
             if str(opener) == "{" and decl_line is not None:
-                hint = (f"is a '}}' missing before `{lines[decl_line - 1].strip().rstrip('{').strip()}` "
-                        f"at line {decl_line}?")
+                hint = (
+                    f"is a '}}' missing before `{lines[decl_line - 1].strip().rstrip('{').strip()}` "
+                    f"at line {decl_line}?"
+                )
             diags.error(_tok_pos(path, opener), f"'{opener}' is never closed", hint, code="syntax-eof")
             return opener.line or 1
         last = max(len(lines), 1)
         col = len(lines[-1]) + 1 if lines else 1
-        diags.error(Pos(path, last, col, last, col + 1), "unexpected end of file",
-                    f"expected {words}" if words else None, code="syntax-eof")
+        diags.error(
+            Pos(path, last, col, last, col + 1),
+            "unexpected end of file",
+            f"expected {words}" if words else None,
+            code="syntax-eof",
+        )
         return last
 
     pos = _tok_pos(path, tok)
@@ -438,12 +448,19 @@ def _report_syntax_error(
     code = "syntax"
     if tok.type == "_NL":
         pos = Pos(path, pos.line, pos.col, pos.line, pos.col + 1)
-    if post.open_brackets and (tok.line or 0) > (post.open_brackets[-1].line or 0) \
-            and re.match(r"\s*[A-Za-z_]\w*\s*=", lines[(tok.line or 1) - 1] if tok.line else ""):
+    if (
+        post.open_brackets
+        and (tok.line or 0) > (post.open_brackets[-1].line or 0)
+        and re.match(r"\s*[A-Za-z_]\w*\s*=", lines[(tok.line or 1) - 1] if tok.line else "")
+    ):
         # A `key =` line while a bracket is open: the bracket above was never closed.
         opener = post.open_brackets[-1]
-        diags.error(_tok_pos(path, opener), f"'{opener}' is never closed",
-                    f"add '{_CLOSERS[str(opener)]}' at the end of line {opener.line}", code="syntax-bracket")
+        diags.error(
+            _tok_pos(path, opener),
+            f"'{opener}' is never closed",
+            f"add '{_CLOSERS[str(opener)]}' at the end of line {opener.line}",
+            code="syntax-bracket",
+        )
         return opener.line or 1
     if prev is not None and prev.type == "CHOICE":
         message = "'choice' is a reserved word: `choice[…]` starts a weighted choice"
@@ -461,8 +478,9 @@ def _report_syntax_error(
         code = "syntax-unit"
     elif tok.type in ("RBRACE", "_NL", "LBRACE", "$END") and post.open_brackets:
         opener = post.open_brackets[-1]
-        hint = (f"the '{opener}' at line {opener.line}, column {opener.column} is not closed: "
-                f"add '{_CLOSERS[str(opener)]}'")
+        hint = (
+            f"the '{opener}' at line {opener.line}, column {opener.column} is not closed: add '{_CLOSERS[str(opener)]}'"
+        )
         code = "syntax-bracket"
     elif tok.type == "RBRACE" and not post.open_braces:
         message = "unexpected '}' with no open block"
@@ -474,11 +492,17 @@ def _report_syntax_error(
         hint = "a value is missing at the end of the line"
     elif tok.type == "LBRACE" and "NAME" in expected | {"STRING"} and prev is not None and prev.type == "NAME":
         hint = "a declaration is written `KIND NAME { ... }`, for example `paper standard { ... }`"
-    elif tok.type == "COLOUR" or re.search(r"\s#([0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b",
-                                           lines[(tok.line or 1) - 1][: max((tok.column or 1) - 1, 0)]):
+    elif tok.type == "COLOUR" or re.search(
+        r"\s#([0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b",
+        lines[(tok.line or 1) - 1][: max((tok.column or 1) - 1, 0)],
+    ):
         hint = "a '#' followed by 3, 6 or 8 hex digits is a colour; a comment needs a space after '#'"
     elif tok.type == "COMMA" and not post.open_brackets:
-        if prev is not None and prev.type == "NUMBER" and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0:]):
+        if (
+            prev is not None
+            and prev.type == "NUMBER"
+            and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0 :])
+        ):
             hint = f"decimal numbers are written with a point: `{prev}.…`, e.g. `2.5 s`"
         else:
             hint = "a list is written in square brackets: `[I, II, III]`"

@@ -117,6 +117,10 @@ def test_each_package_imports_alone(package: str) -> None:
 
 
 def test_no_module_is_over_600_lines() -> None:
-    long = {str(path.relative_to(ROOT)): n for top in TOPS for _, path, _ in _modules(top)
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(path.relative_to(ROOT)): n
+        for top in TOPS
+        for _, path, _ in _modules(top)
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"modules over {MAX_LINES} lines: {long}"

@@ -41,9 +41,11 @@ from ecgspec.render.sidecar import Sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-SHIPPED = [SAMPLES / "ptbxl" / "records100" / "00001_lr",
-           *sorted(p.with_suffix("") for p in (SAMPLES / "cinc2021").glob("*.hea")),
-           SAMPLES / "ptbdb" / "s0010_re"]
+SHIPPED = [
+    SAMPLES / "ptbxl" / "records100" / "00001_lr",
+    *sorted(p.with_suffix("") for p in (SAMPLES / "cinc2021").glob("*.hea")),
+    SAMPLES / "ptbdb" / "s0010_re",
+]
 LAYOUTS = ["4x3", "3x4", "6x2", "12x1", "2x6"]
 
 MIN_R = 0.99
@@ -115,8 +117,10 @@ def test_every_lead_digitises_back_to_its_source(layout_name: str):
             else:
                 r = float(np.corrcoef(v, drawn)[0, 1])
             if r < MIN_R or err > MAX_MEDIAN_ERROR or err_point > MAX_MEDIAN_ERROR:
-                problems.append(f"{name}: r={r:.4f}, median |error| {err:.4f} mV "
-                                f"({err_point:.4f} mV against point samples), {keep.mean():.0%} kept")
+                problems.append(
+                    f"{name}: r={r:.4f}, median |error| {err:.4f} mV "
+                    f"({err_point:.4f} mV against point samples), {keep.mean():.0%} kept"
+                )
             checked += 1
     assert not problems, f"{len(problems)} leads in layout {layout_name}:\n" + "\n".join(problems)
     assert checked == len(SHIPPED) * len(expected)

@@ -8,6 +8,18 @@ from .plan_schema import ArtifactError, Extract, Item, Plan, Task, Turn, load_pl
 from .results import ClassRow, JudgeFailure, JudgeSummary, Metric, Results, TaskResult, write_text_atomic
 
 __all__ = [
-    "ArtifactError", "ClassRow", "Extract", "Item", "JudgeFailure", "JudgeSummary", "Metric", "Plan", "Results", "Task",
-    "TaskResult", "Turn", "load_plan", "write_text_atomic",
+    "ArtifactError",
+    "ClassRow",
+    "Extract",
+    "Item",
+    "JudgeFailure",
+    "JudgeSummary",
+    "Metric",
+    "Plan",
+    "Results",
+    "Task",
+    "TaskResult",
+    "Turn",
+    "load_plan",
+    "write_text_atomic",
 ]

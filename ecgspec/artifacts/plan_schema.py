@@ -52,11 +52,14 @@ class Extract(_Model):
 
     rules: tuple[McqRule, ...] = Field(
         ("bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text"),
-        description="multiple-choice letter rules, tried in order")
+        description="multiple-choice letter rules, tried in order",
+    )
     fallback: Literal["random", "none"] = Field(
-        "random", description="when nothing is extracted: a seeded random option (counted), or none (scored wrong)")
+        "random", description="when nothing is extracted: a seeded random option (counted), or none (scored wrong)"
+    )
     answers: tuple[str, ...] = Field(
-        (), description="whole-answer classes besides the labels, e.g. NORM / ABNORMAL for CODE-15%")
+        (), description="whole-answer classes besides the labels, e.g. NORM / ABNORMAL for CODE-15%"
+    )
 
 
 class Item(_Model):
@@ -64,8 +67,10 @@ class Item(_Model):
     image: str | None = Field(None, description="path relative to the plan file's folder")
     turns: tuple[Turn, ...] = Field(min_length=1)
     target: tuple[str, ...] | str | None = Field(
-        None, description="multi_label/select_all: true labels or option texts; multiple_choice: the letter; "
-                          "report/open: the reference text")
+        None,
+        description="multi_label/select_all: true labels or option texts; multiple_choice: the letter; "
+        "report/open: the reference text",
+    )
     options: tuple[str, ...] | None = None
     record: str | None = None
     patient: str | None = None
@@ -92,14 +97,18 @@ class Task(_Model):
                     raise ValueError(f"{where}: a multi_label target is a list of labels")
                 unknown = [t for t in it.target if t not in classes]
                 if unknown:
-                    raise ValueError(f"{where}: target names {', '.join(unknown)}, not among the task's labels "
-                                     f"({', '.join(sorted(classes))})")
+                    raise ValueError(
+                        f"{where}: target names {', '.join(unknown)}, not among the task's labels "
+                        f"({', '.join(sorted(classes))})"
+                    )
             elif self.form == "multiple_choice":
                 if not it.options or len(it.options) < 2:
                     raise ValueError(f"{where}: a multiple_choice item needs at least 2 options")
-                if not (isinstance(it.target, str) and it.target in LETTERS[:len(it.options)]):
-                    raise ValueError(f"{where}: target must be one of the letters "
-                                     f"{', '.join(LETTERS[:len(it.options)])}, got {it.target!r}")
+                if not (isinstance(it.target, str) and it.target in LETTERS[: len(it.options)]):
+                    raise ValueError(
+                        f"{where}: target must be one of the letters "
+                        f"{', '.join(LETTERS[: len(it.options)])}, got {it.target!r}"
+                    )
             elif self.form == "select_all":
                 if not isinstance(it.target, tuple):
                     raise ValueError(f"{where}: a select_all target is a list of option texts")
@@ -134,8 +143,10 @@ class Plan(_Model):
         for t in self.tasks:
             for it in t.items:
                 if it.id in seen:
-                    raise ValueError(f"item id '{it.id}' appears in task '{seen[it.id]}' and task '{t.id}'; "
-                                     "item ids are unique in a plan")
+                    raise ValueError(
+                        f"item id '{it.id}' appears in task '{seen[it.id]}' and task '{t.id}'; "
+                        "item ids are unique in a plan"
+                    )
                 seen[it.id] = t.id
         ids = [t.id for t in self.tasks]
         if len(set(ids)) != len(ids):
@@ -143,8 +154,9 @@ class Plan(_Model):
         return self
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        return json.dumps(
+            self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
 
     def content_hash(self) -> str:
         """The plan hash: what the response cache and every result are keyed on."""
@@ -161,8 +173,9 @@ class Plan(_Model):
         from .results import write_text_atomic
 
         path = Path(path)
-        write_text_atomic(path, json.dumps(self.model_dump(mode="json", by_alias=True), indent=1,
-                                           ensure_ascii=False) + "\n")
+        write_text_atomic(
+            path, json.dumps(self.model_dump(mode="json", by_alias=True), indent=1, ensure_ascii=False) + "\n"
+        )
         return path
 
 

@@ -56,8 +56,15 @@ class TaskSelection:
     variants: int = 1
 
 
-def compile_suite(program: Program, suite_name: str, out: Path, *, data_roots: list[Path] | None = None,
-                  skip_missing: bool = False, limit: int | None = None) -> tuple[Path, list[TaskReport]]:
+def compile_suite(
+    program: Program,
+    suite_name: str,
+    out: Path,
+    *,
+    data_roots: list[Path] | None = None,
+    skip_missing: bool = False,
+    limit: int | None = None,
+) -> tuple[Path, list[TaskReport]]:
     """Write OUT/plans/SUITE.json and its images under OUT/images/SUITE/; return the plan path and
     per-task counts. Raises SourceError for a task whose data are not there (unless skip_missing)."""
     suite = program.get("suite", suite_name)
@@ -91,9 +98,18 @@ def compile_suite(program: Program, suite_name: str, out: Path, *, data_roots: l
     return path, reports
 
 
-def _task_items(program: Program, suite: Suite, st: SuiteTask, suite_hash: str, readers: dict[str, SourceReader],
-                labels: LabelSet | None, env: Environment, out: Path, rep: TaskReport,
-                limit: int | None) -> list[Item]:
+def _task_items(
+    program: Program,
+    suite: Suite,
+    st: SuiteTask,
+    suite_hash: str,
+    readers: dict[str, SourceReader],
+    labels: LabelSet | None,
+    env: Environment,
+    out: Path,
+    rep: TaskReport,
+    limit: int | None,
+) -> list[Item]:
     """The items of one task: each selected record asked in the task's form, its page rendered once."""
     where = str(program.position(("suite", suite.name)))
     layout, paper = program.get("layout", st.layout), program.get("paper", st.paper)
@@ -104,12 +120,26 @@ def _task_items(program: Program, suite: Suite, st: SuiteTask, suite_hash: str, 
     for _work, ref in walk(selection, plans, readers, limit):
         base_id = f"{st.id}/{safe_name(ref.source)}-{safe_name(ref.key)}"
         truth = labels.map(statements(ref.codes, ref.labels)) if labels is not None else tuple(ref.labels)
-        ctx: dict[str, Any] = {"labels": vocab, "descriptions": dict(labels.descriptions) if labels else {},
-                               "record": {"id": ref.key, "source": ref.source}, "options": [], "choices": []}
-        asked = FORMS[st.form](FormInput(
-            task=st, ref=ref, base_id=base_id, truth=tuple(truth), labels=labels,
-            source_labels=readers[ref.source].labels, rng=stream(suite_hash, base_id), ctx=ctx,
-            ask=lambda c: question(env, st, c, where)))
+        ctx: dict[str, Any] = {
+            "labels": vocab,
+            "descriptions": dict(labels.descriptions) if labels else {},
+            "record": {"id": ref.key, "source": ref.source},
+            "options": [],
+            "choices": [],
+        }
+        asked = FORMS[st.form](
+            FormInput(
+                task=st,
+                ref=ref,
+                base_id=base_id,
+                truth=tuple(truth),
+                labels=labels,
+                source_labels=readers[ref.source].labels,
+                rng=stream(suite_hash, base_id),
+                ctx=ctx,
+                ask=lambda c: question(env, st, c, where),
+            )
+        )
         if isinstance(asked, str):
             rep.skip(asked)
             continue
@@ -120,15 +150,24 @@ def _task_items(program: Program, suite: Suite, st: SuiteTask, suite_hash: str, 
                 rep.skip(problem)
                 continue
         for q in asked:
-            items.append(Item(id=q.id, image=f"../{rel}", turns=(Turn(question=q.text),), target=q.target,
-                              options=tuple(q.options) if q.options else None, record=f"{ref.source}/{ref.key}",
-                              patient=ref.patient))
+            items.append(
+                Item(
+                    id=q.id,
+                    image=f"../{rel}",
+                    turns=(Turn(question=q.text),),
+                    target=q.target,
+                    options=tuple(q.options) if q.options else None,
+                    record=f"{ref.source}/{ref.key}",
+                    patient=ref.patient,
+                )
+            )
             rep.items += 1
     return items
 
 
-def _render(reader: SourceReader, ref: RecordRef, layout: Any, paper: Any, suite: Suite, suite_hash: str,
-            key: str, target: Path) -> str | None:
+def _render(
+    reader: SourceReader, ref: RecordRef, layout: Any, paper: Any, suite: Suite, suite_hash: str, key: str, target: Path
+) -> str | None:
     """Render a record's clean page to `target`; a reason to skip it where the record is broken."""
     from ..render.api import render_page, write_outputs  # the drawing stack loads only when a page is drawn
 

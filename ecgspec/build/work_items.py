@@ -119,8 +119,9 @@ def plan_sources(corpus: Selection, corpus_hash: str, readers: dict[str, Any], l
     return plans
 
 
-def walk(corpus: Selection, plans: list[SourcePlan], readers: dict[str, Any], limit: int | None
-         ) -> Iterator[tuple[WorkItem, Any]]:
+def walk(
+    corpus: Selection, plans: list[SourcePlan], readers: dict[str, Any], limit: int | None
+) -> Iterator[tuple[WorkItem, Any]]:
     """The work items in plan order, each with its record's index entry (streamed)."""
     cap = effective_limit(corpus, limit)
     seen: set[tuple[str, str]] = set()

@@ -36,8 +36,16 @@ def locate(value: s.Value | None, at_: Any) -> Pos | None:
     return None
 
 
-def construct(cls: type[BaseModel], values: dict[str, Any], pos: Pos, what: str, positions: dict[str, Pos],
-              diags: Diagnostics, written: dict[str, s.Value] | None = None, clean: bool = True) -> Any:
+def construct(
+    cls: type[BaseModel],
+    values: dict[str, Any],
+    pos: Pos,
+    what: str,
+    positions: dict[str, Pos],
+    diags: Diagnostics,
+    written: dict[str, s.Value] | None = None,
+    clean: bool = True,
+) -> Any:
     """Construct the IR object, or report and return FAIL. Cross-field checks (`problems()`) run
     only on a declaration without other errors, so that one mistake is not reported twice."""
     if any(v is FAIL for v in values.values()) or any(
@@ -55,7 +63,7 @@ def construct(cls: type[BaseModel], values: dict[str, Any], pos: Pos, what: str,
             message = f"{what} has no `from ADAPTER` in its head"
             hint = getattr(cls, "headers", {}).get("from", "").replace("the adapter: ", "adapters: ") or None
         elif f == "version":
-            message = f"{what} has no `version \"…\"` in its head"
+            message = f'{what} has no `version "…"` in its head'
             hint = 'write it after the name: `suite NAME version "1.0" { … }`'
         diags.error(pos, message, hint, code="missing-setting")
     if missing:

@@ -32,15 +32,23 @@ MAX_EXPANDED_RANGE = 10_000
 
 def value_kind(v: s.Value) -> str:
     return {
-        s.Number: "a number", s.String: "a string", s.Colour: "a colour", s.Ref: "a name",
-        s.Range: "a range", s.ListValue: "a list", s.Choice: "a choice", s.Call: "a distribution",
+        s.Number: "a number",
+        s.String: "a string",
+        s.Colour: "a colour",
+        s.Ref: "a name",
+        s.Range: "a range",
+        s.ListValue: "a list",
+        s.Choice: "a choice",
+        s.Call: "a distribution",
     }[type(v)]
 
 
 # A bound marker, its attribute, the test a value must pass and the words for it.
 _BOUNDS: tuple[tuple[type, str, Callable[[Any, Any], bool], str], ...] = (
-    (at.Ge, "ge", operator.ge, "at least"), (at.Gt, "gt", operator.gt, "more than"),
-    (at.Le, "le", operator.le, "at most"), (at.Lt, "lt", operator.lt, "less than"),
+    (at.Ge, "ge", operator.ge, "at least"),
+    (at.Gt, "gt", operator.gt, "more than"),
+    (at.Le, "le", operator.le, "at most"),
+    (at.Lt, "lt", operator.lt, "less than"),
 )
 
 
@@ -68,8 +76,15 @@ class Converter:
             define = self.scope.defines.get(name)
             let = self.scope.lets.get(name)
             if let is not None and not (isinstance(tp, type) and issubclass(tp, BaseModel)):
-                return self._through_let(name, define.value if define else let.value,
-                                         define.origin if define else f"let {name}", tp, markers, ctx, value.pos)
+                return self._through_let(
+                    name,
+                    define.value if define else let.value,
+                    define.origin if define else f"let {name}",
+                    tp,
+                    markers,
+                    ctx,
+                    value.pos,
+                )
 
         if is_union(tp):
             return self._union(value, tp, markers, ctx)
@@ -91,10 +106,9 @@ class Converter:
             return self._any(value, ctx)
         raise TypeError(f"the checker has no conversion for {tp!r}")  # a bug in an IR class, not user input
 
-    def _through_let(self, name: str, value: s.Value, via: str, tp: Any, markers: list[Any], ctx: Ctx,
-                     use: Pos) -> Any:
+    def _through_let(self, name: str, value: s.Value, via: str, tp: Any, markers: list[Any], ctx: Ctx, use: Pos) -> Any:
         if name in self._let_stack:
-            cycle = " → ".join([*self._let_stack[self._let_stack.index(name):], name])
+            cycle = " → ".join([*self._let_stack[self._let_stack.index(name) :], name])
             ctx.diags.error(value.pos, f"constants refer to each other in a cycle: {cycle}", code="let-cycle")
             return FAIL
         self.used_lets.add(name)
@@ -111,8 +125,7 @@ class Converter:
                 ctx.diags.items.append(d)
                 continue
             where = "-D" if via.startswith("-D") else f"line {d.pos.line}"
-            ctx.diags.error(use, d.message, f"through {via} ({where})" + (f"; {d.hint}" if d.hint else ""),
-                            code=d.code)
+            ctx.diags.error(use, d.message, f"through {via} ({where})" + (f"; {d.hint}" if d.hint else ""), code=d.code)
         return result
 
     def type_error(self, value: s.Value, expected: str, ctx: Ctx, hint: str | None = None) -> Any:
@@ -123,10 +136,12 @@ class Converter:
             got = f"the name '{value.dotted}'"
             if hint is None:
                 guess = did_you_mean(value.dotted, self.scope.lets)
-                hint = (guess.replace("did you mean '", "did you mean the constant '") if guess
-                        else f"no constant '{value.dotted}' is declared" + (
-                            f"; the import at {self.scope.failed_imports[0]} failed" if self.scope.failed_imports
-                            else ""))
+                hint = (
+                    guess.replace("did you mean '", "did you mean the constant '")
+                    if guess
+                    else f"no constant '{value.dotted}' is declared"
+                    + (f"; the import at {self.scope.failed_imports[0]} failed" if self.scope.failed_imports else "")
+                )
         elif isinstance(value, (s.Call, s.Range, s.Choice)) and hint is None:
             hint = "this setting is fixed for a whole build; write one value"
         ctx.diags.error(value.pos, f"{ctx.what}: expected {expected}, got {got}", hint, code="type")
@@ -153,8 +168,9 @@ class Converter:
                     return distributions.choice(self, value, elem, elem_markers, ctx)
                 return distributions.choice(self, value, base, markers, ctx)
             if not dists:
-                return self.type_error(value, describe_type(base), ctx,
-                                       "this setting is fixed for a whole build; write one value")
+                return self.type_error(
+                    value, describe_type(base), ctx, "this setting is fixed for a whole build; write one value"
+                )
             return distributions.distribution(self, value, base, markers, ctx, dists)
         # Try the plain members quietly; report with the member that suits the value's shape.
         for m in plain:
@@ -192,9 +208,12 @@ class Converter:
         if word not in options and word.replace("-", "_") in options:
             word = word.replace("-", "_")
         if word not in options:
-            ctx.diags.error(value.pos, f"{ctx.what}: unknown value '{word}'",
-                            did_you_mean(word, options) or "expected one of " + ", ".join(map(str, options)),
-                            code="unknown-value")
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: unknown value '{word}'",
+                did_you_mean(word, options) or "expected one of " + ", ".join(map(str, options)),
+                code="unknown-value",
+            )
             return FAIL
         return word
 
@@ -209,19 +228,26 @@ class Converter:
 
     def number(self, value: s.Value, tp: type, markers: list[Any], ctx: Ctx) -> Any:
         if not isinstance(value, s.Number):
-            return self.type_error(value, describe_type(Annotated[tp, *markers]) if markers else describe_type(tp),
-                                   ctx)
+            return self.type_error(value, describe_type(Annotated[tp, *markers]) if markers else describe_type(tp), ctx)
         unit_m = marker(markers, Unit)
         prob = marker(markers, Probability) is not None
         x = value.value
         if not math.isfinite(x) or abs(x) > 1e15:
-            ctx.diags.error(value.pos, f"{ctx.what}: the number {value.text} is too large",
-                            "numbers in a spec stay below 1e15", code="number-range")
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: the number {value.text} is too large",
+                "numbers in a spec stay below 1e15",
+                code="number-range",
+            )
             return FAIL
         shown_unit = unit_m and DIMENSIONS[unit_m.dimension].canonical
         if prob and value.unit is not None and value.unit != "%":
-            ctx.diags.error(value.pos, f"{ctx.what}: expected a probability (0–1 or %), got {describe(value.unit)}",
-                            "for example `p = 0.5` or `p = 50%`", code="unit-dimension")
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: expected a probability (0–1 or %), got {describe(value.unit)}",
+                "for example `p = 0.5` or `p = 50%`",
+                code="unit-dimension",
+            )
             return FAIL
         if unit_m is not None or prob:
             dim = unit_m.dimension if unit_m else "fraction"
@@ -229,23 +255,38 @@ class Converter:
                 if dim != "fraction":
                     d = DIMENSIONS[dim]
                     unit = unit_m.prefer if unit_m and unit_m.prefer else d.canonical
-                    ctx.diags.error(value.pos, f"{ctx.what}: expected {d.noun} ({unit}), got a plain number",
-                                    f"write the unit: `{value.text} {unit}`", code="unit-missing")
+                    ctx.diags.error(
+                        value.pos,
+                        f"{ctx.what}: expected {d.noun} ({unit}), got a plain number",
+                        f"write the unit: `{value.text} {unit}`",
+                        code="unit-missing",
+                    )
                     return FAIL
             elif UNITS[value.unit][0] != dim:
                 d = DIMENSIONS[dim]
-                ctx.diags.error(value.pos, f"{ctx.what}: expected {d.noun} ({d.canonical}), "
-                                f"got {describe(value.unit)}", f"for example `{d.example}`", code="unit-dimension")
+                ctx.diags.error(
+                    value.pos,
+                    f"{ctx.what}: expected {d.noun} ({d.canonical}), got {describe(value.unit)}",
+                    f"for example `{d.example}`",
+                    code="unit-dimension",
+                )
                 return FAIL
             else:
                 x = to_canonical(x, value.unit)
         elif value.unit is not None:
-            ctx.diags.error(value.pos, f"{ctx.what}: expected a plain number, got {describe(value.unit)}",
-                            f"remove the unit: `{value.text}`", code="unit-unexpected")
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: expected a plain number, got {describe(value.unit)}",
+                f"remove the unit: `{value.text}`",
+                code="unit-unexpected",
+            )
             return FAIL
         if prob and not 0 <= x <= 1:
-            ctx.diags.error(value.pos, f"{ctx.what}: a probability must lie between 0 and 1 (0% and 100%), got "
-                            f"{value.text}{value.unit or ''}", code="probability-range")
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: a probability must lie between 0 and 1 (0% and 100%), got {value.text}{value.unit or ''}",
+                code="probability-range",
+            )
             return FAIL
         if tp is int:
             if x != int(x):
@@ -262,8 +303,9 @@ class Converter:
                         fail = f"{words} {_fmt_num(limit)}{unit}"
             if fail:
                 written_unit = f" {value.unit}" if value.unit and value.unit != "%" else value.unit or ""
-                ctx.diags.error(value.pos, f"{ctx.what} must be {fail}, got {value.text}{written_unit}",
-                                code="number-range")
+                ctx.diags.error(
+                    value.pos, f"{ctx.what} must be {fail}, got {value.text}{written_unit}", code="number-range"
+                )
                 return FAIL
         return x if tp is int else float(x)
 
@@ -288,8 +330,12 @@ class Converter:
         out = []
         for item in value.items:
             if item.weight is not None:
-                ctx.diags.error(item.pos, f"{ctx.what}: unexpected `key: value` in a list",
-                                "':' gives the weights of a `choice[...]` or the pairs of a map", code="type")
+                ctx.diags.error(
+                    item.pos,
+                    f"{ctx.what}: unexpected `key: value` in a list",
+                    "':' gives the weights of a `choice[...]` or the pairs of a map",
+                    code="type",
+                )
                 out.append(FAIL)
                 continue
             elem_tp = elem if variadic else args[len(out)] if len(out) < len(args) else elem
@@ -303,7 +349,7 @@ class Converter:
     def _dict(self, value: s.Value, tp: Any, ctx: Ctx) -> Any:
         _, vtp = typing.get_args(tp)
         if not isinstance(value, s.ListValue) or value.is_matrix:
-            return self.type_error(value, "a map such as [\"key\": value, …]", ctx)
+            return self.type_error(value, 'a map such as ["key": value, …]', ctx)
         out: dict[str, Any] = {}
         for item in value.items:
             if item.weight is None:
@@ -342,8 +388,11 @@ class Converter:
             if lo.unit or hi.unit or not float(lo.value).is_integer() or not float(hi.value).is_integer():
                 return self.type_error(value, "a range of fold numbers like 1..8", ctx)
             if hi.value < lo.value or hi.value - lo.value > MAX_EXPANDED_RANGE:
-                ctx.diags.error(value.pos, f"{ctx.what}: the fold range {lo.text}..{hi.text} is empty or too long",
-                                code="range-order")
+                ctx.diags.error(
+                    value.pos,
+                    f"{ctx.what}: the fold range {lo.text}..{hi.text} is empty or too long",
+                    code="range-order",
+                )
                 return FAIL
             return tuple(range(int(lo.value), int(hi.value) + 1))
         if isinstance(value, s.ListValue) and not value.is_matrix:

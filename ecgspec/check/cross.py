@@ -17,8 +17,15 @@ from .schema import field_markers, is_union, marker, unwrap
 Key = tuple[str, str]
 
 
-def check_default_references(scope: Scope, diags: Diagnostics, cls: type[BaseModel], values: dict[str, Any],
-                             what: str, deps: set[Key], where: Pos) -> None:
+def check_default_references(
+    scope: Scope,
+    diags: Diagnostics,
+    cls: type[BaseModel],
+    values: dict[str, Any],
+    what: str,
+    deps: set[Key],
+    where: Pos,
+) -> None:
     """A default that names a declaration (`layout = "4x3"`) must exist, and counts as a use."""
     for fname, info in cls.model_fields.items():
         if fname in values or info.is_required() or not isinstance(info.default, str):
@@ -26,7 +33,8 @@ def check_default_references(scope: Scope, diags: Diagnostics, cls: type[BaseMod
         tp, markers = field_markers(info)
         members = typing.get_args(tp) if is_union(tp) else (tp,)
         ref = marker(markers, RefTo) or next(
-            (r for m in members if (r := marker(unwrap(m)[1], RefTo)) is not None), None)
+            (r for m in members if (r := marker(unwrap(m)[1], RefTo)) is not None), None
+        )
         if ref is None:
             continue
         found = next((k for k in ref.kinds if (k, info.default) in scope.decls), None)
@@ -34,13 +42,17 @@ def check_default_references(scope: Scope, diags: Diagnostics, cls: type[BaseMod
             deps.add((found, info.default))
             continue
         kinds = " or ".join(ref.kinds)
-        diags.error(where, f"{what} uses the default {kinds} '{info.default}', which is not declared",
-                    f"import a file that declares it (the shipped ones are in specs/), "
-                    f"or set `{fname} = …`", code="unknown-default")
+        diags.error(
+            where,
+            f"{what} uses the default {kinds} '{info.default}', which is not declared",
+            f"import a file that declares it (the shipped ones are in specs/), or set `{fname} = …`",
+            code="unknown-default",
+        )
 
 
-def check_splits(scope: Scope, diags: Diagnostics, decls: dict[Key, Decl],
-                 positions: ByIdentity[dict[str, Pos]]) -> None:
+def check_splits(
+    scope: Scope, diags: Diagnostics, decls: dict[Key, Decl], positions: ByIdentity[dict[str, Pos]]
+) -> None:
     """A corpus or suite may only name splits that its source declares."""
     for decl in list(decls.values()):
         froms: list[From] = []
@@ -57,6 +69,8 @@ def check_splits(scope: Scope, diags: Diagnostics, decls: dict[Key, Decl],
                 continue
             pos = (positions.get(f) or {}).get("split") or scope.decls[(decl.kind, decl.name)].name.pos
             hint = did_you_mean(f.split, names) or (
-                f"its splits are {', '.join(names)}" if names else f"declare one in source '{f.source}': "
-                "`split by strat_fold { train = 1..8; test = 9..10 }`")
+                f"its splits are {', '.join(names)}"
+                if names
+                else f"declare one in source '{f.source}': `split by strat_fold {{ train = 1..8; test = 9..10 }}`"
+            )
             diags.error(pos, f"source '{f.source}' has no split '{f.split}'", hint, code="unknown-split")

@@ -65,8 +65,12 @@ class Checker:
                 if isinstance(entry, s.Setting):
                     first = seen_here.get(entry.key.text)
                     if first is not None:
-                        self.diags.error(entry.key.pos, f"`{entry.key.text}` is set twice in {what}",
-                                         f"first set at line {first.key.pos.line}", code="duplicate-setting")
+                        self.diags.error(
+                            entry.key.pos,
+                            f"`{entry.key.text}` is set twice in {what}",
+                            f"first set at line {first.key.pos.line}",
+                            code="duplicate-setting",
+                        )
                         continue
                     seen_here[entry.key.text] = entry
                     settings[entry.key.text] = (entry, d)
@@ -80,14 +84,30 @@ class Checker:
         if "adapter" in cls.model_fields and "adapter" in values and kind == "source":
             self._check_source_adapter(decl, values["adapter"], chain)
         written = {k: st.value for k, (st, _) in settings.items()}
-        obj = construct(cls, values, decl.name.pos, what, positions, self.diags, written=written,
-                        clean=len(self.diags.errors) == errors_at_start)
+        obj = construct(
+            cls,
+            values,
+            decl.name.pos,
+            what,
+            positions,
+            self.diags,
+            written=written,
+            clean=len(self.diags.errors) == errors_at_start,
+        )
         if obj is not FAIL:
             self.out.decls[key] = obj
             self.out.origins[key] = origins
 
-    def _headers(self, decl: s.Decl, chain: list[s.Decl], cls: type[Decl], what: str, values: dict[str, Any],
-                 origins: dict[str, Origin], deps: set[Key]) -> None:
+    def _headers(
+        self,
+        decl: s.Decl,
+        chain: list[s.Decl],
+        cls: type[Decl],
+        what: str,
+        values: dict[str, Any],
+        origins: dict[str, Origin],
+        deps: set[Key],
+    ) -> None:
         """`from` and `version` set fields; the nearest declaration in the chain wins."""
         kind = decl.kind.text
         for word, target in (("from", "adapter"), ("version", "version")):
@@ -95,17 +115,24 @@ class Checker:
                 h = d.header(word)
                 if h is not None:
                     if target in cls.model_fields:
-                        values[target] = self._header_value(h, cls, target, Ctx(f"`{word}` of {what}", deps,
-                                                                                 self.diags))
-                        origins[target] = Origin("header" if d is decl else "inherited", h.pos,
-                                                 None if d is decl else f"{kind} {d.name.text}")
+                        values[target] = self._header_value(
+                            h, cls, target, Ctx(f"`{word}` of {what}", deps, self.diags)
+                        )
+                        origins[target] = Origin(
+                            "header" if d is decl else "inherited",
+                            h.pos,
+                            None if d is decl else f"{kind} {d.name.text}",
+                        )
                     break
         for h in decl.headers:
             if h.word.text not in cls.headers and h.word.text != "extends":
                 allowed = ", ".join(f"`{w}`" for w in cls.headers)
-                self.diags.error(h.word.pos, f"a {kind} has no `{h.word.text}` header",
-                                 did_you_mean(h.word.text, cls.headers) or f"a {kind} takes {allowed}",
-                                 code="unknown-header")
+                self.diags.error(
+                    h.word.pos,
+                    f"a {kind} has no `{h.word.text}` header",
+                    did_you_mean(h.word.text, cls.headers) or f"a {kind} takes {allowed}",
+                    code="unknown-header",
+                )
 
     def _extends_chain(self, decl: s.Decl) -> list[s.Decl] | None:
         """[decl, its base, the base's base, …]; None after reporting an error."""
@@ -117,20 +144,28 @@ class Checker:
                 if chain[-1] is decl:  # a declaration further down the chain reports its own
                     kind = decl.kind.text
                     hint = did_you_mean(base_name, self.scope.names_of(kind)) or not_found_hint(
-                        self.scope, base_name, kind)
-                    self.diags.error(h.value.pos, f"{kind} '{decl.name.text}' extends unknown {kind} '{base_name}'",
-                                     hint, code="unknown-base")
+                        self.scope, base_name, kind
+                    )
+                    self.diags.error(
+                        h.value.pos,
+                        f"{kind} '{decl.name.text}' extends unknown {kind} '{base_name}'",
+                        hint,
+                        code="unknown-base",
+                    )
                 return None
             if base in chain:
-                members = chain[chain.index(base):]
+                members = chain[chain.index(base) :]
                 first = min(members, key=lambda d: (d.pos.file, d.pos.line, d.pos.col))
                 if decl is first:  # one report per cycle, at its first declaration
                     cycle = " → ".join(d.name.text for d in [*members, base])
                     first_h = first.header("extends")
                     assert first_h is not None
-                    self.diags.error(first_h.value.pos, f"inheritance cycle: {cycle}",
-                                     "a declaration cannot extend itself, directly or through others",
-                                     code="extends-cycle")
+                    self.diags.error(
+                        first_h.value.pos,
+                        f"inheritance cycle: {cycle}",
+                        "a declaration cannot extend itself, directly or through others",
+                        code="extends-cycle",
+                    )
                 return None
             chain.append(base)
         return chain
@@ -147,9 +182,12 @@ class Checker:
         if adapter not in SOURCE_ADAPTERS and adapter not in formats:
             h = next(d.header("from") for d in chain if d.header("from") is not None)
             assert h is not None
-            self.diags.error(h.value.pos, f"unknown source adapter '{adapter}'",
-                             did_you_mean(adapter, [*SOURCE_ADAPTERS, *formats])
-                             or "adapters are " + ", ".join(SOURCE_ADAPTERS) + ", or a declared `format`",
-                             code="unknown-adapter")
+            self.diags.error(
+                h.value.pos,
+                f"unknown source adapter '{adapter}'",
+                did_you_mean(adapter, [*SOURCE_ADAPTERS, *formats])
+                or "adapters are " + ", ".join(SOURCE_ADAPTERS) + ", or a declared `format`",
+                code="unknown-adapter",
+            )
         elif adapter in formats:
             self.out.deps[(decl.kind.text, decl.name.text)].add(("format", adapter))

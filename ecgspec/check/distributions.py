@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from .convert import Converter
 
 _FUNCTIONS: dict[str, type[Uniform | Normal | LogNormal]] = {
-    "uniform": Uniform, "normal": Normal, "lognormal": LogNormal,
+    "uniform": Uniform,
+    "normal": Normal,
+    "lognormal": LogNormal,
 }
 _PARAMS = {"uniform": ("lo", "hi"), "normal": ("mu", "sigma", "lo", "hi"), "lognormal": ("mu", "sigma")}
 
@@ -30,10 +32,13 @@ def distribution(conv: Converter, value: s.Value, base: Any, markers: list[Any],
     func = value.func.text
     cls = _FUNCTIONS.get(func)
     if cls is None:
-        ctx.diags.error(value.func.pos, f"unknown distribution '{func}'",
-                        did_you_mean(func, ["uniform", "normal", "lognormal"])
-                        or "distributions are uniform(a, b), normal(mu, sigma), lognormal(mu, sigma)",
-                        code="unknown-distribution")
+        ctx.diags.error(
+            value.func.pos,
+            f"unknown distribution '{func}'",
+            did_you_mean(func, ["uniform", "normal", "lognormal"])
+            or "distributions are uniform(a, b), normal(mu, sigma), lognormal(mu, sigma)",
+            code="unknown-distribution",
+        )
         return FAIL
     params = _PARAMS[func]
     required = 2
@@ -41,25 +46,31 @@ def distribution(conv: Converter, value: s.Value, base: Any, markers: list[Any],
     positional = [a for a in value.args if not isinstance(a, s.KwArg)]
     named = [a for a in value.args if isinstance(a, s.KwArg)]
     if len(positional) > len(params):
-        ctx.diags.error(value.pos, f"{func}() takes at most {len(params)} values ({', '.join(params)})",
-                        code="distribution-args")
+        ctx.diags.error(
+            value.pos, f"{func}() takes at most {len(params)} values ({', '.join(params)})", code="distribution-args"
+        )
         return FAIL
     for pname, arg in [*zip(params, positional, strict=False), *((a.key.text, a.value) for a in named)]:
         if pname not in params:
-            ctx.diags.error(arg.pos, f"{func}() has no parameter '{pname}'", did_you_mean(pname, params),
-                            code="distribution-args")
+            ctx.diags.error(
+                arg.pos, f"{func}() has no parameter '{pname}'", did_you_mean(pname, params), code="distribution-args"
+            )
             return FAIL
         # sigma is a spread: it has the unit of the value but no bounds of its own.
-        arg_markers = [m for m in markers if not isinstance(m, (at.Ge, at.Gt, at.Le, at.Lt))] \
-            if pname == "sigma" else markers
+        arg_markers = (
+            [m for m in markers if not isinstance(m, (at.Ge, at.Gt, at.Le, at.Lt))] if pname == "sigma" else markers
+        )
         arg_tp = float if (func == "lognormal" or unwrap(base)[0] is int) else base
         if func == "lognormal":
             arg_markers = []
         got[pname] = conv.convert(arg, arg_tp, arg_markers, ctx)
     if len(got) < required:
-        ctx.diags.error(value.pos, f"{func}() needs {required} values: {func}({', '.join(params[:2])}), "
-                        f"e.g. {func}({'-3 deg, 3 deg' if func == 'uniform' else '0, 1'})",
-                        code="distribution-args")
+        ctx.diags.error(
+            value.pos,
+            f"{func}() needs {required} values: {func}({', '.join(params[:2])}), "
+            f"e.g. {func}({'-3 deg, 3 deg' if func == 'uniform' else '0, 1'})",
+            code="distribution-args",
+        )
         return FAIL
     if any(v is FAIL for v in got.values()):
         return FAIL
@@ -67,8 +78,12 @@ def distribution(conv: Converter, value: s.Value, base: Any, markers: list[Any],
         return conv.type_error(value, describe_type(base), ctx, f"{func}() is not allowed here")
     if func == "uniform" and got["lo"] > got["hi"]:
         lo_text, hi_text = (written(a) for a in positional[:2])
-        ctx.diags.error(value.pos, f"uniform(lo, hi) needs lo ≤ hi, got {lo_text} > {hi_text}",
-                        "swap the bounds", code="distribution-order")
+        ctx.diags.error(
+            value.pos,
+            f"uniform(lo, hi) needs lo ≤ hi, got {lo_text} > {hi_text}",
+            "swap the bounds",
+            code="distribution-order",
+        )
         return FAIL
     if "sigma" in got and got["sigma"] < 0:
         ctx.diags.error(value.pos, "sigma cannot be negative", code="distribution-args")
@@ -88,8 +103,12 @@ def span(conv: Converter, value: s.Range, base: Any, markers: list[Any], ctx: Ct
     if lo is FAIL or hi is FAIL:
         return FAIL
     if lo > hi:
-        ctx.diags.error(value.pos, f"the range {lo_n.text}..{hi_n.text} is empty", "write the smaller bound first",
-                        code="range-order")
+        ctx.diags.error(
+            value.pos,
+            f"the range {lo_n.text}..{hi_n.text} is empty",
+            "write the smaller bound first",
+            code="range-order",
+        )
         return FAIL
     return Span(lo=float(lo), hi=float(hi), integer=num_tp is int)
 
@@ -106,8 +125,12 @@ def choice(conv: Converter, value: s.Choice, elem: Any, markers: list[Any], ctx:
         if item.weight is None:
             w: Any = 1.0
         else:
-            w = conv.number(item.weight, float, [at.Ge(0), Unit("fraction")],
-                            Ctx(f"the weight of a choice in {ctx.what}", ctx.deps, ctx.diags))
+            w = conv.number(
+                item.weight,
+                float,
+                [at.Ge(0), Unit("fraction")],
+                Ctx(f"the weight of a choice in {ctx.what}", ctx.deps, ctx.diags),
+            )
         if opt is FAIL or w is FAIL:
             return FAIL
         if opt in options:
@@ -117,7 +140,11 @@ def choice(conv: Converter, value: s.Choice, elem: Any, markers: list[Any], ctx:
         weights.append(float(w))
     total = sum(weights)
     if total <= 0:
-        ctx.diags.error(value.pos, f"{ctx.what}: the weights of the choice add up to 0",
-                        "give at least one option a weight above 0", code="choice-weights")
+        ctx.diags.error(
+            value.pos,
+            f"{ctx.what}: the weights of the choice add up to 0",
+            "give at least one option a weight above 0",
+            code="choice-weights",
+        )
         return FAIL
     return Choice(options=tuple(options), weights=tuple(w / total for w in weights))

@@ -79,8 +79,10 @@ def reference(conv: Converter, value: s.Value, ref: RefTo, ctx: Ctx) -> Any:
     hint = did_you_mean(name, names)
     if hint is None:
         hint = not_found_hint(conv.scope, name, kinds) or (
-            f"declared {kinds}s: " + ", ".join(sorted(names)) if names
-            else f"no {kinds} is declared; import a file that declares one")
+            f"declared {kinds}s: " + ", ".join(sorted(names))
+            if names
+            else f"no {kinds} is declared; import a file that declares one"
+        )
     ctx.diags.error(value.pos, f"{ctx.what}: unknown {kinds} '{name}'", hint, code="unknown-name")
     return FAIL
 
@@ -94,9 +96,12 @@ def lead(conv: Converter, value: s.Value, ctx: Ctx) -> Any:
         return conv.type_error(value, "a lead name", ctx)
     canonical = canonical_lead(name)
     if canonical is None:
-        ctx.diags.error(value.pos, f"{ctx.what}: unknown lead '{name}'",
-                        did_you_mean(name, known_leads()) or "leads are " + ", ".join(known_leads()),
-                        code="unknown-lead")
+        ctx.diags.error(
+            value.pos,
+            f"{ctx.what}: unknown lead '{name}'",
+            did_you_mean(name, known_leads()) or "leads are " + ", ".join(known_leads()),
+            code="unknown-lead",
+        )
         return FAIL
     return canonical
 
@@ -122,28 +127,41 @@ def check_template(conv: Converter, value: s.String, ctx: Ctx) -> bool:
     except TemplateSyntaxError as exc:
         line = value.pos.line + (exc.lineno or 1) - 1
         end_col = value.pos.col + 1 if line != value.pos.line else value.pos.end_col
-        ctx.diags.error(Pos(value.pos.file, line, value.pos.col, line, end_col),
-                        f"{ctx.what}: template error: {exc.message}", code="template-syntax")
+        ctx.diags.error(
+            Pos(value.pos.file, line, value.pos.col, line, end_col),
+            f"{ctx.what}: template error: {exc.message}",
+            code="template-syntax",
+        )
         return False
 
 
 def check_template_file(conv: Converter, value: s.String, ctx: Ctx) -> bool:
     rel = Path(value.value)
     if rel.is_absolute() or ".." in rel.parts:
-        ctx.diags.error(value.pos, f"{ctx.what}: template paths are relative to the templates folder "
-                        "and may not leave it", code="template-escape")
+        ctx.diags.error(
+            value.pos,
+            f"{ctx.what}: template paths are relative to the templates folder and may not leave it",
+            code="template-escape",
+        )
         return False
     root = conv.templates_root
     if root is None:
-        ctx.diags.error(value.pos, f"{ctx.what}: no templates folder was found for '{value.value}'",
-                        "put templates in a `templates/` folder under the spec root, or pass --templates",
-                        code="template-missing")
+        ctx.diags.error(
+            value.pos,
+            f"{ctx.what}: no templates folder was found for '{value.value}'",
+            "put templates in a `templates/` folder under the spec root, or pass --templates",
+            code="template-missing",
+        )
         return False
     path = root / rel
     if not path.is_file():
         nearby = [str(p.relative_to(root)) for p in root.rglob("*.j2")]
-        ctx.diags.error(value.pos, f"{ctx.what}: no template '{value.value}' in {display_path(root)}",
-                        did_you_mean(value.value, nearby), code="template-missing")
+        ctx.diags.error(
+            value.pos,
+            f"{ctx.what}: no template '{value.value}' in {display_path(root)}",
+            did_you_mean(value.value, nearby),
+            code="template-missing",
+        )
         return False
     try:
         conv.jinja.parse(path.read_text(encoding="utf-8"))
@@ -151,6 +169,9 @@ def check_template_file(conv: Converter, value: s.String, ctx: Ctx) -> bool:
     except (OSError, UnicodeDecodeError) as exc:
         ctx.diags.error(value.pos, f"{ctx.what}: cannot read template: {exc}", code="template-read")
     except TemplateSyntaxError as exc:
-        ctx.diags.error(Pos(display_path(path), exc.lineno or 1, 1, exc.lineno or 1, 2),
-                        f"template error: {exc.message}", code="template-syntax")
+        ctx.diags.error(
+            Pos(display_path(path), exc.lineno or 1, 1, exc.lineno or 1, 2),
+            f"template error: {exc.message}",
+            code="template-syntax",
+        )
     return False

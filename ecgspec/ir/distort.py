@@ -23,8 +23,7 @@ Angle = Annotated[float, Unit("angle")]
 
 Stage = Literal["scene", "raster", "scene or raster"]
 
-_FILL = ("border colour where the page no longer covers the image (a desk, a scanner lid); "
-         "`none`: the paper colour")
+_FILL = "border colour where the page no longer covers the image (a desk, a scanner lid); `none`: the paper colour"
 
 
 def _unset(value: Any) -> bool:
@@ -291,10 +290,32 @@ class ThresholdStep(Step):
 
 
 SIMPLE_STEPS: tuple[type[Step], ...] = (
-    GridStep, TraceStep, LabelsStep, HeaderStep, PaddingStep, ChartStep,
-    RotateStep, PerspectiveStep, CropStep, ShiftStep, ResolutionStep, AspectStep,
-    WrinkleStep, CreaseStep, TintStep, YellowStep, TextureStep, StainStep, ShadowStep, LightingStep,
-    NoiseStep, BlurStep, DefocusStep, ContrastStep, ThresholdStep, JpegStep,
+    GridStep,
+    TraceStep,
+    LabelsStep,
+    HeaderStep,
+    PaddingStep,
+    ChartStep,
+    RotateStep,
+    PerspectiveStep,
+    CropStep,
+    ShiftStep,
+    ResolutionStep,
+    AspectStep,
+    WrinkleStep,
+    CreaseStep,
+    TintStep,
+    YellowStep,
+    TextureStep,
+    StainStep,
+    ShadowStep,
+    LightingStep,
+    NoiseStep,
+    BlurStep,
+    DefocusStep,
+    ContrastStep,
+    ThresholdStep,
+    JpegStep,
 )
 
 

@@ -21,6 +21,7 @@ class Synth(Decl):
     fs: Annotated[float, Unit("frequency")] = Field(500.0, gt=0, le=10000, description="sampling rate")
     duration: Annotated[float, Unit("time")] = Field(10.0, gt=0, le=600, description="record length")
     heart_rate: Varying[Annotated[float, Unit("frequency", "bpm")]] = Field(
-        1.25, description="heart rate (stored in Hz: 60 bpm = 1 Hz)", examples=["uniform(50 bpm, 100 bpm)"])
+        1.25, description="heart rate (stored in Hz: 60 bpm = 1 Hz)", examples=["uniform(50 bpm, 100 bpm)"]
+    )
     noise: Varying[Annotated[float, Unit("voltage")]] = Field(0.01, description="additive noise level")
     seed: int = Field(0, description="seed of the generator")

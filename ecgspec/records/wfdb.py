@@ -19,9 +19,18 @@ from .record import Record, fill_nan
 # Scale from a WFDB unit string to mV. WFDB writes what the digitiser wrote: `mV`, `mv` (the
 # CinC 2021 MAT files), `uV`, `µV`… An empty unit is WFDB's default, millivolts.
 _TO_MV: dict[str, float] = {
-    "": 1.0, "mv": 1.0, "millivolt": 1.0, "millivolts": 1.0,
-    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
-    "v": 1e3, "volt": 1e3, "volts": 1e3,
+    "": 1.0,
+    "mv": 1.0,
+    "millivolt": 1.0,
+    "millivolts": 1.0,
+    "uv": 1e-3,
+    "µv": 1e-3,
+    "μv": 1e-3,
+    "microvolt": 1e-3,
+    "microvolts": 1e-3,
+    "v": 1e3,
+    "volt": 1e3,
+    "volts": 1e3,
     "nv": 1e-6,
 }
 

@@ -80,8 +80,7 @@ def append_polyline(ctx: cairo.Context, xy: np.ndarray) -> None:
     _append(ctx, data)
 
 
-def append_rectangles(ctx: cairo.Context, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray,
-                      y1: np.ndarray) -> None:
+def append_rectangles(ctx: cairo.Context, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> None:
     """Closed rectangles, all wound the same way (so their union fills, overlaps not doubled)."""
     n = len(x0)
     data = np.empty((n, 9, 2), dtype=np.float64)
@@ -182,8 +181,9 @@ def draw(ctx: cairo.Context, scene: Scene, k: float | None = 0.0) -> None:
             ctx.stroke()
         elif isinstance(item, Text):
             _source(ctx, item.colour)
-            ctx.select_font_face(item.font, cairo.FONT_SLANT_NORMAL,
-                                 cairo.FONT_WEIGHT_BOLD if item.bold else cairo.FONT_WEIGHT_NORMAL)
+            ctx.select_font_face(
+                item.font, cairo.FONT_SLANT_NORMAL, cairo.FONT_WEIGHT_BOLD if item.bold else cairo.FONT_WEIGHT_NORMAL
+            )
             ctx.set_font_size(item.size * k)
             x = item.x * k
             if item.anchor != "start":

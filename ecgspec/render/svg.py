@@ -69,8 +69,7 @@ def to_svg(scene: Scene) -> str:
                 el["stroke-opacity"] = f"{alpha:.3f}"
         elif isinstance(item, Text):
             fill, alpha = _paint(item.colour)
-            el = dwg.text(item.text, insert=(item.x, item.y), fill=fill, font_family=item.font,
-                          font_size=item.size)
+            el = dwg.text(item.text, insert=(item.x, item.y), fill=fill, font_family=item.font, font_size=item.size)
             el["text-anchor"] = item.anchor
             el["xml:space"] = "preserve"
             if item.bold:

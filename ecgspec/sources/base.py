@@ -106,8 +106,11 @@ class SourceReader:
         """The source's index file: `index`, relative to the root, or the database's default."""
         rel = getattr(self.decl, "index", None) or default or self.default_index
         if rel is None:
-            raise SourceError.at(self.program.position(self.key), f"source '{self.name}' has no `index`",
-                                 f'set `index = "…"`, the table of records under {display(self.root)}')
+            raise SourceError.at(
+                self.program.position(self.key),
+                f"source '{self.name}' has no `index`",
+                f'set `index = "…"`, the table of records under {display(self.root)}',
+            )
         field_ = "index" if getattr(self.decl, "index", None) else "root"
         p = self.path(field_, str(self.root / rel), must_exist="file")
         return p
@@ -133,9 +136,13 @@ class SourceReader:
             from ..errors import did_you_mean
 
             names = self.split_names()
-            raise SourceError.at(self.program.position(self.key), f"source '{self.name}' has no split '{split}'",
-                                 did_you_mean(split, names) or (f"its splits are {', '.join(names)}" if names
-                                                                else "it declares no `split`"), code="unknown-split")
+            raise SourceError.at(
+                self.program.position(self.key),
+                f"source '{self.name}' has no split '{split}'",
+                did_you_mean(split, names)
+                or (f"its splits are {', '.join(names)}" if names else "it declares no `split`"),
+                code="unknown-split",
+            )
         return sp
 
     def refs(self, split: str | None = None) -> Iterator[RecordRef]:
@@ -163,14 +170,28 @@ class SourceReader:
             if self.labels is not None and e.labels is None:
                 unknown = self.labels.unknown(e.codes)
                 if unknown and self.labels.unknown_policy == "skip":
-                    self.skip(e.key, e.path or self.root,
-                              f"unknown code{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
-                              f"(not in labels '{self.labels.name}')")
+                    self.skip(
+                        e.key,
+                        e.path or self.root,
+                        f"unknown code{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
+                        f"(not in labels '{self.labels.name}')",
+                    )
                     continue
                 labels = self.labels.map(e.codes)
-            yield RecordRef(key=e.key, source=self.name, patient=e.patient, split=part, labels=labels,
-                            codes=dict(e.codes), report=e.report, meta=dict(e.meta), synthetic=self.synthetic,
-                            qa=e.qa, path=e.path, locator=e.locator)
+            yield RecordRef(
+                key=e.key,
+                source=self.name,
+                patient=e.patient,
+                split=part,
+                labels=labels,
+                codes=dict(e.codes),
+                report=e.report,
+                meta=dict(e.meta),
+                synthetic=self.synthetic,
+                qa=e.qa,
+                path=e.path,
+                locator=e.locator,
+            )
             count += 1
             if limit is not None and count >= limit:
                 return
@@ -221,7 +242,6 @@ class SourceReader:
         meta["nan_samples"] = {k: v for k, v in nan.items() if k in signals}
         meta["synthetic"] = ref.synthetic
         return Record(id=ref.key, fs=fs, signals=signals, meta=meta, source=f"{self.name}:{ref.key}")
-
 
 
 def _resample(x: np.ndarray, fs: float, target: float) -> np.ndarray:
@@ -278,8 +298,10 @@ def open_source(program: Program, name: str, data_roots: Sequence[str | Path] | 
         from ..errors import did_you_mean
 
         names = [n for (k, n) in program.decls if k in ("source", "synth")]
-        raise KeyError(f"no source or synth named '{name}'" + (
-            f"; {did_you_mean(name, names)}" if did_you_mean(name, names) else ""))
+        raise KeyError(
+            f"no source or synth named '{name}'"
+            + (f"; {did_you_mean(name, names)}" if did_you_mean(name, names) else "")
+        )
     if decl.kind == "synth":
         return reader_class("synth")(program, decl, data_roots)
     assert isinstance(decl, Source)
@@ -288,7 +310,10 @@ def open_source(program: Program, name: str, data_roots: Sequence[str | Path] | 
         return reader_class(adapter)(program, decl, data_roots)
     fmt = program.decls.get(("format", adapter))
     if fmt is None:
-        raise SourceError.at(setting_pos(program, ("source", name), "adapter"),
-                             f"source '{name}': unknown adapter '{adapter}'", "adapters are " + ", ".join(adapters()))
+        raise SourceError.at(
+            setting_pos(program, ("source", name), "adapter"),
+            f"source '{name}': unknown adapter '{adapter}'",
+            "adapters are " + ", ".join(adapters()),
+        )
     assert isinstance(fmt, Format)
     return reader_class(fmt.adapter)(program, decl, data_roots)

@@ -119,7 +119,7 @@ def qrs_axis_degrees(record: Any) -> float | None:
     net = []
     for lead in ("I", "aVF"):
         x = record.signals[lead]
-        areas = [float(np.sum(x[p - half:p + half] - np.median(x[p - b0:p - b1]))) for p in peaks]
+        areas = [float(np.sum(x[p - half : p + half] - np.median(x[p - b0 : p - b1]))) for p in peaks]
         net.append(float(np.median(areas)))
     i_net, avf_net = net
     if abs(i_net) + abs(avf_net) < 1e-9:

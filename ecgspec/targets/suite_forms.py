@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from ..sources.base import RecordRef
     from ..sources.labels import LabelSet
 
-DEFAULT_PROMPTS = {"multi_label": "bench/multi_label.j2", "multiple_choice": "bench/multiple_choice.j2",
-                   "select_all": "bench/select_all.j2", "report": "bench/report.j2"}
+DEFAULT_PROMPTS = {
+    "multi_label": "bench/multi_label.j2",
+    "multiple_choice": "bench/multiple_choice.j2",
+    "select_all": "bench/select_all.j2",
+    "report": "bench/report.j2",
+}
 
 
 @dataclass(frozen=True)

@@ -18,5 +18,16 @@ from .registry import RASTER, Canvas, raster
 # Steps the renderer applies while it draws (planned here, applied there).
 SCENE_OPS: frozenset[str] = frozenset(k for k, s in _STEPS.items() if s.stage == "scene")
 
-__all__ = ["RASTER", "SCENE_OPS", "Applied", "Canvas", "Plan", "Result", "apply_raster", "draw_params",
-           "map_points", "plan", "raster"]
+__all__ = [
+    "RASTER",
+    "SCENE_OPS",
+    "Applied",
+    "Canvas",
+    "Plan",
+    "Result",
+    "apply_raster",
+    "draw_params",
+    "map_points",
+    "plan",
+    "raster",
+]

@@ -87,8 +87,17 @@ class Plan:
         (what a step derived: a rotation's centre, a crop's box) are ignored by the appliers."""
         from ...ir import STEPS
 
-        return cls(tuple(Applied(op=d["op"], stage=STEPS[d["op"]].stage, params=dict(d["params"]),  # type: ignore[arg-type]
-                                 seed=int(d["seed"])) for d in records))
+        return cls(
+            tuple(
+                Applied(
+                    op=d["op"],
+                    stage=STEPS[d["op"]].stage,  # type: ignore[arg-type]
+                    params=dict(d["params"]),
+                    seed=int(d["seed"]),
+                )
+                for d in records
+            )
+        )
 
 
 def _is_whole_number(step_cls: type[Step], name: str) -> bool:
@@ -149,6 +158,12 @@ def plan(pipeline: Distort, rng: np.random.Generator) -> Plan:
         if chosen is None:
             continue
         # A group picks one of its simple steps, whose stage is scene or raster.
-        applied.append(Applied(op=chosen.keyword, stage=chosen.stage,  # type: ignore[arg-type]
-                               params=draw_params(chosen, sub), seed=seed))
+        applied.append(
+            Applied(
+                op=chosen.keyword,
+                stage=chosen.stage,  # type: ignore[arg-type]
+                params=draw_params(chosen, sub),
+                seed=seed,
+            )
+        )
     return Plan(tuple(applied))

@@ -32,8 +32,13 @@ class DicomReader(FormatReader):
         pydicom = _pydicom()
         self.check_size(path)
         try:
-            return pydicom.dcmread(str(path), stop_before_pixels=False, specific_tags=None if not header_only
-                                   else ["PatientID", "PatientAge", "PatientSex", "AcquisitionDateTime"])
+            return pydicom.dcmread(
+                str(path),
+                stop_before_pixels=False,
+                specific_tags=None
+                if not header_only
+                else ["PatientID", "PatientAge", "PatientSex", "AcquisitionDateTime"],
+            )
         except Exception as exc:
             raise RecordError(path, f"not a readable DICOM file: {exc}") from None
 
@@ -43,12 +48,14 @@ class DicomReader(FormatReader):
     @staticmethod
     def _meta(ds: Any) -> dict[str, Any]:
         age = str(getattr(ds, "PatientAge", "") or "")
-        return normalise_meta({
-            "patient": str(getattr(ds, "PatientID", "") or "") or None,
-            "age": age.rstrip("Y").lstrip("0") or None if age.endswith("Y") else None,
-            "sex": str(getattr(ds, "PatientSex", "") or "") or None,
-            "date": str(getattr(ds, "AcquisitionDateTime", "") or "") or None,
-        })
+        return normalise_meta(
+            {
+                "patient": str(getattr(ds, "PatientID", "") or "") or None,
+                "age": age.rstrip("Y").lstrip("0") or None if age.endswith("Y") else None,
+                "sex": str(getattr(ds, "PatientSex", "") or "") or None,
+                "date": str(getattr(ds, "AcquisitionDateTime", "") or "") or None,
+            }
+        )
 
     def signals(self, path: Path) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
         ds = self._ds(path, header_only=False)
