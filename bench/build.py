@@ -69,8 +69,13 @@ def _build(args: list[str], cwd: Path) -> tuple[float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-m", "ecgspec", "build", *args, "--no-progress"], cwd=cwd, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "ecgspec", "build", *args, "--no-progress"],
+        cwd=cwd,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return seconds, max(peak, before)
@@ -82,8 +87,20 @@ def speed(items: int, runs: int, work: Path) -> None:
     for run in range(runs):
         for jobs in (1, 2):
             out = work / f"speed-{jobs}-{run}"
-            seconds, _ = _build([str(REPO / "specs" / "ecginstruct.ecg"), "-o", str(out), "-j", str(jobs),
-                                 "--limit", str(items), "-D", f"variants={items // 10 + 1}"], REPO)
+            seconds, _ = _build(
+                [
+                    str(REPO / "specs" / "ecginstruct.ecg"),
+                    "-o",
+                    str(out),
+                    "-j",
+                    str(jobs),
+                    "--limit",
+                    str(items),
+                    "-D",
+                    f"variants={items // 10 + 1}",
+                ],
+                REPO,
+            )
             built = json.loads((out / "build.json").read_text())["corpora"]["ecginstruct"]["items"]
             rates[jobs].append(built / seconds)
             shutil.rmtree(out)
@@ -99,17 +116,22 @@ def memory(sizes: list[int], work: Path) -> None:
         spec = work / f"scale{n}.ecg"
         spec.write_text(SYNTH.format(count=n))
         # Each size in its own interpreter, so one run's peak does not hide the other's.
-        code = ("import resource, subprocess, sys, time; t=time.perf_counter(); "
-                f"subprocess.run([sys.executable, '-m', 'ecgspec', 'build', {str(spec)!r}, '-o', {str(work / f'o{n}')!r}, "
-                "'-j', '1', '--no-progress'], check=True, stdout=subprocess.DEVNULL); "
-                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter()-t)")
+        code = (
+            "import resource, subprocess, sys, time; t=time.perf_counter(); "
+            f"subprocess.run([sys.executable, '-m', 'ecgspec', 'build', {str(spec)!r}, '-o', {str(work / f'o{n}')!r}, "
+            "'-j', '1', '--no-progress'], check=True, stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter()-t)"
+        )
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        kib, seconds = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True,
-                                      capture_output=True, text=True).stdout.split()
+        kib, seconds = subprocess.run(
+            [sys.executable, "-c", code], cwd=work, env=env, check=True, capture_output=True, text=True
+        ).stdout.split()
         peaks.append(int(kib))
         print(f"  synthetic corpus of {n:>6} items: peak RSS {int(kib) / 1024:.1f} MiB ({float(seconds):.1f} s)")
-    print(f"  growth {peaks[0] / 1024:.1f} -> {peaks[-1] / 1024:.1f} MiB: {100 * (peaks[-1] / peaks[0] - 1):+.1f}% "
-          "(target < 20%)")
+    print(
+        f"  growth {peaks[0] / 1024:.1f} -> {peaks[-1] / 1024:.1f} MiB: {100 * (peaks[-1] / peaks[0] - 1):+.1f}% "
+        "(target < 20%)"
+    )
 
 
 def main() -> None:

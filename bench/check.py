@@ -37,8 +37,14 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, inherited by children
     specs = REPO / "specs"
     files = sorted(specs.rglob("*.ecg"))
-    cold = [float(subprocess.run([sys.executable, "-c", COLD, str(specs), str(REPO)], capture_output=True,
-                                 text=True, check=True).stdout) for _ in range(args.runs)]
+    cold = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", COLD, str(specs), str(REPO)], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(args.runs)
+    ]
     from ecgspec.program import load
 
     load([files[0]], root=REPO)  # build the parser once
@@ -50,10 +56,14 @@ def main() -> None:
         warm.append(time.perf_counter() - t0)
     lines = sum(len(f.read_text().splitlines()) for f in files)
     print(f"shipped specs: {len(files)} files, {lines} lines")
-    print(f"check, cold process (imports + parser tables + checking): median {statistics.median(cold) * 1000:.0f} ms "
-          f"over {args.runs} runs")
-    print(f"check, warm (parser built):                              median {statistics.median(warm) * 1000:.1f} ms "
-          f"over {args.runs} runs")
+    print(
+        f"check, cold process (imports + parser tables + checking): median {statistics.median(cold) * 1000:.0f} ms "
+        f"over {args.runs} runs"
+    )
+    print(
+        f"check, warm (parser built):                              median {statistics.median(warm) * 1000:.1f} ms "
+        f"over {args.runs} runs"
+    )
     print("target: under 300 ms on one core")
 
 

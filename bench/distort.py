@@ -31,30 +31,68 @@ sys.path.insert(0, str(ROOT))
 
 from ecgspec.draw import stream
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, ContrastStep, CreaseStep, CropStep, DefocusStep, JpegStep, LightingStep, NoiseStep,
-    PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep, StainStep, Step, TextureStep, ThresholdStep,
-    TintStep, WrinkleStep, YellowStep,
+    AspectStep,
+    BlurStep,
+    ContrastStep,
+    CreaseStep,
+    CropStep,
+    DefocusStep,
+    JpegStep,
+    LightingStep,
+    NoiseStep,
+    PerspectiveStep,
+    ResolutionStep,
+    RotateStep,
+    ShadowStep,
+    ShiftStep,
+    StainStep,
+    Step,
+    TextureStep,
+    ThresholdStep,
+    TintStep,
+    WrinkleStep,
+    YellowStep,
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import Applied, apply_raster, plan
-from ecgspec.render.distortions.plan import draw_params
+from ecgspec.render.distortions.draw import draw_params
 from ecgspec.render.png import encode_png
 
 WIDTH, HEIGHT = 2200, 1700
 # The parameters that a noise kind reads (the others are drawn but unused).
-RELEVANT: dict[tuple[str, object], tuple[str, ...]] = {("noise", "gaussian"): ("kind", "sigma"), ("noise", "speckle"): ("kind", "sigma"),
-            ("noise", "salt_pepper"): ("kind", "amount")}
+RELEVANT: dict[tuple[str, object], tuple[str, ...]] = {
+    ("noise", "gaussian"): ("kind", "sigma"),
+    ("noise", "speckle"): ("kind", "sigma"),
+    ("noise", "salt_pepper"): ("kind", "amount"),
+}
 PX_PER_MM = 200 / 25.4
 WHITE = (255, 255, 255)
 
 STEPS: list[Step] = [
-    RotateStep(angle=2.0), PerspectiveStep(strength=0.05), CropStep(amount=0.03), ShiftStep(x=10.0, y=-5.0),
-    ShiftStep(x=10.5, y=-5.5), ResolutionStep(scale=0.7), AspectStep(ratio=1.05), WrinkleStep(strength=0.5, count=6),
-    CreaseStep(count=2, depth=0.5), TintStep(color="#f3e7c6", amount=0.3), YellowStep(amount=0.4),
-    TextureStep(strength=0.3), StainStep(count=2, size=30.0), ShadowStep(strength=0.3), LightingStep(strength=0.3),
-    NoiseStep(kind="gaussian", sigma=5.0), NoiseStep(kind="speckle", sigma=5.0),
-    NoiseStep(kind="salt_pepper", amount=0.005), BlurStep(sigma=1.0), DefocusStep(radius=1.5),
-    DefocusStep(radius=3.0), ContrastStep(amount=1.3), ThresholdStep(level=0.6), JpegStep(quality=75),
+    RotateStep(angle=2.0),
+    PerspectiveStep(strength=0.05),
+    CropStep(amount=0.03),
+    ShiftStep(x=10.0, y=-5.0),
+    ShiftStep(x=10.5, y=-5.5),
+    ResolutionStep(scale=0.7),
+    AspectStep(ratio=1.05),
+    WrinkleStep(strength=0.5, count=6),
+    CreaseStep(count=2, depth=0.5),
+    TintStep(color="#f3e7c6", amount=0.3),
+    YellowStep(amount=0.4),
+    TextureStep(strength=0.3),
+    StainStep(count=2, size=30.0),
+    ShadowStep(strength=0.3),
+    LightingStep(strength=0.3),
+    NoiseStep(kind="gaussian", sigma=5.0),
+    NoiseStep(kind="speckle", sigma=5.0),
+    NoiseStep(kind="salt_pepper", amount=0.005),
+    BlurStep(sigma=1.0),
+    DefocusStep(radius=1.5),
+    DefocusStep(radius=3.0),
+    ContrastStep(amount=1.3),
+    ThresholdStep(level=0.6),
+    JpegStep(quality=75),
 ]
 
 
@@ -106,8 +144,10 @@ def main() -> None:
     print(f"{'step':34s} {'ms':>8s}")
     for i, step in enumerate(STEPS):
         a = Applied(step.keyword, "raster", draw_params(step, np.random.default_rng(i)), seed=i)
-        label = f"{step.keyword} " + " ".join(f"{k}={v}" for k, v in a.params.items() if k in RELEVANT.get(
-            (step.keyword, a.params.get("kind")), a.params))
+        label = f"{step.keyword} " + " ".join(
+            f"{k}={v}" for k, v in a.params.items() if k in RELEVANT.get((step.keyword, a.params.get("kind")), a.params)
+        )
+
         def once(a: Applied = a) -> object:
             return apply_raster(clean.copy(), [a], px_per_mm=PX_PER_MM, background=WHITE)
 
@@ -135,9 +175,11 @@ def main() -> None:
             enc.append(1000 * (t2 - t1))
             enc_pil.append(1000 * (time.perf_counter() - t2))
             size.append(len(data) / 1e6)
-        print(f"preset {name:8s} distort median {statistics.median(ms):6.1f} mean {statistics.mean(ms):6.1f} "
-              f"max {max(ms):6.1f} ms | PNG encode mean {statistics.mean(enc):6.1f} ms "
-              f"(Pillow {statistics.mean(enc_pil):6.1f}), {statistics.mean(size):.1f} MB  ({args.plans} plans)")
+        print(
+            f"preset {name:8s} distort median {statistics.median(ms):6.1f} mean {statistics.mean(ms):6.1f} "
+            f"max {max(ms):6.1f} ms | PNG encode mean {statistics.mean(enc):6.1f} ms "
+            f"(Pillow {statistics.mean(enc_pil):6.1f}), {statistics.mean(size):.1f} MB  ({args.plans} plans)"
+        )
     print(f"{'PNG encode of the clean page':34s} {median_ms(lambda: png(clean), args.repeat):8.1f}")
 
 

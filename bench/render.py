@@ -31,19 +31,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cairosvg  # noqa: E402
-import cv2  # noqa: E402
+import cairosvg
+import cv2
 
-from ecgspec.program import load  # noqa: E402
-from ecgspec.render.api import render_page, sidecar_json, spec_hash_of  # noqa: E402
-from ecgspec.render.cli import SHIPPED_SPECS, shipped_records  # noqa: E402
-from ecgspec.render.layout import compose  # noqa: E402
-from ecgspec.render.png import COMPRESS_LEVEL, encode_png, encode_png_pillow  # noqa: E402
-from ecgspec.render.raster import rasterise_fast  # noqa: E402
-from ecgspec.render.record import read_wfdb  # noqa: E402
-from ecgspec.render.sidecar import build_sidecar  # noqa: E402
-from ecgspec.render.svg import to_svg  # noqa: E402
-
+from ecgspec.program import load
+from ecgspec.records import read_wfdb
+from ecgspec.render.api import render_page, sidecar_json, spec_hash_of
+from ecgspec.render.cli import SHIPPED_SPECS, shipped_records
+from ecgspec.render.layout import compose
+from ecgspec.render.png import COMPRESS_LEVEL, encode_png, encode_png_pillow
+from ecgspec.render.raster import rasterise_fast
+from ecgspec.render.sidecar import build_sidecar
+from ecgspec.render.svg import to_svg
 
 IMAGE_KIT_S = 5.92  # ecg-image-kit, wrinkles + augmentation, s per image on this machine (external figure)
 
@@ -72,20 +71,23 @@ def main() -> int:
     for rec in records:
         rec.rhythm  # measured once per record, as a corpus build caches it  # noqa: B018
 
-    def cairosvg_path(rec) -> bytes:  # noqa: ANN001
+    def cairosvg_path(rec) -> bytes:
         scene, geo = compose(rec, layout, paper, dpi=args.dpi)
         w, h = scene.pixel_size
         png = cairosvg.svg2png(bytestring=to_svg(scene).encode(), output_width=w, output_height=h)
-        sidecar_json(build_sidecar(geo, rec, width=w, height=h, layout=layout.name, paper=paper.name, seed=0,
-                                   renderer="cairosvg"))
+        sidecar_json(
+            build_sidecar(
+                geo, rec, width=w, height=h, layout=layout.name, paper=paper.name, seed=0, renderer="cairosvg"
+            )
+        )
         return png
 
-    def fast_path(rec) -> tuple[bytes, object]:  # noqa: ANN001
+    def fast_path(rec) -> tuple[bytes, object]:
         result = render_page(rec, layout, paper, dpi=args.dpi)
         sidecar_json(result.sidecar)
         return encode_png(result.array, dpi=args.dpi), result.array
 
-    def distorted_path(rec, seed: int) -> tuple[bytes, float]:  # noqa: ANN001
+    def distorted_path(rec, seed: int) -> tuple[bytes, float]:
         t = time.perf_counter()
         result = render_page(rec, layout, paper, distort=distort, seed=seed, spec_hash=spec_hash, dpi=args.dpi)
         sidecar_json(result.sidecar)
@@ -127,22 +129,34 @@ def main() -> int:
             d_sizes.append(len(dpng))
     h, w = array.shape[:2]  # type: ignore[union-attr]
     n = len(t_fast)
-    print(f"layout {layout.name}, paper {paper.name}, {w}x{h} px at {args.dpi:g} dpi; {len(records)} records "
-          f"x {args.rounds} rounds = {n} images per path; one core; PNG zlib level {COMPRESS_LEVEL}")
+    print(
+        f"layout {layout.name}, paper {paper.name}, {w}x{h} px at {args.dpi:g} dpi; {len(records)} records "
+        f"x {args.rounds} rounds = {n} images per path; one core; PNG zlib level {COMPRESS_LEVEL}"
+    )
     print(f"  cairosvg path  {ms(t_svg):7.1f} ms/image (median)")
-    print(f"  fast path      {ms(t_fast):7.1f} ms/image (median)   = compose {ms(t_compose):.1f} + cairo "
-          f"{ms(t_raster):.1f} + encode and sidecar")
-    print(f"  PNG floor      {ms(t_floor):7.1f} ms/image (median)   encode of the same arrays "
-          f"(Pillow level 1: {ms(t_pillow):.1f})")
+    print(
+        f"  fast path      {ms(t_fast):7.1f} ms/image (median)   = compose {ms(t_compose):.1f} + cairo "
+        f"{ms(t_raster):.1f} + encode and sidecar"
+    )
+    print(
+        f"  PNG floor      {ms(t_floor):7.1f} ms/image (median)   encode of the same arrays "
+        f"(Pillow level 1: {ms(t_pillow):.1f})"
+    )
     print(f"  fast / floor   {ms(t_fast) / ms(t_floor):7.2f} x      (target <= 2)")
     print(f"  cairosvg/fast  {ms(t_svg) / ms(t_fast):7.2f} x")
-    print(f"  fast <= 120 ms: {'yes' if ms(t_fast) <= 120 else 'NO'};  median PNG {statistics.median(sizes) / 1e6:.2f} MB")
-    print(f"  distorted ({distort.name}) {ms(t_dist):7.1f} ms/image (median)   = render + {distort.name} "
-          f"{ms(t_dist_render):.1f} + PNG; median PNG {statistics.median(d_sizes) / 1e6:.2f} MB; "
-          f"mean {1000 * statistics.mean(t_dist):.1f}, max {1000 * max(t_dist):.1f} ms")
+    print(
+        f"  fast <= 120 ms: {'yes' if ms(t_fast) <= 120 else 'NO'};  median PNG {statistics.median(sizes) / 1e6:.2f} MB"
+    )
+    print(
+        f"  distorted ({distort.name}) {ms(t_dist):7.1f} ms/image (median)   = render + {distort.name} "
+        f"{ms(t_dist_render):.1f} + PNG; median PNG {statistics.median(d_sizes) / 1e6:.2f} MB; "
+        f"mean {1000 * statistics.mean(t_dist):.1f}, max {1000 * max(t_dist):.1f} ms"
+    )
     ratio = IMAGE_KIT_S * 1000 / ms(t_dist)
-    print(f"  vs ecg-image-kit {IMAGE_KIT_S:.2f} s/image (external figure, wrinkles + augmentation): "
-          f"{ratio:.1f} x faster (target >= 20)")
+    print(
+        f"  vs ecg-image-kit {IMAGE_KIT_S:.2f} s/image (external figure, wrinkles + augmentation): "
+        f"{ratio:.1f} x faster (target >= 20)"
+    )
     print(f"  distorted <= 300 ms: {'yes' if ms(t_dist) <= 300 else 'NO'}")
     return 0
 

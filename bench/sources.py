@@ -43,8 +43,10 @@ print(json.dumps({"records": n, "peak_rss_mb": resource.getrusage(resource.RUSAG
 def run(count: int, fs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "bench.ecg"
-        spec.write_text(f"synth load_test {{\n    count = {count}\n    fs = {fs} Hz\n    duration = 10 s\n"
-                        "    heart_rate = uniform(50 bpm, 110 bpm)\n    noise = 0.02 mV\n}\n")
+        spec.write_text(
+            f"synth load_test {{\n    count = {count}\n    fs = {fs} Hz\n    duration = 10 s\n"
+            "    heart_rate = uniform(50 bpm, 110 bpm)\n    noise = 0.02 mV\n}\n"
+        )
         out = subprocess.run([sys.executable, "-c", CHILD, str(spec)], capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -59,8 +61,10 @@ def main() -> None:
         t = time.perf_counter()
         r = run(size, args.fs)
         results.append(r)
-        print(f"{r['records']:>7} records: peak RSS {r['peak_rss_mb']:7.1f} MB, {r['seconds']:6.1f} s reading "
-              f"({(time.perf_counter() - t):.1f} s with start-up)")
+        print(
+            f"{r['records']:>7} records: peak RSS {r['peak_rss_mb']:7.1f} MB, {r['seconds']:6.1f} s reading "
+            f"({(time.perf_counter() - t):.1f} s with start-up)"
+        )
     if len(results) >= 2:
         growth = results[-1]["peak_rss_mb"] / results[0]["peak_rss_mb"] - 1
         verdict = "ok" if growth < 0.20 else "over the 20% target"

@@ -62,8 +62,9 @@ def _report(diags: list[Diagnostic], sources: SourceCache) -> tuple[int, int]:
 
 def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Program], SourceCache]:
     sources = SourceCache()
-    programs = [load([f], root=args.root, defines=args.define, templates=args.templates, sources=sources)
-                for f in files]
+    programs = [
+        load([f], root=args.root, defines=args.define, templates=args.templates, sources=sources) for f in files
+    ]
     return programs, sources
 
 
@@ -73,8 +74,10 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     diags = [d for p in programs for d in p.diagnostics]
     errors, warnings = _report(diags, sources)
     decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.scope.decls})
-    summary = (f"checked {_plural(len(files), 'file')}, {_plural(decls, 'declaration')}: "
-               f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
+    summary = (
+        f"checked {_plural(len(files), 'file')}, {_plural(decls, 'declaration')}: "
+        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    )
     print(summary, file=sys.stderr)
     return _exit_code(diags)
 
@@ -101,16 +104,18 @@ def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.check:
             print(f"would reformat {name}", file=sys.stderr)
             if args.diff:
-                sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), out.splitlines(True),
-                                                           f"{name} (now)", f"{name} (formatted)"))
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        text.splitlines(True), out.splitlines(True), f"{name} (now)", f"{name} (formatted)"
+                    )
+                )
         else:
             tmp = f.with_name(f".{f.name}.fmt-tmp")
             tmp.write_text(out, encoding="utf-8")
             os.replace(tmp, f)  # atomic: a crash leaves the old file or the new one
             print(f"formatted {name}", file=sys.stderr)
     verb = "would reformat" if args.check else "reformatted"
-    print(f"{len(files)} file{'s' * (len(files) != 1)}: {changed} {verb}, {failed} with syntax errors",
-          file=sys.stderr)
+    print(f"{len(files)} file{'s' * (len(files) != 1)}: {changed} {verb}, {failed} with syntax errors", file=sys.stderr)
     if failed:
         return 1
     return 1 if (args.check and changed) else 0
@@ -129,8 +134,12 @@ def cmd_explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if args.name is None:
         keys = sorted(program.decls, key=lambda k: (program.position(k).file, program.position(k).line))
         if args.json:
-            print(json.dumps({"spec_hash": program.spec_hash(),
-                              "declarations": [explain_json(program, k) for k in keys]}, indent=2))
+            print(
+                json.dumps(
+                    {"spec_hash": program.spec_hash(), "declarations": [explain_json(program, k) for k in keys]},
+                    indent=2,
+                )
+            )
         else:
             print(f"# spec hash {program.spec_hash()}")
             for k in keys:
@@ -160,12 +169,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def spec_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a `let` constant, e.g. -D seed=11 or -D root='\"/data/ptbxl\"'")
-        p.add_argument("--root", type=Path, default=None,
-                       help="spec root: imports may not leave it (default: the working directory)")
-        p.add_argument("--templates", type=Path, default=None,
-                       help="templates folder (default: the nearest templates/ above the spec)")
+        p.add_argument(
+            "-D",
+            dest="define",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a `let` constant, e.g. -D seed=11 or -D root='\"/data/ptbxl\"'",
+        )
+        p.add_argument(
+            "--root",
+            type=Path,
+            default=None,
+            help="spec root: imports may not leave it (default: the working directory)",
+        )
+        p.add_argument(
+            "--templates",
+            type=Path,
+            default=None,
+            help="templates folder (default: the nearest templates/ above the spec)",
+        )
 
     p = sub.add_parser("check", help="check specs and report every error with its position")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
@@ -210,11 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 — a bug in ecgspec, never the user's spec
+    except Exception as exc:
         if os.environ.get("ECGSPEC_DEBUG"):
             raise
-        print(f"ecgspec: internal error ({type(exc).__name__}: {exc}); this is a bug in ecgspec, "
-              "not in your spec. Rerun with ECGSPEC_DEBUG=1 for details and report it.", file=sys.stderr)
+        print(
+            f"ecgspec: internal error ({type(exc).__name__}: {exc}); this is a bug in ecgspec, "
+            "not in your spec. Rerun with ECGSPEC_DEBUG=1 for details and report it.",
+            file=sys.stderr,
+        )
         return 3
     if os.environ.get("ECGSPEC_TIMING"):
         print(f"{args.command}: {time.perf_counter() - start:.3f} s", file=sys.stderr)

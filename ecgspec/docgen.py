@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .check import _field_markers, _short, _strip, statement_fields
+from .check.schema import describe_type, field_markers, is_union, statement_fields, unwrap
 from .explain import show
 from .ir import KINDS, STEPS
 from .ir.base import DISTRIBUTIONS
@@ -18,18 +18,18 @@ from .units import DIMENSIONS, UNITS
 
 
 def _type_words(info: Any) -> str:
-    tp, markers = _field_markers(info)
-    members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, __import__("types").UnionType) else (tp,)
+    tp, markers = field_markers(info)
+    members = typing.get_args(tp) if is_union(tp) else (tp,)
     words: list[str] = []
     varies = False
     for m in members:
-        base, _ = _strip(m)
+        base, _ = unwrap(m)
         if base is type(None):
             words.append("`none`")
         elif base in DISTRIBUTIONS:
             varies = True
         else:
-            words.append(_short(typing.Annotated[m, *markers]) if markers else _short(m))
+            words.append(describe_type(typing.Annotated[m, *markers]) if markers else describe_type(m))
     text = " or ".join(dict.fromkeys(words))
     return text + (" (may vary)" if varies else "")
 
@@ -37,8 +37,8 @@ def _type_words(info: Any) -> str:
 def _default(info: Any) -> str:
     if info.is_required():
         return "**required**"
-    default = info.default if info.default is not PydanticUndefined else info.default_factory()  # type: ignore[misc]
-    tp, markers = _field_markers(info)
+    default = info.default if info.default is not PydanticUndefined else info.default_factory()
+    tp, markers = field_markers(info)
     text = show(default, tp, markers)
     return f"`{text}`" if len(text) < 40 else "(a template, see the source)"
 
@@ -53,10 +53,17 @@ def _table(cls: type[BaseModel], skip: set[str]) -> list[str]:
 
 
 def reference() -> str:
-    out = ["# ecgspec language reference: settings and steps", "",
-           "Generated from the IR classes in `ecgspec/ir/` by `python -m ecgspec.docgen`; do not edit by hand.",
-           "The narrative reference is [language.md](language.md).", "", "## Units", "",
-           "| unit | dimension | in canonical units |", "|---|---|---|"]
+    out = [
+        "# ecgspec language reference: settings and steps",
+        "",
+        "Generated from the IR classes in `ecgspec/ir/` by `python -m ecgspec.docgen`; do not edit by hand.",
+        "The narrative reference is [language.md](language.md).",
+        "",
+        "## Units",
+        "",
+        "| unit | dimension | in canonical units |",
+        "|---|---|---|",
+    ]
     for unit, (dim, factor) in UNITS.items():
         canonical = "(a fraction)" if dim == "fraction" else DIMENSIONS[dim].canonical
         out.append(f"| `{unit}` | {dim} | {factor:g} {canonical} |")
@@ -69,11 +76,21 @@ def reference() -> str:
         for kw, st in getattr(cls, "statements", {}).items():
             if kind == "distort":
                 continue
-            out += ["", f"Step `{kw}`" + (f" (positional: {', '.join(st.positional)})" if st.positional else "")
-                    + f": {(st.__doc__ or '').strip()}", ""]
+            out += [
+                "",
+                f"Step `{kw}`"
+                + (f" (positional: {', '.join(st.positional)})" if st.positional else "")
+                + f": {(st.__doc__ or '').strip()}",
+                "",
+            ]
             out += _table(st, {f for f in st.model_fields if f in ("steps", "sources")})
-    out += ["", "## Distortion steps", "",
-            "Written in a `distort` block in order, e.g. `rotate uniform(-3 deg, 3 deg) p = 0.5`.", ""]
+    out += [
+        "",
+        "## Distortion steps",
+        "",
+        "Written in a `distort` block in order, e.g. `rotate uniform(-3 deg, 3 deg) p = 0.5`.",
+        "",
+    ]
     for kw, st in STEPS.items():
         stage = getattr(st, "stage", "raster")
         pos = f"; positional: {', '.join(st.positional)}" if st.positional else ""

@@ -127,9 +127,7 @@ class SourceCache:
 
 def format_diagnostic(d: Diagnostic, sources: SourceCache, color: bool = False) -> str:
     """Render one diagnostic with its source line and a caret underline."""
-    red, yellow, bold, cyan, reset = (
-        ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
-    )
+    red, yellow, bold, cyan, reset = ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
     sev_colour = red if d.severity == "error" else yellow
     # Warnings show their code: it is what `# ecgspec: ignore[code]` takes.
     label = f"{d.severity}[{d.code}]" if d.severity == "warning" else d.severity

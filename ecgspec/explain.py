@@ -8,14 +8,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .check import _field_markers, _is_union, _marker, _strip, statement_fields
+from .check.schema import field_markers, is_union, marker, statement_fields, unwrap
 from .ir import Decl
 from .ir.base import (
-    DISTRIBUTIONS, Choice, Colour, Expr, Ident, Lead, LogNormal, Normal, Probability, RefTo, Span, Uniform, Unit,
+    DISTRIBUTIONS,
+    Choice,
+    Colour,
+    Expr,
+    Ident,
+    Lead,
+    LogNormal,
+    Normal,
+    Probability,
+    RefTo,
+    Span,
+    Uniform,
+    Unit,
 )
 from .program import Key, Program
 from .units import DIMENSIONS
-
 
 # Values of these kinds are names, written without quotes.
 _BARE = (RefTo, Lead, Ident, Colour, Expr)
@@ -32,19 +43,21 @@ def _num(x: float, unit: str | None) -> str:
 
 def show(value: Any, tp: Any, markers: list[Any]) -> str:
     """An IR value written back in the language, in canonical units."""
-    tp, inner = _strip(tp)
+    tp, inner = unwrap(tp)
     markers = [*markers, *inner]
-    if _is_union(tp) and isinstance(value, (Uniform, Normal, LogNormal, Span, Choice)):
+    if is_union(tp) and isinstance(value, (Uniform, Normal, LogNormal, Span, Choice)):
         # The unit of a distribution is the unit of the plain member it varies.
-        plain = next((m for m in typing.get_args(tp) if _strip(m)[0] not in DISTRIBUTIONS
-                      and _strip(m)[0] is not type(None)), None)
+        plain = next(
+            (m for m in typing.get_args(tp) if unwrap(m)[0] not in DISTRIBUTIONS and unwrap(m)[0] is not type(None)),
+            None,
+        )
         if plain is not None:
-            base, base_markers = _strip(plain)
+            base, base_markers = unwrap(plain)
             markers = [*markers, *base_markers]
             if isinstance(value, Choice):
                 return show(value, base if typing.get_origin(base) is not tuple else tp, markers)
-    unit_m = _marker(markers, Unit)
-    if unit_m is None and _marker(markers, Probability) is not None:
+    unit_m = marker(markers, Unit)
+    if unit_m is None and marker(markers, Probability) is not None:
         unit_m = Unit("fraction")
     unit = DIMENSIONS[unit_m.dimension].canonical if unit_m else None
     if value is None:
@@ -59,14 +72,21 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
     if isinstance(value, LogNormal):
         return f"lognormal({value.mu:g}, {value.sigma:g})"
     if isinstance(value, Span):
-        return f"{value.lo:g}..{_num(value.hi, unit)}" if unit != "%" else f"{_num(value.lo, unit)}..{_num(value.hi, unit)}"
+        return (
+            f"{value.lo:g}..{_num(value.hi, unit)}"
+            if unit != "%"
+            else f"{_num(value.lo, unit)}..{_num(value.hi, unit)}"
+        )
     if isinstance(value, Choice):
         elem = _choice_elem(tp)
-        return "choice[" + ", ".join(f"{show(o, elem, markers)}: {w:.4g}" for o, w in zip(value.options, value.weights,
-                                                                                          strict=True)) + "]"
-    if _is_union(tp):
+        return (
+            "choice["
+            + ", ".join(f"{show(o, elem, markers)}: {w:.4g}" for o, w in zip(value.options, value.weights, strict=True))
+            + "]"
+        )
+    if is_union(tp):
         for member in typing.get_args(tp):
-            m, _ = _strip(member)
+            m, _ = unwrap(member)
             if m in DISTRIBUTIONS or m is type(None):
                 continue
             return show(value, member, markers)
@@ -74,15 +94,19 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
         return _num(float(value), unit) if unit else f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, str):
         bare = typing.get_origin(tp) is Literal or any(isinstance(m, _BARE) for m in markers)
-        if bare and (value.isidentifier() or value.startswith("#") or "." in value and
-                     all(p.isidentifier() for p in value.split("."))):
+        if bare and (
+            value.isidentifier()
+            or value.startswith("#")
+            or "." in value
+            and all(p.isidentifier() for p in value.split("."))
+        ):
             return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple):
         args = typing.get_args(tp)
         elem = args[0] if args else Any
         if value and isinstance(value[0], tuple):
-            row_tp = typing.get_args(_strip(elem)[0])
+            row_tp = typing.get_args(unwrap(elem)[0])
             cell = row_tp[0] if row_tp else Any
             return "[" + " | ".join(", ".join(show(x, cell, []) for x in row) for row in value) + "]"
         return "[" + ", ".join(show(x, elem, []) for x in value) + "]"
@@ -95,8 +119,8 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
 
 
 def _choice_elem(tp: Any) -> Any:
-    for member in typing.get_args(tp) if _is_union(tp) else (tp,):
-        m, _ = _strip(member)
+    for member in typing.get_args(tp) if is_union(tp) else (tp,):
+        m, _ = unwrap(member)
         if m in DISTRIBUTIONS or m is type(None):
             continue
         if typing.get_origin(m) is tuple:
@@ -113,7 +137,7 @@ def _statement_lines(obj: BaseModel, indent: str) -> list[str]:
     block: list[str] = []
     for fname, info in cls.model_fields.items():
         v = getattr(obj, fname)
-        tp, markers = _field_markers(info)
+        tp, markers = field_markers(info)
         if isinstance(v, tuple) and v and isinstance(v[0], BaseModel):
             for sub in v:
                 block.extend(_statement_lines(sub, indent + "    "))
@@ -121,10 +145,10 @@ def _statement_lines(obj: BaseModel, indent: str) -> list[str]:
         if isinstance(v, dict) and getattr(cls, "open_block", None) == fname:
             block.extend(f"{indent}    {k} = {_folds(x)}" for k, x in v.items())
             continue
-        if fname == "p" or (v == info.default and fname not in cls.positional):
+        if fname == "p" or (v == info.default and fname not in getattr(cls, "positional", ())):
             continue
         text = show(v, tp, markers)
-        if fname in cls.positional and not named:
+        if fname in getattr(cls, "positional", ()) and not named:
             parts.append(text)
         else:
             named.append(f"{fname} {text}")
@@ -165,7 +189,7 @@ def explain_text(program: Program, key: Key) -> str:
             continue
         if isinstance(v, tuple) and not v and fname in statement_fields(type(decl)).values():
             continue
-        tp, markers = _field_markers(info)
+        tp, markers = field_markers(info)
         origin = origins.get(fname)
         rows.append((fname, show(v, tp, markers), origin.describe() if origin else "default"))
     width = max((len(r[0]) for r in rows if r[1] or r[2]), default=0)
@@ -201,4 +225,3 @@ def find(program: Program, name: str) -> tuple[list[Key], list[str]]:
     kind, _, bare = name.rpartition(":")
     matches = [k for k in program.decls if k[1] == bare and (not kind or k[0] == kind)]
     return matches, sorted({n for _, n in program.decls})
-

@@ -88,8 +88,12 @@ class Formatter:
             if idx in self.used or c.pos.line >= line:
                 continue
             self.used.add(idx)
-            if self._blank_before(c.pos.line) and self.lines and self.lines[-1].strip() \
-                    and not self.lines[-1].endswith("{"):
+            if (
+                self._blank_before(c.pos.line)
+                and self.lines
+                and self.lines[-1].strip()
+                and not self.lines[-1].endswith("{")
+            ):
                 self.lines.append("")
             self.lines.append(indent + c.text.rstrip())
             emitted = True
@@ -116,8 +120,12 @@ class Formatter:
         prev: s.TopLevel | None = None
         for item in self.module.items:
             if prev is not None:
-                separate = isinstance(item, s.Decl) or isinstance(prev, s.Decl) or type(item) is not type(prev) \
+                separate = (
+                    isinstance(item, s.Decl)
+                    or isinstance(prev, s.Decl)
+                    or type(item) is not type(prev)
                     or self._blank_between(prev.pos.end_line, self._first_line(item) + 1)
+                )
                 if separate:
                     self.lines.append("")
             self._comments_before(item.pos.line, "")
@@ -125,8 +133,9 @@ class Formatter:
                 case s.Import():
                     self.lines.append(f"import {_string(item.path)}" + self._trailing(item.pos.end_line))
                 case s.Let():
-                    self.lines.append(f"let {item.name.text} = {value(item.value, '')}"
-                                      + self._trailing(item.pos.end_line))
+                    self.lines.append(
+                        f"let {item.name.text} = {value(item.value, '')}" + self._trailing(item.pos.end_line)
+                    )
                     self._hoist_inside(item.pos, "")
                 case s.Decl():
                     self._decl(item)
@@ -142,7 +151,9 @@ class Formatter:
 
     def _hoist_inside(self, pos: s.Pos, indent: str) -> None:
         """Comments inside a multi-line entry (already printed) go just above it."""
-        inside = [i for i, c in enumerate(self.comments) if i not in self.used and pos.line <= c.pos.line < pos.end_line]
+        inside = [
+            i for i, c in enumerate(self.comments) if i not in self.used and pos.line <= c.pos.line < pos.end_line
+        ]
         if not inside:
             return
         entry = self.lines.pop()
@@ -195,8 +206,7 @@ class Formatter:
         self.lines.append(f"{indent}}}{tail}" + self._trailing(pos.end_line))
 
     def _entry_first_line(self, entry: s.Entry) -> int:
-        firsts = [c.pos.line for i, c in enumerate(self.comments)
-                  if i not in self.used and c.pos.line < entry.pos.line]
+        firsts = [c.pos.line for i, c in enumerate(self.comments) if i not in self.used and c.pos.line < entry.pos.line]
         return min(firsts) if firsts else entry.pos.line
 
     def _settings_run(self, entries: tuple[s.Entry, ...], start: int) -> list[s.Setting]:
@@ -206,8 +216,10 @@ class Formatter:
             e = entries[j]
             if not isinstance(e, s.Setting):
                 break
-            if run and (self._blank_between(run[-1].pos.end_line, e.pos.line) or any(
-                run[-1].pos.end_line < c.pos.line < e.pos.line for c in self.comments)):
+            if run and (
+                self._blank_between(run[-1].pos.end_line, e.pos.line)
+                or any(run[-1].pos.end_line < c.pos.line < e.pos.line for c in self.comments)
+            ):
                 break
             run.append(e)
         return run
@@ -217,14 +229,18 @@ class Formatter:
 
     def _statement(self, st: s.Statement, indent: str, last_on_line: bool = True) -> None:
         if st.block is None:
-            head = " ".join([st.head.text] + [value(t, indent) if not isinstance(t, s.KwArg) else _flat(t)
-                                              for t in st.terms])
+            head = " ".join(
+                [st.head.text] + [value(t, indent) if not isinstance(t, s.KwArg) else _flat(t) for t in st.terms]
+            )
             self.lines.append(indent + head + (self._trailing(st.pos.end_line) if last_on_line else ""))
             self._hoist_inside(st.pos, indent)
             return
         # kwargs written after the block were parsed as terms after it; print them after `}`.
-        before = [t for t in st.terms if t.pos.line < st.block.pos.line or
-                  (t.pos.line == st.block.pos.line and t.pos.col < st.block.pos.col)]
+        before = [
+            t
+            for t in st.terms
+            if t.pos.line < st.block.pos.line or (t.pos.line == st.block.pos.line and t.pos.col < st.block.pos.col)
+        ]
         trailing = [t for t in st.terms if t not in before]
         head = " ".join([st.head.text] + [value(t, indent) if not isinstance(t, s.KwArg) else _flat(t) for t in before])
         tail = "".join(" " + _flat(t) for t in trailing)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast
 
 from . import syntax as s
 from .errors import Diagnostics, Pos
@@ -102,16 +103,16 @@ def _why_shared(a: Use, b: Use, decls: dict[tuple[str, str], Decl]) -> str | Non
         who = a if sa is None else b
         return f"{who.who} takes every record of source '{who.source.name}' (no split)"
     if sa[0] != sb[0] or sa[1] != sb[1]:
-        return (f"they split differently ({sa[0]} {sa[1]} and {sb[0]} {sb[1]}), so their parts can overlap")
+        return f"they split differently ({sa[0]} {sa[1]} and {sb[0]} {sb[1]}), so their parts can overlap"
     if sa[0] == "by":
         common = sorted(sa[2] & sb[2])  # type: ignore[operator]
         return f"both take fold{'s' * (len(common) > 1)} {', '.join(map(str, common))}" if common else None
-    (a0, a1), (b0, b1) = sa[2], sb[2]  # type: ignore[misc]
+    (a0, a1), (b0, b1) = cast(tuple[tuple[float, float], tuple[float, float]], (sa[2], sb[2]))
     if a0 < b1 - 1e-12 and b0 < a1 - 1e-12:
         return f"their shares of the hash of {sa[1]} overlap"
     patients = _patient_column(a.source, decls) & _patient_column(b.source, decls)
     if sa[1] not in patients:
-        return (f"they hash '{sa[1]}', not the patient, so one patient's records can fall on both sides")
+        return f"they hash '{sa[1]}', not the patient, so one patient's records can fall on both sides"
     return None
 
 
@@ -128,8 +129,9 @@ def _suite_positions(decl: s.Decl) -> dict[str, list[Pos]]:
     return out
 
 
-def _uses(froms: tuple[From, ...], who: str, positions: list[Pos], fallback: Pos,
-          decls: dict[tuple[str, str], Decl]) -> list[Use]:
+def _uses(
+    froms: tuple[From, ...], who: str, positions: list[Pos], fallback: Pos, decls: dict[tuple[str, str], Decl]
+) -> list[Use]:
     out = []
     for i, f in enumerate(froms):
         src = decls.get(("source", f.source))
@@ -159,8 +161,9 @@ def _excludes_ptbxl(cinc: Source) -> bool:
     return bool(prefix) and not ("HR".startswith(prefix) or prefix.startswith("HR"))
 
 
-def check_leakage(decls: dict[tuple[str, str], Decl], syntax: dict[tuple[str, str], s.Decl],
-                  diags: Diagnostics) -> None:
+def check_leakage(
+    decls: dict[tuple[str, str], Decl], syntax: dict[tuple[str, str], s.Decl], diags: Diagnostics
+) -> None:
     """Report every corpus `from` that can share a record or a patient with a suite task."""
     train: list[Use] = []
     test: list[Use] = []
@@ -173,26 +176,37 @@ def check_leakage(decls: dict[tuple[str, str], Decl], syntax: dict[tuple[str, st
         elif isinstance(decl, Suite):
             by_task = _suite_positions(node)
             for t in decl.tasks:
-                test += _uses(t.sources, f"suite '{decl.name}' task '{t.id}'", by_task.get(t.id, []),
-                              node.name.pos, decls)
+                test += _uses(
+                    t.sources, f"suite '{decl.name}' task '{t.id}'", by_task.get(t.id, []), node.name.pos, decls
+                )
     for a in train:
         for b in test:
             da, db = _database(a.source, decls), _database(b.source, decls)
             if _disjoint_globs(a.source, b.source):
                 continue
             if not _overlap(da, db):
-                if {da[0], db[0]} == {"cinc", "ptbxl"} and not _excludes_ptbxl(a.source if da[0] == "cinc" else b.source):
-                    diags.warning(a.pos, f"{a.who} uses source '{a.source.name}' and {b.who} source "
-                                  f"'{b.source.name}': the PhysioNet/CinC 2021 records named HR* are PTB-XL "
-                                  "records, so the two can share records and patients",
-                                  "point the CinC source at databases other than PTB-XL (`records`), or silence "
-                                  "this with `# ecgspec: ignore[leakage-possible]`", code="leakage-possible")
+                if {da[0], db[0]} == {"cinc", "ptbxl"} and not _excludes_ptbxl(
+                    a.source if da[0] == "cinc" else b.source
+                ):
+                    diags.warning(
+                        a.pos,
+                        f"{a.who} uses source '{a.source.name}' and {b.who} source "
+                        f"'{b.source.name}': the PhysioNet/CinC 2021 records named HR* are PTB-XL "
+                        "records, so the two can share records and patients",
+                        "point the CinC source at databases other than PTB-XL (`records`), or silence "
+                        "this with `# ecgspec: ignore[leakage-possible]`",
+                        code="leakage-possible",
+                    )
                 continue
             why = _why_shared(a, b, decls)
             if why is None:
                 continue
             pa = f"source '{a.source.name}'" + (f" split '{a.split}'" if a.split else "")
             pb = f"source '{b.source.name}'" + (f" split '{b.split}'" if b.split else "")
-            diags.error(a.pos, f"{a.who} ({pa}) can share records or patients with {b.who} ({pb}): {why}",
-                        "train and test on disjoint parts of one split, e.g. `from ptbxl split train` in the "
-                        "corpus and `from ptbxl split test` in the suite", code="leakage")
+            diags.error(
+                a.pos,
+                f"{a.who} ({pa}) can share records or patients with {b.who} ({pb}): {why}",
+                "train and test on disjoint parts of one split, e.g. `from ptbxl split train` in the "
+                "corpus and `from ptbxl split test` in the suite",
+                code="leakage",
+            )

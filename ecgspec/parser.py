@@ -51,8 +51,7 @@ TOKEN_WORDS: dict[str, str] = {
 }
 _KEYWORDS = {"import": "IMPORT", "let": "LET", "choice": "CHOICE"}  # reserved: never a name
 _VALUE_STARTS = {"NUMBER", "STRING", "LONG_STRING", "COLOUR", "NAME", "LSQB", "CHOICE"}
-_PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT",
-          "RANGE", "SEMI"}
+_PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT", "RANGE", "SEMI"}
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _NUMBER_RE = re.compile(r"([+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)[ \t]*(.*)")
 _CLOSERS = {"{": "}", "[": "]", "(": ")"}
@@ -126,11 +125,11 @@ def _accepted(state: Any) -> set[str] | None:
             trial.parse_conf = conf
             try:
                 trial.feed_token(Token(term, ""), is_end=term == "$END")
-            except Exception:  # noqa: BLE001 — lark signals "not accepted" with several types
+            except Exception:
                 continue
             out.add(term)
         return out
-    except Exception:  # noqa: BLE001 — an older or newer lark without these internals
+    except Exception:
         return None
 
 
@@ -138,6 +137,11 @@ def _tok_pos(path: str, tok: Token) -> Pos:
     line = tok.line or 1
     col = tok.column or 1
     return Pos(path, line, col, tok.end_line or line, tok.end_column or col + max(len(str(tok)), 1))
+
+
+# A transformer rule's children. Named here: inside _Build, `list` is the rule of that name.
+Children = list[Any]
+Tokens = list[Token]
 
 
 class _Build(Transformer[Token, Any]):
@@ -154,7 +158,7 @@ class _Build(Transformer[Token, Any]):
             return self._span(list(child)) if child else None
         return getattr(child, "pos", None)
 
-    def _span(self, children: list[Any]) -> Pos:
+    def _span(self, children: Children) -> Pos:
         """From the start of the first child to the end of the last (tokens and nodes alike)."""
         first = next((p for c in children if (p := self._pos_of(c)) is not None), None)
         last = next((p for c in reversed(children) if (p := self._pos_of(c)) is not None), None)
@@ -166,11 +170,11 @@ class _Build(Transformer[Token, Any]):
         return s.Word(str(tok), _tok_pos(self.path, tok))
 
     @staticmethod
-    def _drop_punct(children: list[Any]) -> list[Any]:
+    def _drop_punct(children: Children) -> list[Any]:
         return [c for c in children if not (isinstance(c, Token) and c.type in _PUNCT)]
 
     # ---- values
-    def number(self, children: list[Token]) -> s.Number:
+    def number(self, children: Tokens) -> s.Number:
         tok = children[0]
         m = _NUMBER_RE.fullmatch(str(tok))
         assert m is not None  # the NUMBER terminal guarantees the shape
@@ -179,51 +183,51 @@ class _Build(Transformer[Token, Any]):
             unit = "µV"
         return s.Number(float(m.group(1)), unit, m.group(1), _tok_pos(self.path, tok))
 
-    def string(self, children: list[Token]) -> s.String:
+    def string(self, children: Tokens) -> s.String:
         tok = children[0]
         long = tok.type == "LONG_STRING"
         body = str(tok)[3:-3] if long else str(tok)[1:-1]
         return s.String(_unescape(body), long, _tok_pos(self.path, tok))
 
-    def colour(self, children: list[Token]) -> s.Colour:
+    def colour(self, children: Tokens) -> s.Colour:
         return s.Colour(str(children[0]), _tok_pos(self.path, children[0]))
 
-    def ref(self, children: list[Token]) -> s.Ref:
+    def ref(self, children: Tokens) -> s.Ref:
         names = tuple(str(c) for c in children if c.type == "NAME")
         return s.Ref(names, self._span(children))
 
-    def range(self, children: list[Any]) -> s.Range:
+    def range(self, children: Children) -> s.Range:
         lo, hi = children[0], children[2]
         return s.Range(self.number([lo]), self.number([hi]), self._span(children))
 
-    def item(self, children: list[Any]) -> s.Item:
+    def item(self, children: Children) -> s.Item:
         parts = self._drop_punct(children)
         return s.Item(parts[0], parts[1] if len(parts) > 1 else None, self._span(children))
 
-    def row(self, children: list[Any]) -> tuple[s.Item, ...]:
+    def row(self, children: Children) -> tuple[s.Item, ...]:
         return tuple(self._drop_punct(children))
 
-    def list(self, children: list[Any]) -> s.ListValue:
+    def list(self, children: Children) -> s.ListValue:
         rows = tuple(c for c in children if isinstance(c, tuple))
         return s.ListValue(rows, self._span(children))
 
-    def choice(self, children: list[Any]) -> s.Choice:
+    def choice(self, children: Children) -> s.Choice:
         return s.Choice(children[-1], self._span(children))
 
-    def call(self, children: list[Any]) -> s.Call:
+    def call(self, children: Children) -> s.Call:
         parts = self._drop_punct(children)
         return s.Call(self._word(parts[0]), tuple(parts[1:]), self._span(children))
 
-    def kwarg(self, children: list[Any]) -> s.KwArg:
+    def kwarg(self, children: Children) -> s.KwArg:
         key, value = self._drop_punct(children)
         return s.KwArg(self._word(key), value, self._span(children))
 
     # ---- structure
-    def setting(self, children: list[Any]) -> s.Setting:
+    def setting(self, children: Children) -> s.Setting:
         key, value = self._drop_punct(children)
         return s.Setting(self._word(key), value, self._span(children))
 
-    def statement(self, children: list[Any]) -> s.Statement:
+    def statement(self, children: Children) -> s.Statement:
         parts = self._drop_punct(children)
         head = self._word(parts[0])
         block = next((p for p in parts if isinstance(p, s.Block)), None)
@@ -234,11 +238,11 @@ class _Build(Transformer[Token, Any]):
             terms = terms[1:]
         return s.Statement(head, terms, block, self._span(children))
 
-    def block(self, children: list[Any]) -> s.Block:
+    def block(self, children: Children) -> s.Block:
         entries = tuple(c for c in children if isinstance(c, (s.Setting, s.Statement)))
         return s.Block(entries, self._span(children))
 
-    def header(self, children: list[Token]) -> s.Header:
+    def header(self, children: Tokens) -> s.Header:
         word, value = children
         val: s.Word | s.String
         if value.type == "STRING":
@@ -247,26 +251,26 @@ class _Build(Transformer[Token, Any]):
             val = self._word(value)
         return s.Header(self._word(word), val, self._span(children))
 
-    def decl(self, children: list[Any]) -> s.Decl:
+    def decl(self, children: Children) -> s.Decl:
         kind, name = children[0], children[1]
         headers = tuple(c for c in children if isinstance(c, s.Header))
         quoted = name.type == "STRING"
         word = s.Word(_unescape(str(name)[1:-1]) if quoted else str(name), _tok_pos(self.path, name))
         return s.Decl(self._word(kind), word, quoted, headers, children[-1], self._span(children))
 
-    def import_(self, children: list[Token]) -> s.Import:
+    def import_(self, children: Tokens) -> s.Import:
         tok = children[1]
         path = s.String(_unescape(str(tok)[1:-1]), False, _tok_pos(self.path, tok))
         return s.Import(path, self._span(children))
 
-    def let(self, children: list[Any]) -> s.Let:
+    def let(self, children: Children) -> s.Let:
         parts = self._drop_punct(children)
         return s.Let(self._word(parts[1]), parts[2], self._span(children))
 
-    def start(self, children: list[Any]) -> tuple[Any, ...]:
+    def start(self, children: Children) -> tuple[Any, ...]:
         return tuple(c for c in children if not isinstance(c, Token))
 
-    def value_only(self, children: list[Any]) -> Any:
+    def value_only(self, children: Children) -> Any:
         return children[0]
 
 
@@ -302,8 +306,9 @@ class _Frontend:
                 before = text[: m.start()]
                 line = (tok.line or 1) + before.count("\n")
                 col = m.start() - before.rfind("\n") if "\n" in before else (tok.column or 1) + m.start()
-                self.comments.append(Token("COMMENT", m.group(0), line=line, column=col, end_line=line,
-                                           end_column=col + len(m.group(0))))
+                self.comments.append(
+                    Token("COMMENT", m.group(0), line=line, column=col, end_line=line, end_column=col + len(m.group(0)))
+                )
         return tok
 
     def parse(self, text: str, path: str, start: str) -> Any:
@@ -331,8 +336,11 @@ def parse_module(text: str, path: str, diags: Diagnostics) -> s.Module:
             if errors >= MAX_ERRORS_PER_FILE or not _blank_declaration(lines, line):
                 return s.Module(path, (), (), text)
             continue
-        comments = tuple(sorted((s.Comment(str(c), _tok_pos(path, c)) for c in front.comments),
-                                key=lambda c: (c.pos.line, c.pos.col)))
+        comments = tuple(
+            sorted(
+                (s.Comment(str(c), _tok_pos(path, c)) for c in front.comments), key=lambda c: (c.pos.line, c.pos.col)
+            )
+        )
         return s.Module(path, items, comments, text)
 
 
@@ -340,7 +348,7 @@ def parse_value(text: str, origin: str, diags: Diagnostics) -> s.Value | None:
     """Parse a lone value, as given to `-D name=value`."""
     front = _frontend()
     try:
-        return front.parse(text, origin, "value_only")  # type: ignore[no-any-return]
+        return front.parse(text, origin, "value_only")
     except (UnexpectedInput, _TooDeep) as exc:
         _report_syntax_error(exc, origin, text.split("\n"), front.post, diags)
         return None
@@ -370,8 +378,9 @@ def _report_syntax_error(
     """Turn a lark exception into one located diagnostic; return its line."""
     if isinstance(exc, _TooDeep):
         pos = _tok_pos(path, exc.token)
-        diags.error(pos, f"nesting deeper than {MAX_NESTING} levels", "flatten the lists or blocks",
-                    code="syntax-depth")
+        diags.error(
+            pos, f"nesting deeper than {MAX_NESTING} levels", "flatten the lists or blocks", code="syntax-depth"
+        )
         return pos.line
 
     if isinstance(exc, UnexpectedCharacters):
@@ -382,6 +391,7 @@ def _report_syntax_error(
         accepted = _accepted(getattr(exc, "state", None))
         words = _expected_words(accepted if accepted is not None else set(exc.allowed))
         message = f"unexpected character {char!r}"
+        hint: str | None
         if char == "'":
             hint = 'strings are written in double quotes: "like this"'
         elif char == '"':
@@ -389,7 +399,8 @@ def _report_syntax_error(
             pos = Pos(path, line, col, line, max(len(text), col) + 1)
             hint = 'close it on the same line; write text over several lines in """triple quotes"""'
         elif char == "-" and col > 1 and (text[col - 2].isalnum() or text[col - 2] == "_"):
-            word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + re.match(r"[\w-]*", text[col - 1:]).group(0))
+            rest = re.match(r"[\w-]*", text[col - 1 :])
+            word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + (rest.group(0) if rest else ""))
             shown = word.group(0) if word else "name-with-dash"
             hint = f"names cannot contain '-': write `{shown.replace('-', '_')}`, or quote it: \"{shown}\""
         elif char == "-" and "NUMBER" in exc.allowed:
@@ -407,19 +418,26 @@ def _report_syntax_error(
     expected = accepted if accepted is not None else set(exc.expected)
     words = _expected_words(expected)
     if tok.type == "$END":
-        opener = (post.open_brackets or post.open_braces or [None])[-1]
+        open_ = post.open_brackets or post.open_braces
+        opener = open_[-1] if open_ else None
         if opener is not None:
             hint = f"the file ends before its matching '{_CLOSERS[str(opener)]}'"
             decl_line = _declaration_after(lines, opener.line or 1)
             if str(opener) == "{" and decl_line is not None:
-                hint = (f"is a '}}' missing before `{lines[decl_line - 1].strip().rstrip('{').strip()}` "
-                        f"at line {decl_line}?")
+                hint = (
+                    f"is a '}}' missing before `{lines[decl_line - 1].strip().rstrip('{').strip()}` "
+                    f"at line {decl_line}?"
+                )
             diags.error(_tok_pos(path, opener), f"'{opener}' is never closed", hint, code="syntax-eof")
             return opener.line or 1
         last = max(len(lines), 1)
         col = len(lines[-1]) + 1 if lines else 1
-        diags.error(Pos(path, last, col, last, col + 1), "unexpected end of file",
-                    f"expected {words}" if words else None, code="syntax-eof")
+        diags.error(
+            Pos(path, last, col, last, col + 1),
+            "unexpected end of file",
+            f"expected {words}" if words else None,
+            code="syntax-eof",
+        )
         return last
 
     pos = _tok_pos(path, tok)
@@ -430,12 +448,19 @@ def _report_syntax_error(
     code = "syntax"
     if tok.type == "_NL":
         pos = Pos(path, pos.line, pos.col, pos.line, pos.col + 1)
-    if post.open_brackets and (tok.line or 0) > (post.open_brackets[-1].line or 0) \
-            and re.match(r"\s*[A-Za-z_]\w*\s*=", lines[(tok.line or 1) - 1] if tok.line else ""):
+    if (
+        post.open_brackets
+        and (tok.line or 0) > (post.open_brackets[-1].line or 0)
+        and re.match(r"\s*[A-Za-z_]\w*\s*=", lines[(tok.line or 1) - 1] if tok.line else "")
+    ):
         # A `key =` line while a bracket is open: the bracket above was never closed.
         opener = post.open_brackets[-1]
-        diags.error(_tok_pos(path, opener), f"'{opener}' is never closed",
-                    f"add '{_CLOSERS[str(opener)]}' at the end of line {opener.line}", code="syntax-bracket")
+        diags.error(
+            _tok_pos(path, opener),
+            f"'{opener}' is never closed",
+            f"add '{_CLOSERS[str(opener)]}' at the end of line {opener.line}",
+            code="syntax-bracket",
+        )
         return opener.line or 1
     if prev is not None and prev.type == "CHOICE":
         message = "'choice' is a reserved word: `choice[…]` starts a weighted choice"
@@ -453,8 +478,9 @@ def _report_syntax_error(
         code = "syntax-unit"
     elif tok.type in ("RBRACE", "_NL", "LBRACE", "$END") and post.open_brackets:
         opener = post.open_brackets[-1]
-        hint = (f"the '{opener}' at line {opener.line}, column {opener.column} is not closed: "
-                f"add '{_CLOSERS[str(opener)]}'")
+        hint = (
+            f"the '{opener}' at line {opener.line}, column {opener.column} is not closed: add '{_CLOSERS[str(opener)]}'"
+        )
         code = "syntax-bracket"
     elif tok.type == "RBRACE" and not post.open_braces:
         message = "unexpected '}' with no open block"
@@ -466,11 +492,17 @@ def _report_syntax_error(
         hint = "a value is missing at the end of the line"
     elif tok.type == "LBRACE" and "NAME" in expected | {"STRING"} and prev is not None and prev.type == "NAME":
         hint = "a declaration is written `KIND NAME { ... }`, for example `paper standard { ... }`"
-    elif tok.type == "COLOUR" or re.search(r"\s#([0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b",
-                                           lines[(tok.line or 1) - 1][: max((tok.column or 1) - 1, 0)]):
+    elif tok.type == "COLOUR" or re.search(
+        r"\s#([0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b",
+        lines[(tok.line or 1) - 1][: max((tok.column or 1) - 1, 0)],
+    ):
         hint = "a '#' followed by 3, 6 or 8 hex digits is a colour; a comment needs a space after '#'"
     elif tok.type == "COMMA" and not post.open_brackets:
-        if prev is not None and prev.type == "NUMBER" and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0:]):
+        if (
+            prev is not None
+            and prev.type == "NUMBER"
+            and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0 :])
+        ):
             hint = f"decimal numbers are written with a point: `{prev}.…`, e.g. `2.5 s`"
         else:
             hint = "a list is written in square brackets: `[I, II, III]`"
@@ -483,7 +515,7 @@ def _report_syntax_error(
 def _previous_token(exc: UnexpectedInput) -> Token | None:
     history = getattr(exc, "token_history", None)
     if history:
-        return history[-1]  # type: ignore[no-any-return]
+        return history[-1]
     state = getattr(exc, "state", None)
     stack = getattr(state, "value_stack", None) or []
     if stack and isinstance(stack[-1], Token):

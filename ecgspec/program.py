@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import syntax as s
-from .check import Checker, Origin
+from .check import Origin, check
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
 from .ir import Decl
 from .leakage import check_leakage
@@ -84,12 +84,17 @@ def _templates_root(paths: list[Path], root: Path) -> Path | None:
 def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], diags: Diagnostics) -> None:
     for name, let in scope.lets.items():
         if name not in checked_lets:
-            diags.warning(let.name.pos, f"constant '{name}' is never used", "remove it, or use it in a value",
-                          code="unused-let")
+            diags.warning(
+                let.name.pos, f"constant '{name}' is never used", "remove it, or use it in a value", code="unused-let"
+            )
         shadowed = [k for (k, n) in scope.decls if n == name]
         if shadowed:
-            diags.warning(let.name.pos, f"constant '{name}' shadows {shadowed[0]} '{name}' wherever a name is read",
-                          "rename the constant", code="shadowed-name")
+            diags.warning(
+                let.name.pos,
+                f"constant '{name}' shadows {shadowed[0]} '{name}' wherever a name is read",
+                "rename the constant",
+                code="shadowed-name",
+            )
     # In a file that builds something (a corpus or a suite), a task, source, format, labels or
     # distortion that nothing uses is probably a mistake. Library files declare for others.
     used = {d for ds in deps.values() for d in ds}
@@ -101,11 +106,16 @@ def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], d
         for d in decls:
             key = (d.kind.text, d.name.text)
             if d.kind.text in ("task", "source", "format", "labels", "synth", "distort") and key not in used:
-                extended = any(h.word.text == "extends" and getattr(h.value, "text", None) == d.name.text
-                               for o in scope.decls.values() if o.kind.text == d.kind.text for h in o.headers)
+                extended = any(
+                    h.word.text == "extends" and getattr(h.value, "text", None) == d.name.text
+                    for o in scope.decls.values()
+                    if o.kind.text == d.kind.text
+                    for h in o.headers
+                )
                 if not extended:
-                    diags.warning(d.name.pos, f"{d.kind.text} '{d.name.text}' is declared but never used",
-                                  code="unused-decl")
+                    diags.warning(
+                        d.name.pos, f"{d.kind.text} '{d.name.text}' is declared but never used", code="unused-decl"
+                    )
 
 
 def _silenced(d: Diagnostic, sources: SourceCache) -> bool:
@@ -119,8 +129,14 @@ def _silenced(d: Diagnostic, sources: SourceCache) -> bool:
     return codes is None or d.code in {c.strip() for c in codes.split(",")}
 
 
-def load(paths: list[Path] | Path, *, root: Path | None = None, defines: list[str] | None = None,
-         templates: Path | None = None, sources: SourceCache | None = None) -> Program:
+def load(
+    paths: list[Path] | Path,
+    *,
+    root: Path | None = None,
+    defines: list[str] | None = None,
+    templates: Path | None = None,
+    sources: SourceCache | None = None,
+) -> Program:
     """Parse, resolve and check spec files. Never raises for a mistake in a spec."""
     if isinstance(paths, Path):
         paths = [paths]
@@ -128,13 +144,14 @@ def load(paths: list[Path] | Path, *, root: Path | None = None, defines: list[st
     sources = sources or SourceCache()
     scope = resolve(paths, diags, sources, root=root, defines=defines)
     templates = templates or _templates_root(paths, scope.root)
-    checker = Checker(scope, diags, templates)
-    checked = checker.run()
+    checked = check(scope, diags, templates)
     check_leakage(checked.decls, scope.decls, diags)
     _warnings(scope, checked.used_lets, checked.deps, diags)
     order = {display_path(p): i for i, p in enumerate(scope.modules)}
-    kept = sorted((d for d in diags.items if not _silenced(d, sources)),
-                  key=lambda d: (order.get(d.pos.file, len(order)), d.pos.file, d.pos.line, d.pos.col))
+    kept = sorted(
+        (d for d in diags.items if not _silenced(d, sources)),
+        key=lambda d: (order.get(d.pos.file, len(order)), d.pos.file, d.pos.line, d.pos.col),
+    )
     return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources, templates)
 
 

@@ -98,8 +98,9 @@ class Resolver:
         where = at or Pos.point(display_path(path))
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
-                self.diags.error(where, f"{display_path(path)} is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB",
-                                 code="file-size")
+                self.diags.error(
+                    where, f"{display_path(path)} is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", code="file-size"
+                )
                 return None
             data = path.read_bytes()
         except OSError as exc:
@@ -110,17 +111,24 @@ class Resolver:
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            self.diags.error(Pos(display_path(path), line, col, line, col + 1), "the file is not valid UTF-8 text",
-                             "save it as UTF-8", code="file-encoding")
+            self.diags.error(
+                Pos(display_path(path), line, col, line, col + 1),
+                "the file is not valid UTF-8 text",
+                "save it as UTF-8",
+                code="file-encoding",
+            )
             return None
 
     def _load(self, path: Path, at: Pos | None) -> None:
         if path in self._stack:
-            cycle = [*self._stack[self._stack.index(path):], path]
+            cycle = [*self._stack[self._stack.index(path) :], path]
             assert at is not None  # an entry file cannot already be on the stack
-            self.diags.error(at, "import cycle: " + " → ".join(str(p.relative_to(self.scope.root)) for p in cycle),
-                             "break the cycle by moving the shared declarations into a third file",
-                             code="import-cycle")
+            self.diags.error(
+                at,
+                "import cycle: " + " → ".join(str(p.relative_to(self.scope.root)) for p in cycle),
+                "break the cycle by moving the shared declarations into a third file",
+                code="import-cycle",
+            )
             return
         if path in self.scope.modules:
             return
@@ -153,20 +161,28 @@ class Resolver:
         raw = imp.path.value
         if not raw.endswith(".ecg"):
             hint = f"did you mean '{raw}.ecg'?" if (importer.parent / f"{raw}.ecg").is_file() else None
-            self.diags.error(imp.path.pos, f"cannot import '{raw}': only .ecg files are imported", hint,
-                             code="import-kind")
+            self.diags.error(
+                imp.path.pos, f"cannot import '{raw}': only .ecg files are imported", hint, code="import-kind"
+            )
             return
         if Path(raw).is_absolute():
-            self.diags.error(imp.path.pos, f"import of an absolute path '{raw}'",
-                             "imports are relative to the importing file", code="import-absolute")
+            self.diags.error(
+                imp.path.pos,
+                f"import of an absolute path '{raw}'",
+                "imports are relative to the importing file",
+                code="import-absolute",
+            )
             return
         if raw.startswith("std/"):
             if not STD.is_dir():
-                self.diags.error(imp.path.pos, "the shipped spec library (std/) is not in this installation",
-                                 "install ecgspec from its repository (pip install -e .), or import a copy",
-                                 code="import-std")
+                self.diags.error(
+                    imp.path.pos,
+                    "the shipped spec library (std/) is not in this installation",
+                    "install ecgspec from its repository (pip install -e .), or import a copy",
+                    code="import-std",
+                )
                 return
-            base, root, raw_rel = STD, STD, raw[len("std/"):]
+            base, root, raw_rel = STD, STD, raw[len("std/") :]
         elif importer.is_relative_to(STD) and not importer.is_relative_to(self.scope.root):
             base, root, raw_rel = importer.parent, STD, raw  # a library file imports within the library
         else:
@@ -179,22 +195,30 @@ class Resolver:
                 where = "the working directory"
             else:
                 where = f"'{display_path(root)}'"
-            self.diags.error(imp.path.pos, f"'{raw}' is outside the spec root ({where})",
-                             "specs may only import files under their root; pass --root to widen it",
-                             code="import-escape")
+            self.diags.error(
+                imp.path.pos,
+                f"'{raw}' is outside the spec root ({where})",
+                "specs may only import files under their root; pass --root to widen it",
+                code="import-escape",
+            )
             return
         if not target.is_file():
             hint = did_you_mean(raw, _importable(importer.parent, self.scope.root))
-            self.diags.error(imp.path.pos, f"no file '{raw}' (looked for {display_path(target)})", hint,
-                             code="import-missing")
+            self.diags.error(
+                imp.path.pos, f"no file '{raw}' (looked for {display_path(target)})", hint, code="import-missing"
+            )
             return
         self._load(target, imp.path.pos)
 
     def _let(self, let: s.Let) -> None:
         first = self.scope.lets.get(let.name.text)
         if first is not None:
-            self.diags.error(let.name.pos, f"constant '{let.name.text}' is declared twice",
-                             f"first declared at {first.name.pos}", code="duplicate-let")
+            self.diags.error(
+                let.name.pos,
+                f"constant '{let.name.text}' is declared twice",
+                f"first declared at {first.name.pos}",
+                code="duplicate-let",
+            )
             return
         self.scope.lets[let.name.text] = let
 
@@ -203,8 +227,12 @@ class Resolver:
 
         first = self.scope.decls.get(key)
         if first is not None:
-            self.diags.error(decl.name.pos, f"{decl.kind.text} '{decl.name.text}' is declared twice",
-                             f"first declared at {first.name.pos}", code="duplicate-decl")
+            self.diags.error(
+                decl.name.pos,
+                f"{decl.kind.text} '{decl.name.text}' is declared twice",
+                f"first declared at {first.name.pos}",
+                code="duplicate-decl",
+            )
             return
         self.scope.decls[key] = decl
         self.scope.decl_file[key] = path
@@ -216,8 +244,7 @@ class Resolver:
         name, sep, text = spec.partition("=")
         name = name.strip()
         if not sep or not name:
-            self.diags.error(Pos(origin, 0, 0, 0, 0), f"'-D {spec}' is not of the form name=value",
-                             code="define-form")
+            self.diags.error(Pos(origin, 0, 0, 0, 0), f"'-D {spec}' is not of the form name=value", code="define-form")
             return
         value = parse_value(text, origin, self.diags)
         if value is not None:
@@ -226,13 +253,21 @@ class Resolver:
     def check_defines(self) -> None:
         for d in self.scope.defines.values():
             if d.name not in self.scope.lets:
-                self.diags.error(Pos(d.origin, 0, 0, 0, 0), f"-D names '{d.name}', which no `let` declares",
-                                 did_you_mean(d.name, self.scope.lets) or "declare it with `let NAME = value`",
-                                 code="define-unknown")
+                self.diags.error(
+                    Pos(d.origin, 0, 0, 0, 0),
+                    f"-D names '{d.name}', which no `let` declares",
+                    did_you_mean(d.name, self.scope.lets) or "declare it with `let NAME = value`",
+                    code="define-unknown",
+                )
 
 
-def resolve(paths: list[Path], diags: Diagnostics, sources: SourceCache, root: Path | None = None,
-            defines: list[str] | None = None) -> Scope:
+def resolve(
+    paths: list[Path],
+    diags: Diagnostics,
+    sources: SourceCache,
+    root: Path | None = None,
+    defines: list[str] | None = None,
+) -> Scope:
     """Load the given files (and what they import) into one scope."""
     resolver = Resolver(root or default_root(paths), diags, sources)
     for p in paths:

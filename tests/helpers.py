@@ -9,8 +9,13 @@ from ecgspec.program import Program, load
 REPO = Path(__file__).resolve().parents[1]
 
 
-def check_text(tmp_path: Path, text: str, name: str = "spec.ecg", defines: list[str] | None = None,
-               files: dict[str, str] | None = None) -> Program:
+def check_text(
+    tmp_path: Path,
+    text: str,
+    name: str = "spec.ecg",
+    defines: list[str] | None = None,
+    files: dict[str, str] | None = None,
+) -> Program:
     """Write `text` (and any extra `files`) under tmp_path and check it with tmp_path as root."""
     for rel, body in (files or {}).items():
         p = tmp_path / rel

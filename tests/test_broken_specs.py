@@ -45,8 +45,9 @@ def _golden_text(err: str, code: int) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_broken_spec(case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                     update_goldens: bool) -> None:
+def test_broken_spec(
+    case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], update_goldens: bool
+) -> None:
     first = case.read_bytes().split(b"\n", 1)[0]
     assert first.startswith(b"# mistake: "), f"{case.name} must start with a `# mistake: ...` line"
 
@@ -72,8 +73,9 @@ def test_broken_spec(case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest
         src = path.read_bytes().decode("utf-8", errors="replace").split("\n")
         line, col = int(m["line"]), int(m["col"])
         assert 1 <= line <= len(src), f"{m['file']}: line {line} is outside the file ({len(src)} lines)"
-        assert 1 <= col <= len(src[line - 1]) + 1, \
+        assert 1 <= col <= len(src[line - 1]) + 1, (
             f"{m['file']}:{line}: column {col} is outside the line ({len(src[line - 1])} characters)"
+        )
 
     golden = case.with_suffix(".out")
     if update_goldens:

@@ -17,13 +17,34 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import STEPS, Choice, Distort, Span, Uniform
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, ContrastStep, CreaseStep, CropStep, DefocusStep, GridStep, JpegStep, LightingStep,
-    NoiseStep, OneOfStep, PaddingStep, PerspectiveStep, ResolutionStep, RotateStep, ShadowStep, ShiftStep,
-    StainStep, Step, TextureStep, ThresholdStep, TintStep, WrinkleStep, YellowStep,
+    AspectStep,
+    BlurStep,
+    ContrastStep,
+    CreaseStep,
+    CropStep,
+    DefocusStep,
+    GridStep,
+    JpegStep,
+    LightingStep,
+    NoiseStep,
+    OneOfStep,
+    PaddingStep,
+    PerspectiveStep,
+    ResolutionStep,
+    RotateStep,
+    ShadowStep,
+    ShiftStep,
+    StainStep,
+    Step,
+    TextureStep,
+    ThresholdStep,
+    TintStep,
+    WrinkleStep,
+    YellowStep,
 )
 from ecgspec.program import load
 from ecgspec.render.distortions import RASTER, SCENE_OPS, Applied, Plan, apply_raster, map_points, plan
-from ecgspec.render.distortions.plan import draw_params
+from ecgspec.render.distortions.draw import draw_params
 from ecgspec.render.distortions.sensor import disc_kernel
 
 from .helpers import REPO
@@ -99,13 +120,13 @@ def assert_dots_follow(result_img: np.ndarray, transform: np.ndarray, tolerance:
 
 def applied(step: Step, seed: int = 7) -> Applied:
     """A step as the planner would hand it over (its parameters drawn with a fixed stream)."""
-    return Applied(op=step.keyword, stage=step.stage, params=draw_params(step, np.random.default_rng(seed)),
-                   seed=seed)
+    return Applied(op=step.keyword, stage=step.stage, params=draw_params(step, np.random.default_rng(seed)), seed=seed)
 
 
 def run(img: np.ndarray, *steps: Step, px_per_mm: float = PX_PER_MM, background: tuple[int, int, int] = WHITE):
-    return apply_raster(img.copy(), [applied(s, seed=11 + i) for i, s in enumerate(steps)], px_per_mm=px_per_mm,
-                        background=background)
+    return apply_raster(
+        img.copy(), [applied(s, seed=11 + i) for i, s in enumerate(steps)], px_per_mm=px_per_mm, background=background
+    )
 
 
 @contextmanager
@@ -120,13 +141,28 @@ def cv_threads(n: int) -> Iterator[None]:
 
 # One representative instance of every raster step the language has.
 EVERY_RASTER_STEP: list[Step] = [
-    RotateStep(angle=4.0), PerspectiveStep(strength=0.06), CropStep(amount=0.1), ShiftStep(x=5.5, y=-3.0),
-    ResolutionStep(scale=0.7), AspectStep(ratio=1.2), WrinkleStep(strength=0.6), CreaseStep(count=2, depth=0.7),
-    TintStep(color="#f3e7c6", amount=0.3), YellowStep(amount=0.5), TextureStep(strength=0.4),
-    StainStep(count=3, size=20.0), ShadowStep(strength=0.4), LightingStep(strength=0.4),
-    NoiseStep(kind="gaussian", sigma=6.0), NoiseStep(kind="speckle", sigma=8.0),
-    NoiseStep(kind="salt_pepper", amount=0.01), BlurStep(sigma=1.2), DefocusStep(radius=2.5), JpegStep(quality=60),
-    ContrastStep(amount=1.8), ThresholdStep(level=0.5),
+    RotateStep(angle=4.0),
+    PerspectiveStep(strength=0.06),
+    CropStep(amount=0.1),
+    ShiftStep(x=5.5, y=-3.0),
+    ResolutionStep(scale=0.7),
+    AspectStep(ratio=1.2),
+    WrinkleStep(strength=0.6),
+    CreaseStep(count=2, depth=0.7),
+    TintStep(color="#f3e7c6", amount=0.3),
+    YellowStep(amount=0.5),
+    TextureStep(strength=0.4),
+    StainStep(count=3, size=20.0),
+    ShadowStep(strength=0.4),
+    LightingStep(strength=0.4),
+    NoiseStep(kind="gaussian", sigma=6.0),
+    NoiseStep(kind="speckle", sigma=8.0),
+    NoiseStep(kind="salt_pepper", amount=0.01),
+    BlurStep(sigma=1.2),
+    DefocusStep(radius=2.5),
+    JpegStep(quality=60),
+    ContrastStep(amount=1.8),
+    ThresholdStep(level=0.5),
 ]
 
 
@@ -173,11 +209,15 @@ def test_a_one_of_whose_children_all_have_p_zero_runs_nothing() -> None:
 
 
 def test_plans_hold_the_drawn_values_and_the_records_hold_what_was_applied() -> None:
-    pipeline = Distort(name="d", steps=(
-        RotateStep(angle=Uniform(lo=-3, hi=3)), NoiseStep(kind="gaussian", sigma=Choice(options=(2.0, 9.0), weights=(0.5, 0.5))),
-        CreaseStep(count=Span(lo=1, hi=3, integer=True), depth=Uniform(lo=0.2, hi=0.4)),
-        JpegStep(quality=Uniform(lo=40, hi=90)),  # a whole-number setting drawn from a continuous range
-    ))
+    pipeline = Distort(
+        name="d",
+        steps=(
+            RotateStep(angle=Uniform(lo=-3, hi=3)),
+            NoiseStep(kind="gaussian", sigma=Choice(options=(2.0, 9.0), weights=(0.5, 0.5))),
+            CreaseStep(count=Span(lo=1, hi=3, integer=True), depth=Uniform(lo=0.2, hi=0.4)),
+            JpegStep(quality=Uniform(lo=40, hi=90)),  # a whole-number setting drawn from a continuous range
+        ),
+    )
     for i in range(20):
         p = plan(pipeline, stream("h", i))
         rotate, noise, crease, jpeg = p.steps
@@ -197,7 +237,9 @@ def test_plans_hold_the_drawn_values_and_the_records_hold_what_was_applied() -> 
 
 
 def test_the_same_stream_gives_the_same_plan_and_the_plan_survives_json() -> None:
-    pipeline = Distort(name="d", steps=(RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5), StainStep(count=Span(lo=1, hi=4, integer=True))))
+    pipeline = Distort(
+        name="d", steps=(RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5), StainStep(count=Span(lo=1, hi=4, integer=True)))
+    )
     a, b = plan(pipeline, stream("h", "rec", 1)), plan(pipeline, stream("h", "rec", 1))
     assert a == b
     assert Plan.from_json(json.loads(json.dumps(a.to_json()))) == a
@@ -205,8 +247,11 @@ def test_the_same_stream_gives_the_same_plan_and_the_plan_survives_json() -> Non
 
 
 def test_planning_takes_two_draws_per_step_whatever_fires() -> None:
-    steps = (RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5), OneOfStep(steps=(BlurStep(sigma=Uniform(lo=1, hi=2)),), p=0.5),
-             NoiseStep(sigma=Uniform(lo=1, hi=9), p=0.5))
+    steps = (
+        RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5),
+        OneOfStep(steps=(BlurStep(sigma=Uniform(lo=1, hi=2)),), p=0.5),
+        NoiseStep(sigma=Uniform(lo=1, hi=9), p=0.5),
+    )
     for i in range(20):
         rng, ref = stream("h", i), stream("h", i)
         plan(Distort(name="d", steps=steps), rng)
@@ -215,10 +260,16 @@ def test_planning_takes_two_draws_per_step_whatever_fires() -> None:
 
 
 def test_editing_one_step_leaves_the_draws_of_the_others_unchanged() -> None:
-    before = (RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5), BlurStep(sigma=Uniform(lo=1, hi=2), p=0.3),
-              NoiseStep(sigma=Uniform(lo=1, hi=9)))
-    after = (RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5), BlurStep(sigma=_another_distribution(), p=1.0),
-             NoiseStep(sigma=Uniform(lo=1, hi=9)))
+    before = (
+        RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5),
+        BlurStep(sigma=Uniform(lo=1, hi=2), p=0.3),
+        NoiseStep(sigma=Uniform(lo=1, hi=9)),
+    )
+    after = (
+        RotateStep(angle=Uniform(lo=-3, hi=3), p=0.5),
+        BlurStep(sigma=_another_distribution(), p=1.0),
+        NoiseStep(sigma=Uniform(lo=1, hi=9)),
+    )
     for i in range(30):
         a = {s.op: s for s in plan(Distort(name="d", steps=before), stream("h", i)).steps}
         b = {s.op: s for s in plan(Distort(name="d", steps=after), stream("h", i)).steps}
@@ -275,8 +326,14 @@ def test_a_plan_replays_to_the_same_bytes_in_another_process() -> None:
 
     p = Plan(tuple(applied(s, seed=40 + i) for i, s in enumerate(EVERY_RASTER_STEP)))
     outputs = {
-        subprocess.run([sys.executable, "-c", _REPLAY, str(threads)], input=json.dumps(p.to_json()), text=True,
-                       capture_output=True, check=True, cwd=REPO).stdout
+        subprocess.run(
+            [sys.executable, "-c", _REPLAY, str(threads)],
+            input=json.dumps(p.to_json()),
+            text=True,
+            capture_output=True,
+            check=True,
+            cwd=REPO,
+        ).stdout
         for threads in (1, 3)
     }
     assert len(outputs) == 1
@@ -293,11 +350,22 @@ def test_another_seed_gives_other_noise() -> None:
 # ---- geometry: points go where the transform says --------------------------------------------------
 
 
-@pytest.mark.parametrize("step", [
-    RotateStep(angle=7.0), RotateStep(angle=-2.5), PerspectiveStep(strength=0.08), CropStep(amount=0.15),
-    ShiftStep(x=12.0, y=-7.0), ShiftStep(x=3.4, y=2.6), ResolutionStep(scale=0.63), ResolutionStep(scale=1.37),
-    AspectStep(ratio=0.8), AspectStep(ratio=1.25),
-], ids=lambda s: f"{s.keyword}")
+@pytest.mark.parametrize(
+    "step",
+    [
+        RotateStep(angle=7.0),
+        RotateStep(angle=-2.5),
+        PerspectiveStep(strength=0.08),
+        CropStep(amount=0.15),
+        ShiftStep(x=12.0, y=-7.0),
+        ShiftStep(x=3.4, y=2.6),
+        ResolutionStep(scale=0.63),
+        ResolutionStep(scale=1.37),
+        AspectStep(ratio=0.8),
+        AspectStep(ratio=1.25),
+    ],
+    ids=lambda s: f"{s.keyword}",
+)
 def test_a_geometric_step_moves_marked_points_where_its_transform_says(step: Step) -> None:
     r = run(dot_page(), step)
     assert_dots_follow(r.img, r.transform)
@@ -339,8 +407,14 @@ def test_resolution_and_aspect_record_the_final_size() -> None:
 
 
 def test_a_composed_pipeline_transform_is_the_product_of_its_steps_transforms() -> None:
-    steps = [RotateStep(angle=3.0), CropStep(amount=0.08), ResolutionStep(scale=0.8), PerspectiveStep(strength=0.05),
-             AspectStep(ratio=1.1), ShiftStep(x=4.0, y=-6.0)]
+    steps = [
+        RotateStep(angle=3.0),
+        CropStep(amount=0.08),
+        ResolutionStep(scale=0.8),
+        PerspectiveStep(strength=0.05),
+        AspectStep(ratio=1.1),
+        ShiftStep(x=4.0, y=-6.0),
+    ]
     plans = [applied(s, seed=20 + i) for i, s in enumerate(steps)]
     whole = apply_raster(dot_page(), plans, px_per_mm=PX_PER_MM, background=WHITE)
     img, product = dot_page(), np.eye(3)
@@ -403,11 +477,20 @@ def test_crease_draws_a_shaded_line_across_the_page() -> None:
     assert (grey < 250).mean() < 0.2  # a band, not a page
 
 
-@pytest.mark.parametrize("step", [
-    WrinkleStep(strength=1.0, count=8), CreaseStep(count=3, depth=1.0), StainStep(count=12, size=60.0),
-    TintStep(color="#c8a060", amount=1.0), YellowStep(amount=1.0), TextureStep(strength=1.0),
-    ShadowStep(strength=0.5), LightingStep(strength=0.5),
-], ids=lambda s: s.keyword)
+@pytest.mark.parametrize(
+    "step",
+    [
+        WrinkleStep(strength=1.0, count=8),
+        CreaseStep(count=3, depth=1.0),
+        StainStep(count=12, size=60.0),
+        TintStep(color="#c8a060", amount=1.0),
+        YellowStep(amount=1.0),
+        TextureStep(strength=1.0),
+        ShadowStep(strength=0.5),
+        LightingStep(strength=0.5),
+    ],
+    ids=lambda s: s.keyword,
+)
 def test_traces_stay_dark_under_paper_effects(step: Step) -> None:
     img, core = line_page(thickness=7)
     # At 1.5 px/mm a strength-1 wrinkle moves the page by 2.25 px at most and a depth-1 crease
@@ -546,16 +629,25 @@ def test_contrast_stretches_levels_about_mid_grey_and_one_leaves_them() -> None:
     assert (run(page, ContrastStep(amount=2.0)).img == 72).all()  # 127.5 + 2 · (100 - 127.5)
 
 
-@pytest.mark.parametrize("step", [RotateStep(angle=8.0, fill="#3a2f28"), PerspectiveStep(strength=0.08, fill="#3a2f28"),
-                                  ShiftStep(x=30.0, y=20.0, fill="#3a2f28"), ShiftStep(x=30.5, y=20.0, fill="#3a2f28")],
-                         ids=lambda s: f"{s.keyword}")
+@pytest.mark.parametrize(
+    "step",
+    [
+        RotateStep(angle=8.0, fill="#3a2f28"),
+        PerspectiveStep(strength=0.08, fill="#3a2f28"),
+        ShiftStep(x=30.0, y=20.0, fill="#3a2f28"),
+        ShiftStep(x=30.5, y=20.0, fill="#3a2f28"),
+    ],
+    ids=lambda s: f"{s.keyword}",
+)
 def test_fill_colours_what_the_page_no_longer_covers(step: Step) -> None:
     paper = (250, 245, 240)
     r = run(grid_page(background=paper), step, background=paper)
     assert tuple(r.img[0, 0]) == (0x3A, 0x2F, 0x28)
     assert r.records[0]["params"]["fill"] == "#3a2f28"
-    assert tuple(run(grid_page(background=paper), step.model_copy(update={"fill": None}),
-                     background=paper).img[0, 0]) == paper
+    assert (
+        tuple(run(grid_page(background=paper), step.model_copy(update={"fill": None}), background=paper).img[0, 0])
+        == paper
+    )
 
 
 def test_an_unset_fill_leaves_a_pipelines_content_hash_as_it_was() -> None:
@@ -569,9 +661,12 @@ def test_an_unset_fill_leaves_a_pipelines_content_hash_as_it_was() -> None:
 def test_the_language_has_threshold_contrast_and_fill(tmp_path) -> None:
     from .helpers import check_text, messages
 
-    program = check_text(tmp_path, "distort d {\n    contrast 1.4\n    threshold 60%\n    threshold\n"
-                                   "    rotate 3 deg fill #404040 p = 0.5\n    perspective 4% fill = #222\n"
-                                   "    shift x 4 px fill #111111\n}\n")
+    program = check_text(
+        tmp_path,
+        "distort d {\n    contrast 1.4\n    threshold 60%\n    threshold\n"
+        "    rotate 3 deg fill #404040 p = 0.5\n    perspective 4% fill = #222\n"
+        "    shift x 4 px fill #111111\n}\n",
+    )
     assert program.ok, messages(program)
     contrast, threshold, default, rotate, perspective, shift = program.get("distort", "d").steps
     assert contrast.amount == 1.4 and threshold.level == 0.6 and default.level == 0.55
@@ -643,4 +738,3 @@ def _walk(steps: tuple[Step, ...]) -> Iterator[Step]:
 def test_the_presets_use_only_steps_of_the_language(presets: dict[str, Distort]) -> None:
     used = {s.keyword for d in presets.values() for s in _walk(d.steps)}
     assert used <= set(STEPS)
-

@@ -46,8 +46,9 @@ def _blocks() -> list[Block]:
     out = []
     for m in _FENCE.finditer(text):
         words = m.group("info").split()
-        out.append(Block(words[0] if words else "", tuple(words[1:]), m.group("body"),
-                         text.count("\n", 0, m.start()) + 1))
+        out.append(
+            Block(words[0] if words else "", tuple(words[1:]), m.group("body"), text.count("\n", 0, m.start()) + 1)
+        )
     return out
 
 

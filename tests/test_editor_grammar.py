@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import plistlib
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,11 +23,10 @@ TEXTMATE_PLIST = ROOT / "editors" / "textmate" / "ecg.tmLanguage"
 VSCODE = ROOT / "editors" / "vscode"
 LARK = ROOT / "ecgspec" / "grammar.lark"
 
-UNITS = ["mm/mV", "mm/s", "mm", "cm", "in", "px", "dpi", "ms", "s", "Hz", "bpm", "mV", "µV", "uV",
-         "deg", "%"]
+UNITS = ["mm/mV", "mm/s", "mm", "cm", "in", "px", "dpi", "ms", "s", "Hz", "bpm", "mV", "µV", "uV", "deg", "%"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def grammar() -> dict:
     return json.loads(TEXTMATE.read_text(encoding="utf-8"))
 
@@ -52,8 +51,11 @@ def _walk(node, path=""):
 
 
 def _regexes() -> list[tuple[str, str]]:
-    return [(f"{path}/{key}", value) for path, key, value in _walk(grammar())
-            if key in ("match", "begin", "end", "while") and isinstance(value, str)]
+    return [
+        (f"{path}/{key}", value)
+        for path, key, value in _walk(grammar())
+        if key in ("match", "begin", "end", "while") and isinstance(value, str)
+    ]
 
 
 def lark_terminal(name: str) -> re.Pattern:
@@ -78,8 +80,9 @@ class Tokeniser:
             if "include" in p:
                 ref = p["include"]
                 target = self.g if ref in ("$self", "$base") else self.g["repository"][ref[1:]]
-                out += self._expand(target["patterns"]) if ("match" not in target and
-                                                             "begin" not in target) else [target]
+                out += (
+                    self._expand(target["patterns"]) if ("match" not in target and "begin" not in target) else [target]
+                )
             else:
                 out.append(p)
         return out
@@ -103,10 +106,11 @@ class Tokeniser:
             pos = 0
             while pos <= len(line):
                 frame = stack[-1]
-                cands = ([("end", re.compile(frame["rule"]["end"]), frame["rule"])]
-                         if "end" in frame["rule"] else [])
-                cands += [("rule", re.compile(p["match"] if "match" in p else p["begin"]), p)
-                          for p in self._expand(frame["rule"].get("patterns", []))]
+                cands = [("end", re.compile(frame["rule"]["end"]), frame["rule"])] if "end" in frame["rule"] else []
+                cands += [
+                    ("rule", re.compile(p["match"] if "match" in p else p["begin"]), p)
+                    for p in self._expand(frame["rule"].get("patterns", []))
+                ]
                 best = None
                 for kind, rx, r in cands:
                     m = rx.search(line, pos)
@@ -121,24 +125,25 @@ class Tokeniser:
                     scopes[i] = frame["content"]
                 depth = len(stack)
                 if kind == "end":
-                    self._paint(scopes, m, frame["outer"], r.get("name"),
-                                r.get("endCaptures", r.get("captures", {})))
+                    self._paint(scopes, m, frame["outer"], r.get("name"), r.get("endCaptures", r.get("captures", {})))
                     stack.pop()
                 elif "match" in r:
                     self._paint(scopes, m, frame["content"], r.get("name"), r.get("captures", {}))
                 else:
-                    self._paint(scopes, m, frame["content"], r.get("name"),
-                                r.get("beginCaptures", r.get("captures", {})))
+                    self._paint(
+                        scopes, m, frame["content"], r.get("name"), r.get("beginCaptures", r.get("captures", {}))
+                    )
                     outer = frame["content"]
-                    stack.append({"rule": r, "outer": outer,
-                                  "content": outer + (r["name"].split() if "name" in r else [])})
+                    stack.append(
+                        {"rule": r, "outer": outer, "content": outer + (r["name"].split() if "name" in r else [])}
+                    )
                 if m.end() == pos and len(stack) >= depth:
                     raise AssertionError(f"no progress at {pos} in {line!r} with {r}")
                 pos = m.end()
                 if pos >= len(line) and len(stack) >= depth:
                     break
             tokens: list[tuple[str, tuple[str, ...]]] = []
-            for ch, s in zip(raw, scopes):
+            for ch, s in zip(raw, scopes, strict=False):
                 s = tuple(s or ())
                 if tokens and tokens[-1][1] == s:
                     tokens[-1] = (tokens[-1][0] + ch, s)
@@ -190,8 +195,7 @@ def test_every_regex_compiles_with_python_re(where, pattern):
 
 
 def test_every_scope_name_ends_with_its_language():
-    names = [n for path, k, v in _walk(grammar()) if k == "name" and path and isinstance(v, str)
-             for n in v.split()]
+    names = [n for path, k, v in _walk(grammar()) if k == "name" and path and isinstance(v, str) for n in v.split()]
     assert names
     for n in names:
         assert n.endswith((".ecg", ".jinja")), n
@@ -243,8 +247,9 @@ def test_hex_colour_is_a_colour_and_not_a_comment(text):
     assert not regex("comment").search(text)
 
 
-@pytest.mark.parametrize("text", ["# note", "#", "#ff", "#ffff", "#fffffff", "#abcdefabc",
-                                  "#fffg", "#abc_x", "## heading", "#-- rule"])
+@pytest.mark.parametrize(
+    "text", ["# note", "#", "#ff", "#ffff", "#fffffff", "#abcdefabc", "#fffg", "#abc_x", "## heading", "#-- rule"]
+)
 def test_hash_not_followed_by_3_6_or_8_hex_digits_starts_a_comment(text):
     assert not regex("colour").match(text)
     m = regex("comment").match(text)
@@ -257,21 +262,37 @@ def test_comment_runs_to_the_end_of_the_line():
     assert m and m.group(0) == "# scanner default"
 
 
-@pytest.mark.parametrize("text,number,unit", [
-    ("25 mm/s", "25", "mm/s"), ("10 mm/mV", "10", "mm/mV"), ("2.5 s", "2.5", "s"),
-    ("-3 deg", "-3", "deg"), ("200 dpi", "200", "dpi"), ("30%", "30", "%"), ("500 Hz", "500", "Hz"),
-    ("60 bpm", "60", "bpm"), ("1 mV", "1", "mV"), ("50 uV", "50", "uV"), ("50 µV", "50", "µV"),
-    ("297 mm", "297", "mm"), ("8.5 in", "8.5", "in"), ("2 px", "2", "px"), ("1e3 ms", "1e3", "ms"),
-    ("2 cm", "2", "cm"), ("+0.5\tmm", "+0.5", "mm"),
-])
+@pytest.mark.parametrize(
+    "text,number,unit",
+    [
+        ("25 mm/s", "25", "mm/s"),
+        ("10 mm/mV", "10", "mm/mV"),
+        ("2.5 s", "2.5", "s"),
+        ("-3 deg", "-3", "deg"),
+        ("200 dpi", "200", "dpi"),
+        ("30%", "30", "%"),
+        ("500 Hz", "500", "Hz"),
+        ("60 bpm", "60", "bpm"),
+        ("1 mV", "1", "mV"),
+        ("50 uV", "50", "uV"),
+        ("50 µV", "50", "µV"),
+        ("297 mm", "297", "mm"),
+        ("8.5 in", "8.5", "in"),
+        ("2 px", "2", "px"),
+        ("1e3 ms", "1e3", "ms"),
+        ("2 cm", "2", "cm"),
+        ("+0.5\tmm", "+0.5", "mm"),
+    ],
+)
 def test_number_and_its_unit_are_one_match(text, number, unit):
     m = regex("number").match(text)
     assert m and m.group(0) == text
     assert (m.group(1), m.group(2)) == (number, unit)
 
 
-@pytest.mark.parametrize("text,number", [("7", "7"), ("0.5", "0.5"), ("2 speed", "2"),
-                                         ("3 mms", "3"), ("5 mm/x", "5"), ("4 sec", "4")])
+@pytest.mark.parametrize(
+    "text,number", [("7", "7"), ("0.5", "0.5"), ("2 speed", "2"), ("3 mms", "3"), ("5 mm/x", "5"), ("4 sec", "4")]
+)
 def test_number_without_a_known_unit_stops_at_the_number(text, number):
     m = regex("number").match(text)
     assert m and m.group(0) == number and m.group(2) is None
@@ -282,9 +303,32 @@ def test_digit_inside_a_name_is_not_a_number():
     assert not regex("number").search("ptb_xl2")
 
 
-SAMPLES = ["25 mm/s", "10 mm/mV", "2.5 s", "-3 deg", "+3 deg", "30%", "50 µV", "50 μV", "50 uV",
-           "1e-3 s", "2 speed", "3 mms", "5 mm/x", "4 sec", "7", "1..3", "1.5..2", "60bpm",
-           "12 in", "12 inch", "3 s,", "3 s)", "2 % ", "10 mm/mV]"]
+SAMPLES = [
+    "25 mm/s",
+    "10 mm/mV",
+    "2.5 s",
+    "-3 deg",
+    "+3 deg",
+    "30%",
+    "50 µV",
+    "50 μV",
+    "50 uV",
+    "1e-3 s",
+    "2 speed",
+    "3 mms",
+    "5 mm/x",
+    "4 sec",
+    "7",
+    "1..3",
+    "1.5..2",
+    "60bpm",
+    "12 in",
+    "12 inch",
+    "3 s,",
+    "3 s)",
+    "2 % ",
+    "10 mm/mV]",
+]
 
 
 @pytest.mark.parametrize("text", SAMPLES)
@@ -294,8 +338,9 @@ def test_number_rule_agrees_with_the_compiler_number_terminal(text):
     assert (ours and ours.group(0)) == (theirs and theirs.group(0))
 
 
-@pytest.mark.parametrize("text", ["#fff", "#f6b7b7", "#f6b7b7aa", "#ffff", "#ff", "#fffg", "# x",
-                                  "#fff;", "#12345678 "])
+@pytest.mark.parametrize(
+    "text", ["#fff", "#f6b7b7", "#f6b7b7aa", "#ffff", "#ff", "#fffg", "# x", "#fff;", "#12345678 "]
+)
 def test_colour_and_comment_rules_agree_with_the_compiler_terminals(text):
     colour = lark_terminal("COLOUR").match(text)
     ours = regex("colour").match(text)
@@ -410,8 +455,10 @@ def test_escaped_quote_does_not_end_the_string():
 
 
 def test_jinja_delimiters_are_highlighted_inside_triple_quoted_strings():
-    src = ('task t {\n    question = """\n    Record {{ record.id }}:\n'
-           '    {% if record.age > 60 %}old{% endif %} {# note #}\n    """\n}')
+    src = (
+        'task t {\n    question = """\n    Record {{ record.id }}:\n'
+        '    {% if record.age > 60 %}old{% endif %} {# note #}\n    """\n}'
+    )
     assert "punctuation.section.embedded.begin.jinja" in scopes_of(src, "{{")
     assert "punctuation.section.embedded.end.jinja" in scopes_of(src, "}}")
     assert "meta.embedded.expression.jinja" in scopes_of(src, "record")

@@ -26,8 +26,9 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_explain_shows_values_and_their_origins(name: str, capsys: pytest.CaptureFixture[str],
-                                                request: pytest.FixtureRequest) -> None:
+def test_explain_shows_values_and_their_origins(
+    name: str, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
     assert main(CASES[name]) == 0
     out = capsys.readouterr().out
     golden = GOLDEN / f"{name}.txt"

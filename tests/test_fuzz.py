@@ -24,12 +24,53 @@ from ecgspec.program import load
 
 SPECS = sorted((Path(__file__).parents[1] / "specs").rglob("*.ecg"))
 TEXTS = [p.read_text(encoding="utf-8") for p in SPECS]
-TOKEN = re.compile(r'"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|#[0-9a-fA-F]{3,8}\b|#[^\n]*|[A-Za-z_]\w*|'
-                   r"[-+]?\d+(?:\.\d+)?(?:\s*(?:mm/mV|mm/s|mm|s|mV|deg|dpi|%))?|\.\.|\S|\s+")
+TOKEN = re.compile(
+    r'"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|#[0-9a-fA-F]{3,8}\b|#[^\n]*|[A-Za-z_]\w*|'
+    r"[-+]?\d+(?:\.\d+)?(?:\s*(?:mm/mV|mm/s|mm|s|mV|deg|dpi|%))?|\.\.|\S|\s+"
+)
 HEADER = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+):(?P<col>\d+): (error|warning\[[\w-]+\]): ", re.M)
-NASTY = ["{", "}", "[", "]", "(", ")", "|", "=", ":", ",", "..", '"', '"""', "#", "\n", "\t", "\x00", "\ufeff",
-         "µV", "é", "🫀", "1e999999", "9" * 5000, "-0", "choice", "import", "let", "extends", "from", "one of",
-         "uniform(", "normal(1, 2)", "0..", "..5", "#zz", "#fff", "%", "mm/s", "\\", "\r\n"]
+NASTY = [
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "|",
+    "=",
+    ":",
+    ",",
+    "..",
+    '"',
+    '"""',
+    "#",
+    "\n",
+    "\t",
+    "\x00",
+    "\ufeff",
+    "µV",
+    "é",
+    "🫀",
+    "1e999999",
+    "9" * 5000,
+    "-0",
+    "choice",
+    "import",
+    "let",
+    "extends",
+    "from",
+    "one of",
+    "uniform(",
+    "normal(1, 2)",
+    "0..",
+    "..5",
+    "#zz",
+    "#fff",
+    "%",
+    "mm/s",
+    "\\",
+    "\r\n",
+]
 
 
 @contextmanager
@@ -58,7 +99,7 @@ def mutated(draw: st.DrawFn) -> str:
         i = draw(st.integers(0, len(tokens) - 1))
         op = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "bytes", "huge", "truncate"]))
         if op == "delete":
-            del tokens[i: i + draw(st.integers(1, 3))]
+            del tokens[i : i + draw(st.integers(1, 3))]
         elif op == "duplicate":
             tokens.insert(i, tokens[i])
         elif op == "swap":
@@ -71,7 +112,7 @@ def mutated(draw: st.DrawFn) -> str:
         elif op == "huge":
             tokens.insert(i, draw(st.sampled_from(["1e308", "1" * 400, "-1e400", "0.0000000001", "1" * 4400])))
         else:
-            tokens = tokens[: i]
+            tokens = tokens[:i]
     return "".join(tokens)
 
 
@@ -80,8 +121,12 @@ def mutated(draw: st.DrawFn) -> str:
 _EXPLORE = int(os.environ.get("ECGSPEC_FUZZ", "0"))
 
 
-@settings(max_examples=_EXPLORE or 2000, derandomize=not _EXPLORE, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=_EXPLORE or 2000,
+    derandomize=not _EXPLORE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(text=mutated())
 def test_mutated_specs_end_in_success_or_located_errors(tmp_path_factory: object, text: str) -> None:
     folder = tmp_path_factory.mktemp("fuzz")  # type: ignore[attr-defined]

@@ -16,8 +16,11 @@ LAYOUT_4X3 = 'layout "4x3" { leads = [I, aVR, V1, V4 | II, aVL, V2, V5 | III, aV
 
 
 def test_units_convert_to_canonical_units(tmp_path: Path) -> None:
-    p = check_text(tmp_path, "paper p { speed = 2.5 mm/s; minor = 0.1 cm; major = 0.25 in; dpi = 300 dpi }\n"
-                             'layout l { leads = [I]; column = 2500 ms; calibration = 1000 uV }\n')
+    p = check_text(
+        tmp_path,
+        "paper p { speed = 2.5 mm/s; minor = 0.1 cm; major = 0.25 in; dpi = 300 dpi }\n"
+        "layout l { leads = [I]; column = 2500 ms; calibration = 1000 uV }\n",
+    )
     assert p.ok, p.diagnostics
     paper = p.get("paper", "p")
     assert isinstance(paper, Paper)
@@ -49,7 +52,10 @@ def test_same_meaning_in_other_units_has_the_same_hash(tmp_path: Path) -> None:
 
 
 def test_a_declaration_hash_covers_what_it_references(tmp_path: Path) -> None:
-    base = LAYOUT_4X3 + "source s from wfdb { root = \"x\" }\ncorpus c { from s; paper = p; layout = \"4x3\"; distorted = 0% }\n"
+    base = (
+        LAYOUT_4X3
+        + 'source s from wfdb { root = "x" }\ncorpus c { from s; paper = p; layout = "4x3"; distorted = 0% }\n'
+    )
     a = check_text(tmp_path / "a", base + "paper p { speed = 25 mm/s }\n")
     b = check_text(tmp_path / "b", base + "paper p { speed = 50 mm/s }\n")
     assert a.ok and b.ok, (a.diagnostics, b.diagnostics)
@@ -80,10 +86,13 @@ def test_an_inheritance_cycle_is_reported_once_with_the_cycle(tmp_path: Path) ->
 
 
 def test_distributions_ranges_and_choices_are_written_out(tmp_path: Path) -> None:
-    p = check_text(tmp_path, LAYOUT_4X3 + 'layout "12x1" { leads = [I | II]; column = 10 s }\n'
-                   "distort d {\n  rotate uniform(-3 deg, 3 deg) p = 0.5\n  one of { blur sigma 1..2 px; jpeg 40..95 } p = 30%\n}\n"
-                   'source s from wfdb { root = "r" }\n'
-                   'paper standard {}\ncorpus c { from s; layout = choice["4x3": 3, "12x1": 1]; distort = d; distorted = 50% }\n')
+    p = check_text(
+        tmp_path,
+        LAYOUT_4X3 + 'layout "12x1" { leads = [I | II]; column = 10 s }\n'
+        "distort d {\n  rotate uniform(-3 deg, 3 deg) p = 0.5\n  one of { blur sigma 1..2 px; jpeg 40..95 } p = 30%\n}\n"
+        'source s from wfdb { root = "r" }\n'
+        'paper standard {}\ncorpus c { from s; layout = choice["4x3": 3, "12x1": 1]; distort = d; distorted = 50% }\n',
+    )
     assert p.ok, p.diagnostics
     d = p.get("distort", "d")
     assert isinstance(d, Distort)
@@ -121,7 +130,9 @@ def test_every_error_of_a_file_is_reported_not_just_the_first(tmp_path: Path) ->
 
 
 def test_syntax_errors_in_two_declarations_are_both_reported(tmp_path: Path) -> None:
-    p = check_text(tmp_path, "paper a {\n  speed = \n}\npaper b { gain = 10 mm/mV }\npaper c {\n  dpi 200 dpi dpi = \n}\n")
+    p = check_text(
+        tmp_path, "paper a {\n  speed = \n}\npaper b { gain = 10 mm/mV }\npaper c {\n  dpi 200 dpi dpi = \n}\n"
+    )
     assert [d.pos.line for d in p.diagnostics if d.severity == "error"] == [2, 6]
     assert ("paper", "b") in p.decls
 
@@ -137,7 +148,7 @@ def p_speed(program: object) -> float:
 
 
 def test_d_for_an_undeclared_constant_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
-    p = check_text(tmp_path, "let seed = 1\nsource s from wfdb { root = \"r\" }\n", defines=["sed=2"])
+    p = check_text(tmp_path, 'let seed = 1\nsource s from wfdb { root = "r" }\n', defines=["sed=2"])
     [d] = [d for d in p.diagnostics if d.severity == "error"]
     assert "-D names 'sed'" in d.message and d.hint == "did you mean 'seed'?"
 
@@ -148,8 +159,12 @@ def test_constants_in_a_cycle_are_an_error(tmp_path: Path) -> None:
 
 
 def test_imports_are_relative_to_the_importing_file(tmp_path: Path) -> None:
-    p = check_text(tmp_path, 'import "lib/papers.ecg"\nlayout l { leads = [I] }\n', name="main.ecg",
-                   files={"lib/papers.ecg": 'import "more.ecg"\npaper a {}\n', "lib/more.ecg": "paper b {}\n"})
+    p = check_text(
+        tmp_path,
+        'import "lib/papers.ecg"\nlayout l { leads = [I] }\n',
+        name="main.ecg",
+        files={"lib/papers.ecg": 'import "more.ecg"\npaper a {}\n', "lib/more.ecg": "paper b {}\n"},
+    )
     assert p.ok and {("paper", "a"), ("paper", "b")} <= set(p.decls)
 
 
@@ -168,8 +183,12 @@ def test_an_import_may_not_leave_the_spec_root(tmp_path: Path) -> None:
 
 
 def test_a_shared_base_imported_twice_is_loaded_once(tmp_path: Path) -> None:
-    p = check_text(tmp_path, 'import "a.ecg"\nimport "b.ecg"\n', name="main.ecg",
-                   files={"a.ecg": 'import "base.ecg"\n', "b.ecg": 'import "base.ecg"\n', "base.ecg": "paper p {}\n"})
+    p = check_text(
+        tmp_path,
+        'import "a.ecg"\nimport "b.ecg"\n',
+        name="main.ecg",
+        files={"a.ecg": 'import "base.ecg"\n', "b.ecg": 'import "base.ecg"\n', "base.ecg": "paper p {}\n"},
+    )
     assert p.ok, p.diagnostics
 
 
@@ -186,7 +205,9 @@ def test_colour_names_and_short_hex_become_full_hex(tmp_path: Path) -> None:
     assert (paper.background, paper.major_color) == ("#fffff0", "#ee6666")  # type: ignore[attr-defined]
 
 
-def test_check_exits_1_on_errors_0_when_clean_and_2_on_misuse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_exits_1_on_errors_0_when_clean_and_2_on_misuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = tmp_path / "good.ecg"
     good.write_text("paper p {}\n")
     bad = tmp_path / "bad.ecg"
@@ -219,9 +240,12 @@ def test_a_default_reference_must_exist_and_counts_in_the_hash(tmp_path: Path) -
 
 
 def test_a_corpus_may_only_name_splits_its_source_declares(tmp_path: Path) -> None:
-    p = check_text(tmp_path, LAYOUT_4X3 + "paper standard {}\n"
-                   'source s from ptbxl {\n  root = "r"\n  split by strat_fold { train = 1..8; test = 9..10 }\n}\n'
-                   "corpus c {\n  from s split tset\n  distorted = 0%\n}\n")
+    p = check_text(
+        tmp_path,
+        LAYOUT_4X3 + "paper standard {}\n"
+        'source s from ptbxl {\n  root = "r"\n  split by strat_fold { train = 1..8; test = 9..10 }\n}\n'
+        "corpus c {\n  from s split tset\n  distorted = 0%\n}\n",
+    )
     [d] = p.diagnostics
     assert d.message == "source 's' has no split 'tset'" and d.hint == "did you mean 'test'?"
     assert (d.pos.line, d.pos.col) == (8, 16)
@@ -248,8 +272,10 @@ def test_a_bad_define_is_command_line_misuse(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_the_shipped_library_imports_from_anywhere_as_std(tmp_path: Path) -> None:
-    p = check_text(tmp_path, 'import "std/layouts.ecg"\nimport "std/printouts.ecg"\n'
-                             'paper mine extends muse {\n  speed = 12.5 mm/s\n}\n')
+    p = check_text(
+        tmp_path,
+        'import "std/layouts.ecg"\nimport "std/printouts.ecg"\npaper mine extends muse {\n  speed = 12.5 mm/s\n}\n',
+    )
     assert p.ok, p.diagnostics
     assert {("layout", "4x3"), ("paper", "muse"), ("paper", "standard")} <= set(p.decls)
 

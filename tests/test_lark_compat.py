@@ -33,8 +33,9 @@ def _dump(extra_path: Path | None, folder: Path) -> dict[str, object]:
     env = dict(os.environ)
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(extra_path), str(REPO)])
-    res = subprocess.run([sys.executable, "-c", DUMP, str(folder)], capture_output=True, text=True, env=env,
-                         check=True, cwd=REPO)
+    res = subprocess.run(
+        [sys.executable, "-c", DUMP, str(folder)], capture_output=True, text=True, env=env, check=True, cwd=REPO
+    )
     return json.loads(res.stdout)  # type: ignore[no-any-return]
 
 

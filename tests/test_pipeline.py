@@ -33,8 +33,9 @@ def readme_train_commands() -> list[list[str]]:
     section = readme.split("\n## Train\n", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
     assert block, "README's Train section has no ```sh block"
-    return [shlex.split(line, comments=True) for line in block.group(1).splitlines()
-            if line.strip().startswith("ecgspec ")]
+    return [
+        shlex.split(line, comments=True) for line in block.group(1).splitlines() if line.strip().startswith("ecgspec ")
+    ]
 
 
 def adapt(argv: list[str], out: Path) -> list[str]:
@@ -51,10 +52,20 @@ def adapt(argv: list[str], out: Path) -> list[str]:
 
 def test_readme_train_path_builds_trains_evaluates_and_reports(tmp_path: Path) -> None:
     commands = readme_train_commands()
-    assert [c[:2] for c in commands] == [["ecgspec", "build"], ["ecgspec", "train"], ["ecgspec", "build"],
-                                         ["ecgspec", "eval"]], commands
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "NO_COLOR": "1"}
+    assert [c[:2] for c in commands] == [
+        ["ecgspec", "build"],
+        ["ecgspec", "train"],
+        ["ecgspec", "build"],
+        ["ecgspec", "eval"],
+    ], commands
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "NO_COLOR": "1",
+    }
     out = tmp_path / "out"
     for argv in commands:
         cmd = adapt(argv, out)

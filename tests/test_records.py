@@ -15,8 +15,8 @@ import pytest
 import wfdb
 
 from ecgspec.leads import STANDARD_12
-from ecgspec.render import RecordError, read_wfdb
-from ecgspec.render.measure import measure_rhythm
+from ecgspec.records import RecordError, read_wfdb
+from ecgspec.records.measure import measure_rhythm
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -99,8 +99,17 @@ def test_header_comments_become_metadata():
 def test_microvolt_records_are_converted_to_millivolts(tmp_path: Path):
     rec = read_wfdb(PTBXL)
     uv = np.stack([rec.signals[n] for n in rec.leads], axis=1) * 1000.0
-    wfdb.wrsamp("uv", fs=rec.fs, units=["uV"] * 12, sig_name=list(rec.leads), p_signal=uv, fmt=["32"] * 12,
-                adc_gain=[1.0] * 12, baseline=[0] * 12, write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "uv",
+        fs=rec.fs,
+        units=["uV"] * 12,
+        sig_name=list(rec.leads),
+        p_signal=uv,
+        fmt=["32"] * 12,
+        adc_gain=[1.0] * 12,
+        baseline=[0] * 12,
+        write_dir=str(tmp_path),
+    )
     back = read_wfdb(tmp_path / "uv")
     for n in rec.leads:
         np.testing.assert_allclose(back.signals[n], rec.signals[n], atol=1e-3)
@@ -111,8 +120,17 @@ def test_missing_samples_are_interpolated_and_counted(tmp_path: Path):
     raw = wfdb.rdrecord(str(path), physical=False)
     d = raw.d_signal.copy()
     d[100:104, 1] = -32768  # format 16's invalid-sample marker → NaN in physical units
-    wfdb.wrsamp(path.name, fs=raw.fs, units=raw.units, sig_name=raw.sig_name, d_signal=d, fmt=raw.fmt,
-                adc_gain=raw.adc_gain, baseline=raw.baseline, write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        path.name,
+        fs=raw.fs,
+        units=raw.units,
+        sig_name=raw.sig_name,
+        d_signal=d,
+        fmt=raw.fmt,
+        adc_gain=raw.adc_gain,
+        baseline=raw.baseline,
+        write_dir=str(tmp_path),
+    )
     rec = read_wfdb(path)
     assert rec.meta["nan_samples"] == {"II": 4}
     ii = rec.signals["II"]

@@ -14,7 +14,8 @@ from PIL import Image
 
 from ecgspec.ir import Layout
 from ecgspec.program import load
-from ecgspec.render import read_wfdb, render_page
+from ecgspec.records import read_wfdb
+from ecgspec.render import render_page
 from ecgspec.render.api import write_outputs
 from ecgspec.render.digitise import ink_mask
 
@@ -36,7 +37,7 @@ def _measure_pulse(image: np.ndarray, baseline_y: float, x_end: float, height_px
     mask = ink_mask(image)
     top = int(baseline_y - 1.6 * height_px)
     bottom = int(baseline_y + 0.3 * height_px) + 3
-    region = mask[max(top, 0):bottom, : int(x_end)]
+    region = mask[max(top, 0) : bottom, : int(x_end)]
     cols = np.flatnonzero(region.any(axis=0))
     run_len = region.sum(axis=0)
     # Edges: columns whose ink spans most of the pulse height.
@@ -44,6 +45,7 @@ def _measure_pulse(image: np.ndarray, baseline_y: float, x_end: float, height_px
     groups = np.split(edges, np.flatnonzero(np.diff(edges) > 1) + 1)
     assert len(groups) >= 2, "did not find the two edges of the pulse"
     rise, fall = (float(np.mean(g)) for g in groups[:2])
+
     # Baseline: ink rows in the columns before the rising edge; top: ink rows between the edges.
     def centre_row(c0: int, c1: int) -> float:
         rows = np.flatnonzero(region[:, c0:c1].any(axis=1))
@@ -56,8 +58,9 @@ def _measure_pulse(image: np.ndarray, baseline_y: float, x_end: float, height_px
 
 @pytest.mark.parametrize("dpi", [100, 200, 300])
 @pytest.mark.parametrize("speed,gain", SETTINGS, ids=[f"{s:g}mm-s_{g:g}mm-mV" for s, g in SETTINGS])
-def test_calibration_pulse_is_gain_mm_tall_and_200_ms_long_in_the_png(tmp_path: Path, dpi: int, speed: float,
-                                                                       gain: float):
+def test_calibration_pulse_is_gain_mm_tall_and_200_ms_long_in_the_png(
+    tmp_path: Path, dpi: int, speed: float, gain: float
+):
     paper = _standard().model_copy(update={"name": "cal", "speed": speed, "gain": gain, "dpi": float(dpi)})
     layout = Layout(name="II", leads=(("II",),), column=2.5)
     result = render_page(read_wfdb(RECORD), layout, paper)

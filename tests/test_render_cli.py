@@ -17,8 +17,9 @@ RECORD = ROOT / "data" / "samples" / "cinc2021" / "JS20000"
 
 def test_render_writes_png_sidecar_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "js.png"
-    assert main(["render", str(RECORD), "--layout", "6x2", "--paper", "muse", "--seed", "3", "--svg",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["render", str(RECORD), "--layout", "6x2", "--paper", "muse", "--seed", "3", "--svg", "-o", str(out)]) == 0
+    )
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["render"]["layout"] == "6x2" and sidecar["render"]["paper"] == "muse"
     assert sidecar["render"]["seed"] == 3 and sidecar["render"]["renderer"] == "cairo"
@@ -71,28 +72,52 @@ def test_spec_errors_are_printed_with_their_position(tmp_path: Path, capsys: pyt
 
 def test_a_users_spec_supplies_its_own_paper(tmp_path: Path):
     spec = tmp_path / "mine.ecg"
-    spec.write_text('import "layouts.ecg"\nimport "papers.ecg"\n'
-                    'paper mine extends standard {\n    header = "{{ record.id }} on my paper"\n}\n')
+    spec.write_text(
+        'import "layouts.ecg"\nimport "papers.ecg"\n'
+        'paper mine extends standard {\n    header = "{{ record.id }} on my paper"\n}\n'
+    )
     for name in ("layouts.ecg", "papers.ecg"):
         (tmp_path / name).write_text((ROOT / "specs" / name).read_text())
     out = tmp_path / "x.png"
-    assert main(["render", str(RECORD), "--spec", str(spec), "--paper", "mine", "--root", str(tmp_path),
-                 "-o", str(out)]) == 0
+    assert (
+        main(["render", str(RECORD), "--spec", str(spec), "--paper", "mine", "--root", str(tmp_path), "-o", str(out)])
+        == 0
+    )
     assert json.loads(out.with_suffix(".json").read_text())["render"]["header"] == ["JS20000 on my paper"]
 
 
 def test_preview_tiles_a_spec_into_a_labelled_contact_sheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "sheet.png"
-    assert main(["preview", str(ROOT / "specs" / "papers.ecg"), "-n", "4", "--width", "200", "--dpi", "50",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            ["preview", str(ROOT / "specs" / "papers.ecg"), "-n", "4", "--width", "200", "--dpi", "50", "-o", str(out)]
+        )
+        == 0
+    )
     with Image.open(out) as im:
         assert im.size[0] == 2 * (200 + 12) + 12  # 4 thumbnails: 2 columns
     assert "4 thumbnails" in capsys.readouterr().err
 
 
 def test_preview_of_one_name_renders_the_shipped_records_in_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    assert main(["preview", str(ROOT / "specs" / "papers.ecg"), "fast", "-n", "2", "--width", "160", "--dpi", "40",
-                 "-o", str(tmp_path / "s.png")]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                str(ROOT / "specs" / "papers.ecg"),
+                "fast",
+                "-n",
+                "2",
+                "--width",
+                "160",
+                "--dpi",
+                "40",
+                "-o",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
     assert "2 could not render" in capsys.readouterr().err  # 4x3 does not fit at 50 mm/s: shown, not fatal
     assert main(["preview", str(ROOT / "specs" / "layouts.ecg"), "12x2", "-o", str(tmp_path / "t.png")]) == 1
     assert "did you mean" in capsys.readouterr().err
@@ -125,14 +150,46 @@ def test_a_jpg_output_is_a_jpeg_at_the_quality_asked(tmp_path: Path):
     assert json.loads((tmp_path / "a.json").read_text())["image"]["width"] == 1100
 
 
-def test_preview_of_a_distortion_spec_shows_each_preset_beside_the_clean_page(tmp_path: Path,
-                                                                            capsys: pytest.CaptureFixture[str]):
+def test_preview_of_a_distortion_spec_shows_each_preset_beside_the_clean_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     out = tmp_path / "sheet.png"
-    assert main(["preview", str(ROOT / "specs" / "distortions.ecg"), "-n", "3", "--width", "160", "--dpi", "50",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                str(ROOT / "specs" / "distortions.ecg"),
+                "-n",
+                "3",
+                "--width",
+                "160",
+                "--dpi",
+                "50",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "3 thumbnails" in capsys.readouterr().err
-    assert main(["preview", str(ROOT / "specs" / "distortions.ecg"), "aged", "-n", "3", "--width", "160",
-                 "--dpi", "50", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                str(ROOT / "specs" / "distortions.ecg"),
+                "aged",
+                "-n",
+                "3",
+                "--width",
+                "160",
+                "--dpi",
+                "50",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "3 thumbnails" in capsys.readouterr().err
     assert main(["preview", str(ROOT / "specs" / "distortions.ecg"), "aeged", "-o", str(out)]) == 1
     assert "did you mean 'aged'?" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import cv2
@@ -25,11 +25,27 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import Distort, Layout, Paper, Uniform
 from ecgspec.ir.distort import (
-    AspectStep, BlurStep, ChartStep, CropStep, GridStep, HeaderStep, LabelsStep, NoiseStep, OneOfStep,
-    PaddingStep, PerspectiveStep, ResolutionStep, RotateStep, ShiftStep, Step, TraceStep, WrinkleStep,
+    AspectStep,
+    BlurStep,
+    ChartStep,
+    CropStep,
+    GridStep,
+    HeaderStep,
+    LabelsStep,
+    NoiseStep,
+    OneOfStep,
+    PaddingStep,
+    PerspectiveStep,
+    ResolutionStep,
+    RotateStep,
+    ShiftStep,
+    Step,
+    TraceStep,
+    WrinkleStep,
 )
 from ecgspec.program import load
-from ecgspec.render import Record, read_wfdb, render_page, write_outputs
+from ecgspec.records import Record, read_wfdb
+from ecgspec.render import render_page, write_outputs
 from ecgspec.render.api import RenderResult, sidecar_json, spec_hash_of
 from ecgspec.render.cli import SHIPPED_SPECS
 from ecgspec.render.digitise import digitise
@@ -54,7 +70,7 @@ def _program():
     return program
 
 
-@lru_cache(maxsize=None)
+@cache
 def record(path: Path = HR06000) -> Record:
     return read_wfdb(path)
 
@@ -75,8 +91,14 @@ def pipeline(*steps: Step) -> Distort:
     return Distort(name="test", steps=steps)
 
 
-def render(distort: Distort | None, path: Path = HR06000, seed: int = 0, lay: str = "4x3", pap: str = "standard",
-           spec_hash: str = "tests") -> RenderResult:
+def render(
+    distort: Distort | None,
+    path: Path = HR06000,
+    seed: int = 0,
+    lay: str = "4x3",
+    pap: str = "standard",
+    spec_hash: str = "tests",
+) -> RenderResult:
     return render_page(record(path), layout(lay), paper(pap), distort=distort, seed=seed, spec_hash=spec_hash)
 
 
@@ -93,8 +115,9 @@ def unwarp(image: np.ndarray, sidecar: Sidecar) -> np.ndarray:
     """The final image warped back onto the clean page through the inverse of `transform`."""
     inverse = np.linalg.inv(np.asarray(sidecar.transform))
     size = (sidecar.image.clean_width, sidecar.image.clean_height)
-    return cv2.warpPerspective(image, _cv(inverse), size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
+    return cv2.warpPerspective(
+        image, _cv(inverse), size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255)
+    )
 
 
 def lead_scores(rec: Record, result: RenderResult) -> list[tuple[str, float, float, float]]:
@@ -102,8 +125,7 @@ def lead_scores(rec: Record, result: RenderResult) -> list[tuple[str, float, flo
     its image and its sidecar as written to JSON."""
     sidecar = Sidecar.model_validate_json(sidecar_json(result.sidecar))
     image = unwarp(result.array, sidecar)
-    trace_width = next((d["params"]["width"] for d in sidecar.distortions if d["op"] == "trace"),
-                       paper().trace_width)
+    trace_width = next((d["params"]["width"] for d in sidecar.distortions if d["op"] == "trace"), paper().trace_width)
     pen_seconds = trace_width / sidecar.paper.speed_mm_s  # a scaled chart scales pen and speed alike
     out = []
     for trace in digitise(image, sidecar):
@@ -122,10 +144,13 @@ GEOMETRIC = [
     pytest.param((RotateStep(angle=4.5),), id="rotate-4.5"),
     pytest.param((RotateStep(angle=-5.0), CropStep(amount=0.04)), id="rotate-5-crop"),
     pytest.param((PerspectiveStep(strength=0.05),), id="perspective"),
-    pytest.param((PerspectiveStep(strength=0.04), RotateStep(angle=2.0), CropStep(amount=0.05),
-                  ResolutionStep(scale=0.8)), id="perspective-rotate-crop-resize"),
-    pytest.param((ResolutionStep(scale=0.75), AspectStep(ratio=1.1), ShiftStep(x=12.5, y=-7.25)),
-                 id="resize-aspect-shift"),
+    pytest.param(
+        (PerspectiveStep(strength=0.04), RotateStep(angle=2.0), CropStep(amount=0.05), ResolutionStep(scale=0.8)),
+        id="perspective-rotate-crop-resize",
+    ),
+    pytest.param(
+        (ResolutionStep(scale=0.75), AspectStep(ratio=1.1), ShiftStep(x=12.5, y=-7.25)), id="resize-aspect-shift"
+    ),
 ]
 
 
@@ -165,9 +190,25 @@ def test_pages_of_the_legible_presets_read_back_on_every_lead(name: str):
 
 
 def _cli_render(out: Path, seed: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ecgspec.render.cli", "render", str(HR06000), "--distort", "scanned",
-                             "--seed", str(seed), "-o", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONHASHSEED": str(seed + 7)})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ecgspec.render.cli",
+            "render",
+            str(HR06000),
+            "--distort",
+            "scanned",
+            "--seed",
+            str(seed),
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": str(seed + 7)},
+    )
 
 
 def test_the_same_spec_record_and_seed_give_the_same_bytes_in_separate_processes(tmp_path: Path):
@@ -180,15 +221,22 @@ def test_the_same_spec_record_and_seed_give_the_same_bytes_in_separate_processes
     assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
     # And in this process, through the Python API with the hash the command line uses.
     program = load(SHIPPED_SPECS)
-    result = render_page(read_wfdb(HR06000), program.get("layout", "4x3"), program.get("paper", "standard"),
-                         distort=program.get("distort", "scanned"), seed=3,
-                         spec_hash=spec_hash_of(program, "4x3", "standard", "scanned"))
+    result = render_page(
+        read_wfdb(HR06000),
+        program.get("layout", "4x3"),
+        program.get("paper", "standard"),
+        distort=program.get("distort", "scanned"),
+        seed=3,
+        spec_hash=spec_hash_of(program, "4x3", "standard", "scanned"),
+    )
     write_outputs(result, tmp_path / "d.png")
     assert (tmp_path / "d.png").read_bytes() == a
     # Another seed is another page.
     assert c != a
-    assert json.loads((tmp_path / "c.json").read_text())["distortions"] != json.loads(
-        (tmp_path / "a.json").read_text())["distortions"]
+    assert (
+        json.loads((tmp_path / "c.json").read_text())["distortions"]
+        != json.loads((tmp_path / "a.json").read_text())["distortions"]
+    )
 
 
 def test_the_spec_hash_follows_the_declarations_a_page_uses():
@@ -205,10 +253,13 @@ def test_the_spec_hash_follows_the_declarations_a_page_uses():
 
 
 MIXED = pipeline(
-    GridStep(mode="faint", amount=0.5, p=0.5), LabelsStep(mode="missing", amount=0.3, p=0.5),
+    GridStep(mode="faint", amount=0.5, p=0.5),
+    LabelsStep(mode="missing", amount=0.3, p=0.5),
     RotateStep(angle=Uniform(lo=-3, hi=3), p=0.7),
     OneOfStep(steps=(PaddingStep(amount=5.0), BlurStep(sigma=0.8)), p=0.8),
-    WrinkleStep(strength=0.25, count=5, p=0.5), PerspectiveStep(strength=0.03, p=0.5), NoiseStep(sigma=3.0, p=0.6),
+    WrinkleStep(strength=0.25, count=5, p=0.5),
+    PerspectiveStep(strength=0.03, p=0.5),
+    NoiseStep(sigma=3.0, p=0.6),
 )
 
 
@@ -234,8 +285,9 @@ def test_each_lead_quad_is_its_box_mapped_through_the_transform():
     transform = np.asarray(result.sidecar.transform)
     for lead in result.sidecar.leads:
         x0, y0, x1, y1 = lead.box
-        np.testing.assert_allclose(lead.quad, map_points(transform, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]),
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            lead.quad, map_points(transform, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), rtol=0, atol=1e-9
+        )
     h, w = result.array.shape[:2]
     assert (result.sidecar.image.width, result.sidecar.image.height) == (w, h)
     assert (result.sidecar.image.clean_width, result.sidecar.image.clean_height) == (2200, 1700)
@@ -281,7 +333,7 @@ def test_grid_jitter_changes_the_grid_colours_and_keeps_them_lighter_than_ink():
         for key, before in (("minor_color", "#f7c4c4"), ("major_color", "#e06666")):
             after = params[key]
             assert after != before
-            assert max(int(after[i:i + 2], 16) for i in (1, 3, 5)) >= 170
+            assert max(int(after[i : i + 2], 16) for i in (1, 3, 5)) >= 170
 
 
 def test_trace_width_and_colour_change_the_pen_and_the_boxes_hold_the_ink():
@@ -322,7 +374,7 @@ def test_padding_grows_the_page_by_twice_its_amount_and_moves_the_geometry():
     assert abs((w + 2 * a) - (w + 2 * 7.0 * k)) <= 1
     assert (padded.sidecar.image.clean_width, padded.sidecar.image.clean_height) == (w + 2 * a, h + 2 * a)
     # The same pixels, moved (but for a few antialiased text edges: glyphs are placed at 1/256 px)
-    assert (padded.array[a:a + h, a:a + w] != clean.array).any(axis=2).mean() < 1e-3
+    assert (padded.array[a : a + h, a : a + w] != clean.array).any(axis=2).mean() < 1e-3
     assert (padded.array[:a] == 255).all() and (padded.array[:, -a:] == 255).all()
     for before, after in zip(clean.sidecar.leads, padded.sidecar.leads, strict=True):
         np.testing.assert_allclose(after.box, np.add(before.box, [a, a, a, a]), atol=1e-9)
@@ -342,8 +394,11 @@ def test_a_scaled_and_shifted_chart_reads_back_exactly_through_its_sidecar(scale
         assert after.px_per_mV == pytest.approx(before.px_per_mV * scale)
         assert after.box[0] == pytest.approx(cx + scale * (before.box[0] - cx) + dx * k)
         assert after.baseline_y == pytest.approx(cy + scale * (before.baseline_y - cy) + dy * k)
-    problems = [f"{name}: r={r:.4f}, median error {err:.4f} mV, {kept:.0%} kept"
-                for name, r, err, kept in lead_scores(record(PTB), result) if r < 0.99 or err > 0.03 or kept < 0.9]
+    problems = [
+        f"{name}: r={r:.4f}, median error {err:.4f} mV, {kept:.0%} kept"
+        for name, r, err, kept in lead_scores(record(PTB), result)
+        if r < 0.99 or err > 0.03 or kept < 0.9
+    ]
     assert not problems, "\n".join(problems)
 
 

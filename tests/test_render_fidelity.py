@@ -26,23 +26,26 @@ the kept columns (r undefined) is held to the error bound alone; none of the shi
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ecgspec.program import load
-from ecgspec.render import Record, read_wfdb, render_page
+from ecgspec.records import Record, read_wfdb
+from ecgspec.render import render_page
 from ecgspec.render.api import sidecar_json
 from ecgspec.render.digitise import digitise
 from ecgspec.render.sidecar import Sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-SHIPPED = [SAMPLES / "ptbxl" / "records100" / "00001_lr",
-           *sorted(p.with_suffix("") for p in (SAMPLES / "cinc2021").glob("*.hea")),
-           SAMPLES / "ptbdb" / "s0010_re"]
+SHIPPED = [
+    SAMPLES / "ptbxl" / "records100" / "00001_lr",
+    *sorted(p.with_suffix("") for p in (SAMPLES / "cinc2021").glob("*.hea")),
+    SAMPLES / "ptbdb" / "s0010_re",
+]
 LAYOUTS = ["4x3", "3x4", "6x2", "12x1", "2x6"]
 
 MIN_R = 0.99
@@ -57,7 +60,7 @@ def _program():
     return program
 
 
-@lru_cache(maxsize=None)
+@cache
 def _record(path: Path) -> Record:
     return read_wfdb(path)
 
@@ -114,8 +117,10 @@ def test_every_lead_digitises_back_to_its_source(layout_name: str):
             else:
                 r = float(np.corrcoef(v, drawn)[0, 1])
             if r < MIN_R or err > MAX_MEDIAN_ERROR or err_point > MAX_MEDIAN_ERROR:
-                problems.append(f"{name}: r={r:.4f}, median |error| {err:.4f} mV "
-                                f"({err_point:.4f} mV against point samples), {keep.mean():.0%} kept")
+                problems.append(
+                    f"{name}: r={r:.4f}, median |error| {err:.4f} mV "
+                    f"({err_point:.4f} mV against point samples), {keep.mean():.0%} kept"
+                )
             checked += 1
     assert not problems, f"{len(problems)} leads in layout {layout_name}:\n" + "\n".join(problems)
     assert checked == len(SHIPPED) * len(expected)

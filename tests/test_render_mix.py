@@ -32,7 +32,7 @@ corpus demo {
 """
 
 
-def _corpus(tmp_path: Path, ratio: str):  # noqa: ANN202 — the IR Corpus
+def _corpus(tmp_path: Path, ratio: str):
     import shutil
 
     shutil.copytree(REPO / "specs", tmp_path / "specs")
@@ -72,7 +72,18 @@ def test_changing_the_ratio_keeps_each_items_layout_and_paper(tmp_path: Path) ->
 def test_preview_of_a_corpus_shows_its_render_mix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _corpus(tmp_path, "50%")  # writes tmp_path/spec.ecg beside a copy of specs/
     out = tmp_path / "sheet.png"
-    args = ["preview", str(tmp_path / "spec.ecg"), "demo", "-n", "4", "--width", "160", "-o", str(out),
-            "--root", str(tmp_path)]
+    args = [
+        "preview",
+        str(tmp_path / "spec.ecg"),
+        "demo",
+        "-n",
+        "4",
+        "--width",
+        "160",
+        "-o",
+        str(out),
+        "--root",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     assert out.stat().st_size > 0 and "4 thumbnails" in capsys.readouterr().err

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from PIL import Image
 from ecgspec.ir import Layout, Paper
 from ecgspec.leads import CHEST
 from ecgspec.program import load
-from ecgspec.render import FitError, Record, TemplateError, read_wfdb, render_page, write_outputs
+from ecgspec.records import Record, read_wfdb
+from ecgspec.render import FitError, TemplateError, render_page, write_outputs
 from ecgspec.render.layout import compose, page_size
 from ecgspec.render.raster import rasterise_fast, rasterise_reference
 from ecgspec.render.scene import Polyline, Segments, Text
@@ -43,7 +45,7 @@ def paper(base: str, **changes) -> Paper:
     return p.model_copy(update=changes) if changes else p  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=None)
+@cache
 def record(path: Path = HR06000) -> Record:
     return read_wfdb(path)
 
@@ -84,8 +86,21 @@ def test_written_png_holds_the_array_and_the_sidecar_size(tmp_path: Path):
 
 def test_4x3_has_staggered_columns_and_a_full_length_rhythm_strip():
     sc = render_page(record(), layout("4x3"), paper("standard")).sidecar
-    assert [lead.name for lead in sc.leads] == ["I", "aVR", "V1", "V4", "II", "aVL", "V2", "V5",
-                                                "III", "aVF", "V3", "V6", "II"]
+    assert [lead.name for lead in sc.leads] == [
+        "I",
+        "aVR",
+        "V1",
+        "V4",
+        "II",
+        "aVL",
+        "V2",
+        "V5",
+        "III",
+        "aVF",
+        "V3",
+        "V6",
+        "II",
+    ]
     panels = {(lead.name, lead.rhythm): lead for lead in sc.leads}
     for lead, k in (("I", 0), ("aVR", 1), ("V1", 2), ("V4", 3)):
         assert panels[(lead, False)].t0 == pytest.approx(2.5 * k)
@@ -94,7 +109,7 @@ def test_4x3_has_staggered_columns_and_a_full_length_rhythm_strip():
     assert (strip.t0, strip.t1) == (0.0, pytest.approx(9.998))
     # Columns continue each other across the page: x is linear in t along a row.
     row = [panels[(n, False)] for n in ("I", "aVR", "V1", "V4")]
-    for a, b in zip(row, row[1:]):
+    for a, b in itertools.pairwise(row):
         assert b.box[0] == pytest.approx(a.box[0] + (b.t0 - a.t0) * a.px_per_s)
         assert a.baseline_y == b.baseline_y
 
@@ -106,8 +121,9 @@ def test_simultaneous_windows_start_every_column_at_zero():
     assert {round(lead.t1, 3) for lead in sc.leads if not lead.rhythm} == {2.5}
 
 
-@pytest.mark.parametrize("name,rows,cols", [("3x4", 3, 4), ("6x2", 6, 2), ("12x1", 12, 1), ("2x6", 2, 6),
-                                            ("4x3_3r", 4 + 2, 4)])
+@pytest.mark.parametrize(
+    "name,rows,cols", [("3x4", 3, 4), ("6x2", 6, 2), ("12x1", 12, 1), ("2x6", 2, 6), ("4x3_3r", 4 + 2, 4)]
+)
 def test_every_shipped_layout_lays_out_its_lead_matrix(name: str, rows: int, cols: int):
     lay = layout(name)
     sc = render_page(record(), lay, paper("standard")).sidecar
@@ -237,8 +253,13 @@ def test_header_template_renders_record_fields():
 
 def test_header_uses_values_the_record_states_over_measured_ones():
     rec = record()
-    stated = Record(rec.id, rec.fs, rec.signals, {**rec.meta, "heart_rate": 71, "pr": 160, "qrs": 92,
-                                                  "qt": 380, "qtc": 405, "qrs_axis": 40}, rec.source)
+    stated = Record(
+        rec.id,
+        rec.fs,
+        rec.signals,
+        {**rec.meta, "heart_rate": 71, "pr": 160, "qrs": 92, "qt": 380, "qtc": 405, "qrs_axis": 40},
+        rec.source,
+    )
     header = "\n".join(render_page(stated, layout("4x3"), paper("muse")).sidecar.render.header)
     assert "Vent. rate   71 BPM" in header and "PR interval   160 ms" in header
     assert "QRS duration   92 ms" in header and "QT/QTc   380/405 ms" in header and "P-R-T axes   * 40 *" in header
@@ -246,8 +267,9 @@ def test_header_uses_values_the_record_states_over_measured_ones():
 
 def test_header_context_adds_names_for_the_template():
     p = paper("standard", header="{{ hospital }} · {{ record.name }} · {{ record.id }}")
-    result = render_page(record(), layout("4x3"), p, header_context={"hospital": "St Elsewhere",
-                                                                      "record": {"name": "DOE, JANE"}})
+    result = render_page(
+        record(), layout("4x3"), p, header_context={"hospital": "St Elsewhere", "record": {"name": "DOE, JANE"}}
+    )
     assert result.sidecar.render.header == ["St Elsewhere · DOE, JANE · HR06000"]
 
 
@@ -258,13 +280,16 @@ def test_every_printout_style_renders_every_shipped_record_header():
             assert record(path).id in "\n".join(result.sidecar.render.header)
 
 
-@pytest.mark.parametrize("template,words", [
-    ("{{ record.age | no_such_filter }}", ["paper 'broken' header", "no_such_filter"]),
-    ("{{ record.id ", ["paper 'broken' header", "line 1"]),
-    ("{{ 1 / 0 }}", ["paper 'broken' header", "ZeroDivisionError"]),
-    ("{{ record.leads.append('X') }}", ["paper 'broken' header", "not allowed", "append"]),
-    ("{{ record.nothing.deeper }}", ["paper 'broken' header", "nothing"]),
-])
+@pytest.mark.parametrize(
+    "template,words",
+    [
+        ("{{ record.age | no_such_filter }}", ["paper 'broken' header", "no_such_filter"]),
+        ("{{ record.id ", ["paper 'broken' header", "line 1"]),
+        ("{{ 1 / 0 }}", ["paper 'broken' header", "ZeroDivisionError"]),
+        ("{{ record.leads.append('X') }}", ["paper 'broken' header", "not allowed", "append"]),
+        ("{{ record.nothing.deeper }}", ["paper 'broken' header", "nothing"]),
+    ],
+)
 def test_a_template_error_in_a_paper_is_a_clear_error(template: str, words: list[str]):
     broken = paper("standard", name="broken", header=template)
     with pytest.raises(TemplateError) as info:
@@ -314,7 +339,9 @@ def test_png_encoding_is_lossless_for_flat_and_noisy_pages_and_says_the_dpi():
     from ecgspec.render.png import encode_png, profile
 
     clean = render_page(record(), layout("4x3"), paper("standard")).array
-    noisy = np.clip(clean.astype(np.int16) + np.random.default_rng(0).normal(0, 6, clean.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(clean.astype(np.int16) + np.random.default_rng(0).normal(0, 6, clean.shape), 0, 255).astype(
+        np.uint8
+    )
     assert (profile(clean), profile(noisy)) == ("flat", "noisy")
     for page in (clean, noisy):
         for kind in ("flat", "noisy", None):

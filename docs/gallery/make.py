@@ -18,28 +18,42 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import cv2
+import numpy as np
+from PIL import Image
 
-from ecgspec.ir import Distort  # noqa: E402
-from ecgspec.ir.distort import (  # noqa: E402
-    ChartStep, GridStep, HeaderStep, LabelsStep, PaddingStep, RotateStep, TraceStep,
+from ecgspec.ir import Distort
+from ecgspec.ir.distort import (
+    ChartStep,
+    GridStep,
+    HeaderStep,
+    LabelsStep,
+    PaddingStep,
+    RotateStep,
+    TraceStep,
 )
-from ecgspec.program import load  # noqa: E402
-from ecgspec.render import read_wfdb, render_page  # noqa: E402
-from ecgspec.render.api import spec_hash_of  # noqa: E402
-from ecgspec.render.cli import SHIPPED_SPECS  # noqa: E402
+from ecgspec.program import load
+from ecgspec.records import read_wfdb
+from ecgspec.render import render_page
+from ecgspec.render.api import spec_hash_of
+from ecgspec.render.cli import SHIPPED_SPECS
 
 WIDTH = 600
 PAIR = 480  # width of each side of a clean / distorted pair
 SAMPLES = ROOT / "data" / "samples"
 # Scene steps together, to show what they do (not a shipped preset).
-SCENE_DEMO = Distort(name="scene_steps", steps=(
-    GridStep(mode="jitter", amount=0.7), TraceStep(width=0.35, color="#1b2f6e"),
-    LabelsStep(mode="misplaced", amount=0.4), HeaderStep(show="off"), ChartStep(scale=0.9, shift_x=6.0, shift_y=2.0),
-    PaddingStep(amount=12.0), RotateStep(angle=-2.0, fill="#6e6259"),
-))
+SCENE_DEMO = Distort(
+    name="scene_steps",
+    steps=(
+        GridStep(mode="jitter", amount=0.7),
+        TraceStep(width=0.35, color="#1b2f6e"),
+        LabelsStep(mode="misplaced", amount=0.4),
+        HeaderStep(show="off"),
+        ChartStep(scale=0.9, shift_x=6.0, shift_y=2.0),
+        PaddingStep(amount=12.0),
+        RotateStep(angle=-2.0, fill="#6e6259"),
+    ),
+)
 
 
 def shrink(array: np.ndarray, width: int) -> np.ndarray:
@@ -53,8 +67,8 @@ def pair(left: np.ndarray, right: np.ndarray, width: int = PAIR, gap: int = 8) -
     """Two pages side by side on light grey, tops aligned."""
     a, b = shrink(left, width), shrink(right, width)
     out = np.full((max(a.shape[0], b.shape[0]), 2 * width + gap, 3), 230, np.uint8)
-    out[:a.shape[0], :width] = a
-    out[:b.shape[0], width + gap:] = b
+    out[: a.shape[0], :width] = a
+    out[: b.shape[0], width + gap :] = b
     return out
 
 
@@ -72,11 +86,17 @@ def main() -> int:
     if not program.ok:
         print("the shipped specs have errors; run `ecgspec check specs/`", file=sys.stderr)
         return 1
-    rec = {name: read_wfdb(path) for name, path in {
-        "HR06000": SAMPLES / "cinc2021" / "HR06000", "HR06003": SAMPLES / "cinc2021" / "HR06003",
-        "JS20001": SAMPLES / "cinc2021" / "JS20001", "JS20002": SAMPLES / "cinc2021" / "JS20002",
-        "s0010_re": SAMPLES / "ptbdb" / "s0010_re", "00001_lr": SAMPLES / "ptbxl" / "records100" / "00001_lr",
-    }.items()}
+    rec = {
+        name: read_wfdb(path)
+        for name, path in {
+            "HR06000": SAMPLES / "cinc2021" / "HR06000",
+            "HR06003": SAMPLES / "cinc2021" / "HR06003",
+            "JS20001": SAMPLES / "cinc2021" / "JS20001",
+            "JS20002": SAMPLES / "cinc2021" / "JS20002",
+            "s0010_re": SAMPLES / "ptbdb" / "s0010_re",
+            "00001_lr": SAMPLES / "ptbxl" / "records100" / "00001_lr",
+        }.items()
+    }
     entries: list[tuple[str, str, str]] = []  # section, file, caption
 
     def page(section: str, name: str, layout: str, paper: str, record: str, caption: str, **layout_changes) -> None:
@@ -86,26 +106,55 @@ def main() -> int:
         result = render_page(rec[record], lay, program.get("paper", paper), dpi=150)
         entries.append((section, save(result.array, name).name, caption))
 
-    for layout, record in (("4x3", "HR06000"), ("3x4", "s0010_re"), ("4x3_3r", "HR06003"), ("6x2", "JS20002"),
-                           ("12x1", "00001_lr"), ("2x6", "JS20001")):
-        page("Layouts (paper `standard`)", f"layout_{layout}", layout, "standard", record,
-             f"`{layout}` — record {record}")
+    for layout, record in (
+        ("4x3", "HR06000"),
+        ("3x4", "s0010_re"),
+        ("4x3_3r", "HR06003"),
+        ("6x2", "JS20002"),
+        ("12x1", "00001_lr"),
+        ("2x6", "JS20001"),
+    ):
+        page(
+            "Layouts (paper `standard`)",
+            f"layout_{layout}",
+            layout,
+            "standard",
+            record,
+            f"`{layout}` — record {record}",
+        )
     for paper in program.of_kind("paper"):
         if paper.name in ("muse", "pagewriter", "compact"):
             continue
         if paper.speed > 25:  # 4x3 is 512 mm wide at 50 mm/s: half-length columns fit
-            page("Papers (layout `4x3`)", f"paper_{paper.name}", "4x3", paper.name, "HR06003",
-                 f"`{paper.name}` — 4x3 with 1.25 s columns (2.5 s ones do not fit at {paper.speed:g} mm/s)",
-                 column=1.25)
+            page(
+                "Papers (layout `4x3`)",
+                f"paper_{paper.name}",
+                "4x3",
+                paper.name,
+                "HR06003",
+                f"`{paper.name}` — 4x3 with 1.25 s columns (2.5 s ones do not fit at {paper.speed:g} mm/s)",
+                column=1.25,
+            )
         else:
             page("Papers (layout `4x3`)", f"paper_{paper.name}", "4x3", paper.name, "HR06003", f"`{paper.name}`")
     for style, record in (("muse", "s0010_re"), ("pagewriter", "JS20001"), ("compact", "HR06000")):
-        page("Printout styles (specs/printouts.ecg, layout `4x3`)", f"printout_{style}", "4x3", style, record,
-             f"`{style}` — record {record}")
+        page(
+            "Printout styles (specs/printouts.ecg, layout `4x3`)",
+            f"printout_{style}",
+            "4x3",
+            style,
+            record,
+            f"`{style}` — record {record}",
+        )
     # Full resolution: what a 200 dpi page looks like at 1:1.
     full = render_page(rec["s0010_re"], program.get("layout", "4x3"), program.get("paper", "muse"))
-    entries.append(("Detail", save(full.array[:520, :760], "detail_muse_200dpi", width=None).name,
-                    "`muse` at 200 dpi, 1:1: header, calibration pulse, the first panels"))
+    entries.append(
+        (
+            "Detail",
+            save(full.array[:520, :760], "detail_muse_200dpi", width=None).name,
+            "`muse` at 200 dpi, 1:1: header, calibration pulse, the first panels",
+        )
+    )
 
     # Distortion presets, each beside the clean page it was made from. The seed shown is the
     # first of 0..9 at which the most of the preset's steps fire.
@@ -114,23 +163,53 @@ def main() -> int:
     section = "Distortions (specs/distortions.ecg; clean page left, record HR06003, paper `muse`)"
     for distort in program.of_kind("distort"):
         spec_hash = spec_hash_of(program, lay.name, pap.name, distort.name)
-        best = max(range(10), key=lambda seed: (len(render_page(rec["HR06003"], lay, pap, distort=distort,  # noqa: B023
-                                                                seed=seed, spec_hash=spec_hash).plan.steps), -seed))
+        best = max(
+            range(10),
+            key=lambda seed: (
+                len(render_page(rec["HR06003"], lay, pap, distort=distort, seed=seed, spec_hash=spec_hash).plan.steps),
+                -seed,
+            ),
+        )
         result = render_page(rec["HR06003"], lay, pap, distort=distort, seed=best, spec_hash=spec_hash)
         ops = ", ".join(d["op"] for d in result.sidecar.distortions)
-        entries.append((section, save(pair(clean, result.array), f"distort_{distort.name}", width=None).name,
-                        f"`{distort.name}`, seed {best}: {ops}"))
+        entries.append(
+            (
+                section,
+                save(pair(clean, result.array), f"distort_{distort.name}", width=None).name,
+                f"`{distort.name}`, seed {best}: {ops}",
+            )
+        )
     demo = render_page(rec["HR06003"], lay, pap, distort=SCENE_DEMO, seed=0, spec_hash="gallery")
-    entries.append((section, save(pair(clean, demo.array), "distort_scene_steps", width=None).name,
-                    "scene steps (docs/gallery/make.py): `grid jitter`, `trace width color`, `labels misplaced`, "
-                    "`header off`, `chart scale shift`, `padding`, then `rotate` with a desk `fill`"))
-    aged = render_page(rec["s0010_re"], lay, program.get("paper", "standard"), distort=program.get("distort", "aged"),
-                       seed=1, spec_hash=spec_hash_of(program, lay.name, "standard", "aged"))
-    entries.append(("Detail", save(aged.array[300:700, 150:750], "detail_aged_200dpi", width=None).name,
-                    "`aged` (seed 1) at 200 dpi, 1:1: " + ", ".join(d["op"] for d in aged.sidecar.distortions)))
+    entries.append(
+        (
+            section,
+            save(pair(clean, demo.array), "distort_scene_steps", width=None).name,
+            "scene steps (docs/gallery/make.py): `grid jitter`, `trace width color`, `labels misplaced`, "
+            "`header off`, `chart scale shift`, `padding`, then `rotate` with a desk `fill`",
+        )
+    )
+    aged = render_page(
+        rec["s0010_re"],
+        lay,
+        program.get("paper", "standard"),
+        distort=program.get("distort", "aged"),
+        seed=1,
+        spec_hash=spec_hash_of(program, lay.name, "standard", "aged"),
+    )
+    entries.append(
+        (
+            "Detail",
+            save(aged.array[300:700, 150:750], "detail_aged_200dpi", width=None).name,
+            "`aged` (seed 1) at 200 dpi, 1:1: " + ", ".join(d["op"] for d in aged.sidecar.distortions),
+        )
+    )
 
-    lines = ["# Gallery", "", "Made by `docs/gallery/make.py` from the shipped specs and sample records; "
-             "thumbnails are 600 px wide.", ""]
+    lines = [
+        "# Gallery",
+        "",
+        "Made by `docs/gallery/make.py` from the shipped specs and sample records; thumbnails are 600 px wide.",
+        "",
+    ]
     section = None
     for sec, file, caption in entries:
         if sec != section:

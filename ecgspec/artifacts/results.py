@@ -1,10 +1,10 @@
 """`results/NAME.json`: the scores of one run of a plan, with everything needed to trust them.
 
-    Results    {schema, suite, version, suite_hash, spec_hash, plan_hash, scoring, backend, model,
-                generation, judge, created, tasks: [TaskResult]}
-    TaskResult {id, form, n, metrics: {name: Metric}, per_class: [ClassRow], fallbacks, fallback_ids,
-                missing, missing_ids, auc_from, undefined_auc, judge, confusion, plots, notes}
-    Metric     {value, lo, hi}: the point estimate and its bootstrap 95% interval (null where undefined)
+Results    {schema, suite, version, suite_hash, spec_hash, plan_hash, scoring, backend, model,
+            generation, judge, created, tasks: [TaskResult]}
+TaskResult {id, form, n, metrics: {name: Metric}, per_class: [ClassRow], fallbacks, fallback_ids,
+            missing, missing_ids, auc_from, undefined_auc, judge, confusion, plots, notes}
+Metric     {value, lo, hi}: the point estimate and its bootstrap 95% interval (null where undefined)
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA = "ecgspec.results/1"
+RESULTS_SCHEMA: Final = "ecgspec.results/1"
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -105,6 +105,9 @@ class Results(_Model):
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)
-        write_text_atomic(path, json.dumps(self.model_dump(mode="json", by_alias=True), indent=1,
-                                           ensure_ascii=False, allow_nan=False) + "\n")
+        write_text_atomic(
+            path,
+            json.dumps(self.model_dump(mode="json", by_alias=True), indent=1, ensure_ascii=False, allow_nan=False)
+            + "\n",
+        )
         return path

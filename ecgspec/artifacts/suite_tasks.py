@@ -15,7 +15,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from .plan import Extract, Task
+from .plan_schema import Extract, Task
 
 
 def _rubric_text(program: Any, rel: str | None) -> str | None:
@@ -36,9 +36,17 @@ def suite_hash(program: Any, suite: Any) -> str:
 
 def plan_header(program: Any, suite: Any) -> dict[str, Any]:
     """The Plan fields that come from the suite: pass them with `tasks=[…]` to Plan(...)."""
-    return {"schema": "ecgspec.plan/1", "suite": suite.name, "version": suite.version,
-            "suite_hash": suite_hash(program, suite), "spec_hash": program.spec_hash(),
-            "scoring": suite.scoring, "judge": suite.judge, "bootstrap": suite.bootstrap, "seed": suite.seed}
+    return {
+        "schema": "ecgspec.plan/1",
+        "suite": suite.name,
+        "version": suite.version,
+        "suite_hash": suite_hash(program, suite),
+        "spec_hash": program.spec_hash(),
+        "scoring": suite.scoring,
+        "judge": suite.judge,
+        "bootstrap": suite.bootstrap,
+        "seed": suite.seed,
+    }
 
 
 def task_shell(program: Any, task: Any) -> dict[str, Any]:
@@ -49,9 +57,16 @@ def task_shell(program: Any, task: Any) -> dict[str, Any]:
         decl = program.get("labels", task.labels)
         labels = tuple(decl.vocabulary or ())
         synonyms = {k: tuple(v) for k, v in decl.synonyms.items()}
-    return {"id": task.id, "form": task.form, "labels": labels, "synonyms": synonyms, "metrics": tuple(task.metrics),
-            "rubric": _rubric_text(program, task.rubric), "criteria": tuple(task.criteria),
-            "extract": Extract(rules=tuple(task.extract), fallback=task.fallback, answers=tuple(task.answers))}
+    return {
+        "id": task.id,
+        "form": task.form,
+        "labels": labels,
+        "synonyms": synonyms,
+        "metrics": tuple(task.metrics),
+        "rubric": _rubric_text(program, task.rubric),
+        "criteria": tuple(task.criteria),
+        "extract": Extract(rules=tuple(task.extract), fallback=task.fallback, answers=tuple(task.answers)),
+    }
 
 
 def empty_task(program: Any, task: Any) -> Task:

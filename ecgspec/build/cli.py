@@ -148,7 +148,7 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     except ImportError:
         _err("export needs pyarrow: pip install 'ecgspec[eval]'")
         return 2
-    from ..targets.hf import export_parquet
+    from .parquet import export_parquet
 
     out = args.output or args.build / "hf" / f"{args.corpus}.parquet"
     n = export_parquet(args.build, args.corpus, out, embed=not args.no_embed)
@@ -161,7 +161,7 @@ def _declared_in(program: Any, decl: Any, entry: set[Path]) -> bool:
 
 
 def _compile_plan(program: Any, suite: str, out: Path, load_args: Any, args: argparse.Namespace) -> list[str]:
-    from ..targets.plan import compile_suite
+    from .suite_plan import compile_suite
 
     path, reports = compile_suite(program, suite, out, data_roots=list(load_args.data_roots),
                                   skip_missing=args.skip_missing, limit=args.limit)

@@ -16,14 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from .item import CorpusState, do_item
-from .plan import WorkItem
+from .work_items import WorkItem
 
 _STATE: CorpusState | None = None  # a worker's own corpus state, built by _init_worker
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    return {"id": result["id"], "status": result["status"], "reason": result.get("reason"),
-            "resumed": bool(result.get("_resumed"))}
+    return {
+        "id": result["id"],
+        "status": result["status"],
+        "reason": result.get("reason"),
+        "resumed": bool(result.get("_resumed")),
+    }
 
 
 def _work(item: WorkItem, ref: Any) -> dict[str, Any]:
@@ -31,8 +35,13 @@ def _work(item: WorkItem, ref: Any) -> dict[str, Any]:
     return _summary(do_item(_STATE, item, ref))
 
 
-def run(state: CorpusState, recipe: tuple[Any, str, Path], items: Iterable[tuple[WorkItem, Any]], jobs: int,
-        on_done: Callable[[dict[str, Any]], None]) -> None:
+def run(
+    state: CorpusState,
+    recipe: tuple[Any, str, Path],
+    items: Iterable[tuple[WorkItem, Any]],
+    jobs: int,
+    on_done: Callable[[dict[str, Any]], None],
+) -> None:
     """Do every item; call `on_done` with each one's summary as it finishes (any order).
     `recipe` (load args, corpus name, output folder) lets a worker rebuild `state`."""
     if jobs <= 1:

@@ -17,11 +17,12 @@ import numpy as np
 from .. import __version__
 from ..draw import draw, stream
 from ..ir import Corpus, Task
-from ..render.errors import RecordError, RenderError
+from ..records import RecordError
+from ..render.errors import RenderError
 from ..targets.facts import Subject, Unknown
 from ..targets.prompts import PromptError, TaskPrompter, Turn
-from .plan import WorkItem
 from .store import ItemStore, sha256_file
+from .work_items import WorkItem
 
 
 @dataclass
@@ -55,8 +56,21 @@ def _task_order(state: CorpusState, rng: np.random.Generator) -> list[str]:
 def _meta_for_prompts(ref: Any) -> dict[str, Any]:
     """What templates may read as `record.*`: the index entry's facts, never the signal."""
     view: dict[str, Any] = {"id": ref.key, "source": ref.source}
-    for key in ("age", "sex", "date", "heart_axis", "heart_rate", "pr", "qrs", "qt", "qtc",
-                "p_axis", "qrs_axis", "t_axis", "rr"):
+    for key in (
+        "age",
+        "sex",
+        "date",
+        "heart_axis",
+        "heart_rate",
+        "pr",
+        "qrs",
+        "qt",
+        "qtc",
+        "p_axis",
+        "qrs_axis",
+        "t_axis",
+        "rr",
+    ):
         if key in ref.meta and ref.meta[key] is not None:
             view[key] = ref.meta[key]
     if ref.report:
@@ -82,9 +96,17 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
 
     corpus = state.corpus
     base: dict[str, Any] = {
-        "schema": "ecgspec.item/1", "hash": h, "id": item.id, "corpus": corpus.name, "source": item.source,
-        "record": item.key, "variant": item.variant, "split": ref.split, "patient": ref.patient,
-        "synthetic": bool(ref.synthetic), "labels": list(ref.labels),
+        "schema": "ecgspec.item/1",
+        "hash": h,
+        "id": item.id,
+        "corpus": corpus.name,
+        "source": item.source,
+        "record": item.key,
+        "variant": item.variant,
+        "split": ref.split,
+        "patient": ref.patient,
+        "synthetic": bool(ref.synthetic),
+        "labels": list(ref.labels),
     }
     rng = stream(state.corpus_hash, item.id)
     choice = draw_render(corpus, rng)
@@ -92,8 +114,9 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     order = _task_order(state, rng)
     context = {"record": _meta_for_prompts(ref)}
 
-    subject = Subject(item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref),
-                      tuple(ref.labels))
+    subject = Subject(
+        item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref), tuple(ref.labels)
+    )
     turns: list[Turn] = []
     unanswered: dict[str, str] = {}
     try:
@@ -109,8 +132,12 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     except RecordError as exc:
         return {**base, "status": "failed", "reason": str(exc)}
     if not turns:
-        return {**base, "status": "skipped", "reason": "no task can be answered for this record",
-                "unanswered": unanswered}
+        return {
+            **base,
+            "status": "skipped",
+            "reason": "no task can be answered for this record",
+            "unanswered": unanswered,
+        }
 
     try:
         record = subject.record
@@ -121,18 +148,32 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     ext = ".jpg" if corpus.image_format == "jpeg" else ".png"
     program = state.program
     try:
-        result = render_page(record, program.get("layout", choice.layout), program.get("paper", choice.paper),
-                             distort=program.get("distort", choice.distort) if choice.distort else None,
-                             seed=corpus.seed, spec_hash=state.corpus_hash, key=item.id, dpi=corpus.dpi)
-        write_outputs(result, state.out / "images" / (item.image + ext),
-                      quality=corpus.quality if ext == ".jpg" else None)
+        result = render_page(
+            record,
+            program.get("layout", choice.layout),
+            program.get("paper", choice.paper),
+            distort=program.get("distort", choice.distort) if choice.distort else None,
+            seed=corpus.seed,
+            spec_hash=state.corpus_hash,
+            key=item.id,
+            dpi=corpus.dpi,
+        )
+        write_outputs(
+            result, state.out / "images" / (item.image + ext), quality=corpus.quality if ext == ".jpg" else None
+        )
     except RenderError as exc:
         return {**base, "status": "failed", "reason": f"cannot render: {exc}"}
     image_sha256 = sha256_file(state.out / "images" / (item.image + ext))
-    return {**base, "status": "ok", "image": item.image + ext, "image_sha256": image_sha256,
-            "image_size": list(result.array.shape[:2]),
-            "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
-            "turns": [t.as_json() for t in turns], "unanswered": unanswered}
+    return {
+        **base,
+        "status": "ok",
+        "image": item.image + ext,
+        "image_sha256": image_sha256,
+        "image_size": list(result.array.shape[:2]),
+        "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
+        "turns": [t.as_json() for t in turns],
+        "unanswered": unanswered,
+    }
 
 
 def make_prompters(program: Any, tasks: list[Task], env: Any, label_sets: dict[str, Any]) -> dict[str, TaskPrompter]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .plan import WorkItem
+from .work_items import WorkItem
 
 IMAGE_TOKEN = "<image>"
 

@@ -17,9 +17,9 @@ from ..targets.prompts import make_environment, template_digest
 from .executor import run
 from .item import CorpusState, make_prompters
 from .merge import CorpusCounts, merge_corpus
-from .plan import effective_limit, plan_sources, walk
 from .progress import Progress
 from .store import write_atomic
+from .work_items import effective_limit, plan_sources, walk
 
 
 class BuildError(Exception):
@@ -75,9 +75,17 @@ def prepare_corpus(program: Any, corpus_name: str, out: Path, data_roots: tuple[
         from ..errors import Diagnostic
 
         # Checked here, not by `check`: a corpus with no tasks is still a render mix to `preview`.
-        raise BuildError([Diagnostic("error", program.position(("corpus", corpus.name)),
-                                     f"corpus '{corpus.name}' has no `tasks`: nothing to ask about its images",
-                                     "for example `tasks = [rhythm_mcq]` (declared `task`s)", "no-tasks")])
+        raise BuildError(
+            [
+                Diagnostic(
+                    "error",
+                    program.position(("corpus", corpus.name)),
+                    f"corpus '{corpus.name}' has no `tasks`: nothing to ask about its images",
+                    "for example `tasks = [rhythm_mcq]` (declared `task`s)",
+                    "no-tasks",
+                )
+            ]
+        )
     tasks = [program.get("task", n) for n in weights]
     weights = {t.name: (weights[t.name] if weights[t.name] > 0 else t.weight) for t in tasks}
     env = make_environment(program.templates)
@@ -89,7 +97,8 @@ def prepare_corpus(program: Any, corpus_name: str, out: Path, data_roots: tuple[
         raise BuildError([exc.diagnostic]) from None
     prompters = make_prompters(program, tasks, env, label_sets)
     corpus_hash = hashlib.sha256(
-        f"{program.hash_of('corpus', corpus.name)}\x1f{template_digest(env, tasks)}".encode()).hexdigest()
+        f"{program.hash_of('corpus', corpus.name)}\x1f{template_digest(env, tasks)}".encode()
+    ).hexdigest()
     return CorpusState(program, corpus, corpus_hash, out, readers, prompters, weights)
 
 
@@ -99,9 +108,17 @@ def in_shard(item_id: str, shard: tuple[int, int]) -> bool:
     return int(hashlib.sha256(item_id.encode()).hexdigest()[:12], 16) % n == i
 
 
-def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *, jobs: int = 1,
-                 limit: int | None = None, progress: bool | None = None,
-                 shard: tuple[int, int] | None = None) -> CorpusReport | int:
+def build_corpus(
+    program: Any,
+    corpus: Corpus,
+    out: Path,
+    load_args: LoadArgs,
+    *,
+    jobs: int = 1,
+    limit: int | None = None,
+    progress: bool | None = None,
+    shard: tuple[int, int] | None = None,
+) -> CorpusReport | int:
     """Build one corpus. With `shard=(i, n)`, do only that shard's items and return how many
     were done: the artifacts are merged by a later build without a shard (which resumes all)."""
     from ..sources import SourceError
@@ -122,8 +139,13 @@ def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *
         items = ((item, ref) for item, ref in items if in_shard(item.id, shard))
         total = -(-total // shard[1])
     bar = Progress(f"{corpus.name}" + (f" shard {shard[0]}/{shard[1]}" if shard else ""), total, enabled=progress)
-    run(state, (load_args, corpus.name, out), items, jobs,
-        lambda s: bar.update(resumed=s["resumed"], problem=s["status"] != "ok"))
+    run(
+        state,
+        (load_args, corpus.name, out),
+        items,
+        jobs,
+        lambda s: bar.update(resumed=s["resumed"], problem=s["status"] != "ok"),
+    )
     bar.close()
     fresh, resumed = bar.done - bar.resumed, bar.resumed
     if shard is not None:
@@ -137,20 +159,34 @@ def build_corpus(program: Any, corpus: Corpus, out: Path, load_args: LoadArgs, *
             yield item, stored
 
     counts, artifacts = merge_corpus(out, corpus.name, results())
-    skipped = [{"source": name, "record": s.key, "path": s.path, "reason": s.reason}
-               for name, r in readers.items() for s in r.skipped]
-    for s in skipped:
+    skipped = [
+        {"source": name, "record": s.key, "path": s.path, "reason": s.reason}
+        for name, r in readers.items()
+        for s in r.skipped
+    ]
+    for _ in skipped:
         counts.skipped["broken index entry"] += 1
-    return CorpusReport(corpus.name, state.corpus_hash, counts, artifacts, time.perf_counter() - start, fresh, resumed,
-                        skipped)
+    return CorpusReport(
+        corpus.name, state.corpus_hash, counts, artifacts, time.perf_counter() - start, fresh, resumed, skipped
+    )
 
 
 def tool_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"ecgspec": __version__, "python": platform.python_version()}
-    for dist in ("numpy", "wfdb", "jinja2", "pydantic", "lark", "opencv-python-headless", "pycairo", "cairocffi",
-                 "cairosvg", "h5py"):
+    for dist in (
+        "numpy",
+        "wfdb",
+        "jinja2",
+        "pydantic",
+        "lark",
+        "opencv-python-headless",
+        "pycairo",
+        "cairocffi",
+        "cairosvg",
+        "h5py",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -169,12 +205,25 @@ def write_build_json(out: Path, program: Any, reports: list[CorpusReport], secon
     corpora = dict(previous.get("corpora") or {})
     timings = dict(previous.get("timings") or {})
     for r in reports:
-        corpora[r.name] = {"hash": r.hash, **r.counts.as_json(), "broken_index_entries": r.reader_skipped,
-                           "artifacts": r.artifacts}
-        timings[r.name] = {"seconds": round(r.seconds, 3), "items_done": r.fresh, "items_resumed": r.resumed,
-                           "items_per_second": round(r.fresh / r.seconds, 3) if r.seconds > 0 else None}
-    data = {"schema": "ecgspec.build/1", "spec_hash": program.spec_hash(), "tools": tool_versions(),
-            "corpora": dict(sorted(corpora.items())), "timings": timings}
+        corpora[r.name] = {
+            "hash": r.hash,
+            **r.counts.as_json(),
+            "broken_index_entries": r.reader_skipped,
+            "artifacts": r.artifacts,
+        }
+        timings[r.name] = {
+            "seconds": round(r.seconds, 3),
+            "items_done": r.fresh,
+            "items_resumed": r.resumed,
+            "items_per_second": round(r.fresh / r.seconds, 3) if r.seconds > 0 else None,
+        }
+    data = {
+        "schema": "ecgspec.build/1",
+        "spec_hash": program.spec_hash(),
+        "tools": tool_versions(),
+        "corpora": dict(sorted(corpora.items())),
+        "timings": timings,
+    }
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
     return data
 
@@ -184,10 +233,12 @@ def summary_table(reports: list[CorpusReport]) -> str:
     lines = []
     for r in reports:
         c = r.counts
-        lines.append(f"corpus {r.name}: {c.items} images, {c.instances} questions "
-                     f"({r.fresh} built, {r.resumed} resumed) in {r.seconds:.1f} s")
+        lines.append(
+            f"corpus {r.name}: {c.items} images, {c.instances} questions "
+            f"({r.fresh} built, {r.resumed} resumed) in {r.seconds:.1f} s"
+        )
         for what in ("family", "form", "layout", "distort", "source"):
-            row = c.by.get(what) or {}
+            row: dict[str, int] = c.by.get(what) or {}
             if row:
                 cells = "  ".join(f"{k} {v}" for k, v in sorted(row.items(), key=lambda kv: (-kv[1], kv[0])))
                 lines.append(f"  {what:<8} {cells}")

@@ -1,7 +1,15 @@
 """The IR: one frozen pydantic model per concept, the single source of truth of a spec's meaning."""
 
 from .base import (
-    DISTRIBUTIONS, Choice, Decl, LogNormal, Node, Normal, Span, Statement, Uniform,
+    DISTRIBUTIONS,
+    Choice,
+    Decl,
+    LogNormal,
+    Node,
+    Normal,
+    Span,
+    Statement,
+    Uniform,
 )
 from .corpus import Corpus, From
 from .distort import STEPS, Distort, Step
@@ -19,7 +27,29 @@ KINDS: dict[str, type[Decl]] = {
 }
 
 __all__ = [
-    "DISTRIBUTIONS", "KINDS", "STEPS", "Choice", "Corpus", "Decl", "Distort", "Format", "From", "Labels",
-    "Layout", "LogNormal", "Node", "Normal", "Paper", "Source", "Span", "Split", "Statement", "Step",
-    "Suite", "SuiteTask", "Synth", "Task", "Uniform",
+    "DISTRIBUTIONS",
+    "KINDS",
+    "STEPS",
+    "Choice",
+    "Corpus",
+    "Decl",
+    "Distort",
+    "Format",
+    "From",
+    "Labels",
+    "Layout",
+    "LogNormal",
+    "Node",
+    "Normal",
+    "Paper",
+    "Source",
+    "Span",
+    "Split",
+    "Statement",
+    "Step",
+    "Suite",
+    "SuiteTask",
+    "Synth",
+    "Task",
+    "Uniform",
 ]

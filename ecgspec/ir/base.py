@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,8 +25,13 @@ class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True,
-                          separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return json.dumps(
+            self.model_dump(mode="json", by_alias=True),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
@@ -145,7 +150,7 @@ class Choice(Node):
     weights: tuple[float, ...]
 
 
-Distribution = Union[Uniform, Normal, LogNormal, Span, Choice]
+Distribution = Uniform | Normal | LogNormal | Span | Choice
 DISTRIBUTIONS: tuple[type[Node], ...] = (Uniform, Normal, LogNormal, Span, Choice)
 
 # Common field shapes.
@@ -155,7 +160,7 @@ ColourHex = Annotated[str, Colour()]
 
 
 # (field, message, hint) or (field, message, hint, where): `where` points into the written value
-# of the field, e.g. ("row", 1), ("item", 0, 2), ("value", "AF"); see ecgspec.check._locate.
+# of the field, e.g. ("row", 1), ("item", 0, 2), ("value", "AF"); see ecgspec.check.construct.locate.
 Problem = tuple[Any, ...]
 
 
@@ -188,9 +193,9 @@ class Decl(Node):
         return []
 
 
-def varying(tp: Any) -> Any:
-    """The type of a setting that may be fixed or drawn per item: `tp` or a distribution of it."""
-    return Union[tp, Uniform, Normal, LogNormal, Span, Choice]  # noqa: UP007 (built at run time)
+_T = TypeVar("_T")
+# The type of a setting that may be fixed or drawn per item: `Varying[T]` is T or a distribution of it.
+Varying = Union[_T, Uniform, Normal, LogNormal, Span, Choice]  # noqa: UP007 (a generic alias: `|` cannot take a TypeVar here)
 
 
 Prob = Annotated[float, Probability()]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, Unit, varying
+from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, Unit, Varying
 
 
 class From(Statement):
@@ -38,12 +38,13 @@ class Corpus(Decl):
     distort: DistortRef | Choice | None = Field(None, description="distortion pipeline(s) for distorted renders")
     distorted: Prob = Field(0.5, ge=0, le=1, description="share of images that are distorted (PULSE: about 1:1)")
     tasks: tuple[TaskRef, ...] | Choice = Field((), description="tasks, or a weighted choice of tasks")
-    turns: varying(int) = Field(1, description="conversation turns per image")
+    turns: Varying[int] = Field(1, description="conversation turns per image")
     variants: int = Field(1, ge=1, le=100, description="images rendered per record")
     limit: int | None = Field(None, ge=1, description="at most this many items (shared by the `from` weights)")
     seed: int = Field(0, description="seed of every draw in the corpus")
     dpi: Annotated[float, Unit("resolution")] | None = Field(
-        None, ge=30, le=1200, description="image resolution (default: the paper's); 100 dpi is 1100x850 px on letter")
+        None, ge=30, le=1200, description="image resolution (default: the paper's); 100 dpi is 1100x850 px on letter"
+    )
     image_format: Literal["png", "jpeg"] = Field("png", description="file format of the images")
     quality: int = Field(90, ge=1, le=100, description="JPEG quality, when `image_format = jpeg`")
 
@@ -52,6 +53,11 @@ class Corpus(Decl):
         if not self.sources:
             out.append(("sources", "a corpus needs at least one `from SOURCE` line", None))
         if self.distorted > 0 and self.distort is None:
-            out.append(("distorted", f"{self.distorted:.0%} of images are to be distorted, but no `distort` is set",
-                        "name a pipeline with `distort = NAME` (a declared `distort`), or write `distorted = 0%`"))
+            out.append(
+                (
+                    "distorted",
+                    f"{self.distorted:.0%} of images are to be distorted, but no `distort` is set",
+                    "name a pipeline with `distort = NAME` (a declared `distort`), or write `distorted = 0%`",
+                )
+            )
         return out

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SerializeAsAny, computed_field
 
-from .base import ColourHex, Decl, Prob, Statement, Unit, varying
+from .base import ColourHex, Decl, Prob, Statement, Unit, Varying
 
 Fraction = Annotated[float, Unit("fraction")]
 Length = Annotated[float, Unit("length")]
@@ -23,8 +23,7 @@ Angle = Annotated[float, Unit("angle")]
 
 Stage = Literal["scene", "raster", "scene or raster"]
 
-_FILL = ("border colour where the page no longer covers the image (a desk, a scanner lid); "
-         "`none`: the paper colour")
+_FILL = "border colour where the page no longer covers the image (a desk, a scanner lid); `none`: the paper colour"
 
 
 def _unset(value: Any) -> bool:
@@ -63,7 +62,7 @@ class GridStep(Step):
     stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("mode",)
     mode: Literal["remove", "faint", "jitter"]
-    amount: varying(Fraction) = Field(0.5, description="faintness or colour jitter, 0–1")
+    amount: Varying[Fraction] = Field(0.5, description="faintness or colour jitter, 0–1")
 
 
 class TraceStep(Step):
@@ -71,7 +70,7 @@ class TraceStep(Step):
 
     keyword: ClassVar[str] = "trace"
     stage: ClassVar[Stage] = "scene"
-    width: varying(Length) | None = Field(None, description="trace width")
+    width: Varying[Length] | None = Field(None, description="trace width")
     color: ColourHex | None = Field(None, description="trace colour")
 
 
@@ -82,7 +81,7 @@ class LabelsStep(Step):
     stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("mode",)
     mode: Literal["missing", "misplaced"]
-    amount: varying(Fraction) = Field(1.0, description="share of labels affected")
+    amount: Varying[Fraction] = Field(1.0, description="share of labels affected")
 
 
 class HeaderStep(Step):
@@ -100,7 +99,7 @@ class PaddingStep(Step):
     keyword: ClassVar[str] = "padding"
     stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
-    amount: varying(Length) = Field(10.0, description="border added on each side")
+    amount: Varying[Length] = Field(10.0, description="border added on each side")
 
 
 class ChartStep(Step):
@@ -108,9 +107,9 @@ class ChartStep(Step):
 
     keyword: ClassVar[str] = "chart"
     stage: ClassVar[Stage] = "scene"
-    scale: varying(Fraction) = Field(1.0, description="chart scale, 1 = 100%")
-    shift_x: varying(Length) = Field(0.0, description="horizontal shift")
-    shift_y: varying(Length) = Field(0.0, description="vertical shift")
+    scale: Varying[Fraction] = Field(1.0, description="chart scale, 1 = 100%")
+    shift_x: Varying[Length] = Field(0.0, description="horizontal shift")
+    shift_y: Varying[Length] = Field(0.0, description="vertical shift")
 
 
 # ---- raster steps: geometry -----------------------------------------------------------------------
@@ -121,7 +120,7 @@ class RotateStep(Step):
 
     keyword: ClassVar[str] = "rotate"
     positional: ClassVar[tuple[str, ...]] = ("angle",)
-    angle: varying(Angle)
+    angle: Varying[Angle]
     fill: ColourHex | None = fill_field()
 
 
@@ -130,7 +129,7 @@ class PerspectiveStep(Step):
 
     keyword: ClassVar[str] = "perspective"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: varying(Fraction)
+    strength: Varying[Fraction]
     fill: ColourHex | None = fill_field()
 
 
@@ -139,15 +138,15 @@ class CropStep(Step):
 
     keyword: ClassVar[str] = "crop"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
-    amount: varying(Fraction)
+    amount: Varying[Fraction]
 
 
 class ShiftStep(Step):
     """Translate the page."""
 
     keyword: ClassVar[str] = "shift"
-    x: varying(Pixels) = 0.0
-    y: varying(Pixels) = 0.0
+    x: Varying[Pixels] = 0.0
+    y: Varying[Pixels] = 0.0
     fill: ColourHex | None = fill_field()
 
 
@@ -156,7 +155,7 @@ class ResolutionStep(Step):
 
     keyword: ClassVar[str] = "resolution"
     positional: ClassVar[tuple[str, ...]] = ("scale",)
-    scale: varying(Fraction)
+    scale: Varying[Fraction]
 
 
 class AspectStep(Step):
@@ -164,7 +163,7 @@ class AspectStep(Step):
 
     keyword: ClassVar[str] = "aspect"
     positional: ClassVar[tuple[str, ...]] = ("ratio",)
-    ratio: varying(float) = Field(description="new width / old width")
+    ratio: Varying[float] = Field(description="new width / old width")
 
 
 # ---- raster steps: paper ------------------------------------------------------------------------
@@ -174,8 +173,8 @@ class WrinkleStep(Step):
     """Smooth displacement field with shading, as crumpled paper."""
 
     keyword: ClassVar[str] = "wrinkle"
-    strength: varying(Fraction) = 0.5
-    count: varying(int) = 6
+    strength: Varying[Fraction] = 0.5
+    count: Varying[int] = 6
 
 
 class CreaseStep(Step):
@@ -183,8 +182,8 @@ class CreaseStep(Step):
 
     keyword: ClassVar[str] = "crease"
     positional: ClassVar[tuple[str, ...]] = ("count",)
-    count: varying(int) = 1
-    depth: varying(Fraction) = 0.4
+    count: Varying[int] = 1
+    depth: Varying[Fraction] = 0.4
 
 
 class TintStep(Step):
@@ -193,7 +192,7 @@ class TintStep(Step):
     keyword: ClassVar[str] = "tint"
     positional: ClassVar[tuple[str, ...]] = ("color",)
     color: ColourHex
-    amount: varying(Fraction) = 0.2
+    amount: Varying[Fraction] = 0.2
 
 
 class YellowStep(Step):
@@ -201,7 +200,7 @@ class YellowStep(Step):
 
     keyword: ClassVar[str] = "yellow"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
-    amount: varying(Fraction) = 0.3
+    amount: Varying[Fraction] = 0.3
 
 
 class TextureStep(Step):
@@ -209,15 +208,15 @@ class TextureStep(Step):
 
     keyword: ClassVar[str] = "texture"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: varying(Fraction) = 0.2
+    strength: Varying[Fraction] = 0.2
 
 
 class StainStep(Step):
     """Coffee and water stains."""
 
     keyword: ClassVar[str] = "stain"
-    count: varying(int) = 1
-    size: varying(Length) = 20.0
+    count: Varying[int] = 1
+    size: Varying[Length] = 20.0
     color: ColourHex = "#b08850"
 
 
@@ -226,7 +225,7 @@ class ShadowStep(Step):
 
     keyword: ClassVar[str] = "shadow"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: varying(Fraction) = 0.3
+    strength: Varying[Fraction] = 0.3
 
 
 class LightingStep(Step):
@@ -234,7 +233,7 @@ class LightingStep(Step):
 
     keyword: ClassVar[str] = "lighting"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: varying(Fraction) = 0.3
+    strength: Varying[Fraction] = 0.3
 
 
 # ---- raster steps: sensor ---------------------------------------------------------------------
@@ -246,8 +245,8 @@ class NoiseStep(Step):
     keyword: ClassVar[str] = "noise"
     positional: ClassVar[tuple[str, ...]] = ("kind",)
     kind: Literal["gaussian", "speckle", "salt_pepper"] = "gaussian"
-    sigma: varying(float) = Field(5.0, description="standard deviation in 0–255 levels")
-    amount: varying(Fraction) = Field(0.01, description="share of pixels hit (salt and pepper)")
+    sigma: Varying[float] = Field(5.0, description="standard deviation in 0–255 levels")
+    amount: Varying[Fraction] = Field(0.01, description="share of pixels hit (salt and pepper)")
 
 
 class BlurStep(Step):
@@ -255,7 +254,7 @@ class BlurStep(Step):
 
     keyword: ClassVar[str] = "blur"
     positional: ClassVar[tuple[str, ...]] = ("sigma",)
-    sigma: varying(Pixels) = 1.0
+    sigma: Varying[Pixels] = 1.0
 
 
 class DefocusStep(Step):
@@ -263,7 +262,7 @@ class DefocusStep(Step):
 
     keyword: ClassVar[str] = "defocus"
     positional: ClassVar[tuple[str, ...]] = ("radius",)
-    radius: varying(Pixels) = 2.0
+    radius: Varying[Pixels] = 2.0
 
 
 class JpegStep(Step):
@@ -271,7 +270,7 @@ class JpegStep(Step):
 
     keyword: ClassVar[str] = "jpeg"
     positional: ClassVar[tuple[str, ...]] = ("quality",)
-    quality: varying(int) = Field(75, description="JPEG quality, 1–100")
+    quality: Varying[int] = Field(75, description="JPEG quality, 1–100")
 
 
 class ContrastStep(Step):
@@ -279,7 +278,7 @@ class ContrastStep(Step):
 
     keyword: ClassVar[str] = "contrast"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
-    amount: varying(float) = Field(1.5, description="slope of the tone curve: 1 = unchanged, 2 = twice the contrast")
+    amount: Varying[float] = Field(1.5, description="slope of the tone curve: 1 = unchanged, 2 = twice the contrast")
 
 
 class ThresholdStep(Step):
@@ -287,14 +286,36 @@ class ThresholdStep(Step):
 
     keyword: ClassVar[str] = "threshold"
     positional: ClassVar[tuple[str, ...]] = ("level",)
-    level: varying(Fraction) = Field(0.55, description="luminance (share of white) below which a pixel is ink")
+    level: Varying[Fraction] = Field(0.55, description="luminance (share of white) below which a pixel is ink")
 
 
 SIMPLE_STEPS: tuple[type[Step], ...] = (
-    GridStep, TraceStep, LabelsStep, HeaderStep, PaddingStep, ChartStep,
-    RotateStep, PerspectiveStep, CropStep, ShiftStep, ResolutionStep, AspectStep,
-    WrinkleStep, CreaseStep, TintStep, YellowStep, TextureStep, StainStep, ShadowStep, LightingStep,
-    NoiseStep, BlurStep, DefocusStep, ContrastStep, ThresholdStep, JpegStep,
+    GridStep,
+    TraceStep,
+    LabelsStep,
+    HeaderStep,
+    PaddingStep,
+    ChartStep,
+    RotateStep,
+    PerspectiveStep,
+    CropStep,
+    ShiftStep,
+    ResolutionStep,
+    AspectStep,
+    WrinkleStep,
+    CreaseStep,
+    TintStep,
+    YellowStep,
+    TextureStep,
+    StainStep,
+    ShadowStep,
+    LightingStep,
+    NoiseStep,
+    BlurStep,
+    DefocusStep,
+    ContrastStep,
+    ThresholdStep,
+    JpegStep,
 )
 
 
@@ -316,7 +337,8 @@ class OneOfStep(Step):
 # Its docstring, unindented: the reference (ecgspec.docgen) prints step docstrings as they are.
 OneOfStep.__doc__ = inspect.cleandoc(OneOfStep.__doc__ or "")
 
-STEPS: dict[str, type[Step]] = {s.keyword: s for s in (*SIMPLE_STEPS, OneOfStep)}
+_ALL_STEPS: tuple[type[Step], ...] = (*SIMPLE_STEPS, OneOfStep)
+STEPS: dict[str, type[Step]] = {s.keyword: s for s in _ALL_STEPS}
 
 
 class Distort(Decl):

@@ -17,12 +17,13 @@ class Layout(Decl):
 
     kind: ClassVar[str] = "layout"
 
-    leads: LeadMatrix = Field(description="lead matrix, rows separated by `|`",
-                              examples=["[I, aVR, V1, V4 | II, aVL, V2, V5 | III, aVF, V3, V6]"])
+    leads: LeadMatrix = Field(
+        description="lead matrix, rows separated by `|`",
+        examples=["[I, aVR, V1, V4 | II, aVL, V2, V5 | III, aVF, V3, V6]"],
+    )
     column: Time = Field(2.5, gt=0, le=120, description="duration of each column")
     rhythm: tuple[LeadName, ...] = Field((), description="leads printed as full-length strips")
-    rhythm_duration: Time | None = Field(None, gt=0, le=120,
-                                         description="length of rhythm strips (default: the row's)")
+    rhythm_duration: Time | None = Field(None, gt=0, le=120, description="length of rhythm strips (default: the row's)")
     windows: Literal["staggered", "simultaneous"] = Field(
         "staggered", description="staggered: column k shows [k·column, (k+1)·column); simultaneous: all from 0"
     )
@@ -38,8 +39,14 @@ class Layout(Decl):
         common = max(set(widths), key=widths.count)
         for i, w in enumerate(widths):
             if w != common:
-                out.append(("leads", f"row {i + 1} of the lead matrix has {w} leads, the others {common}",
-                            "every row needs the same number of leads; the page is a grid", ("row", i)))
+                out.append(
+                    (
+                        "leads",
+                        f"row {i + 1} of the lead matrix has {w} leads, the others {common}",
+                        "every row needs the same number of leads; the page is a grid",
+                        ("row", i),
+                    )
+                )
         seen: set[str] = set()
         for r, row in enumerate(self.leads):
             for c, lead in enumerate(row):

@@ -55,6 +55,11 @@ class Paper(Decl):
     def problems(self) -> list[Problem]:
         out: list[Problem] = []
         if self.major < self.minor:
-            out.append(("major", f"major grid spacing ({self.major:g} mm) is finer than the minor one "
-                        f"({self.minor:g} mm)", "swap `minor` and `major`"))
+            out.append(
+                (
+                    "major",
+                    f"major grid spacing ({self.major:g} mm) is finer than the minor one ({self.minor:g} mm)",
+                    "swap `minor` and `major`",
+                )
+            )
         return out

@@ -31,8 +31,13 @@ class Split(Statement):
             if len(shares) != len(self.parts):
                 out.append(("hash", "a hashed split takes shares such as `train = 80%`", None))
             elif abs(sum(shares) - 1.0) > 1e-6:
-                out.append(("hash", f"the shares add up to {sum(shares):.0%}, not 100%",
-                            "for example `train = 70%` and `test = 30%`"))
+                out.append(
+                    (
+                        "hash",
+                        f"the shares add up to {sum(shares):.0%}, not 100%",
+                        "for example `train = 70%` and `test = 30%`",
+                    )
+                )
         if self.by is not None and shares:
             out.append(("by", "a split by folds takes fold numbers such as `train = 1..8`", None))
         if self.by is not None and not shares:
@@ -62,33 +67,42 @@ class Source(Decl):
     adapter: Annotated[str, Ident()] = Field(description="reader (from the `from` header)")
     root: Annotated[str, DataPath()] = Field(description="folder of the database", examples=['"data/ptbxl"'])
     index: Annotated[str, DataPath()] | None = Field(
-        None, description="index table under the root (default: the database's own, e.g. ptbxl_database.csv)")
+        None, description="index table under the root (default: the database's own, e.g. ptbxl_database.csv)"
+    )
     records: str | None = Field(None, description="glob of record files under the root")
     resolution: Literal["low", "high"] = Field("low", description="PTB-XL records100 (low) or records500 (high)")
     labels: Annotated[str, RefTo("labels")] | None = Field(None, description="label vocabulary")
     leads: tuple[LeadName, ...] | None = Field(None, description="leads to keep (default: the 12 standard)")
     fs: Annotated[float, Unit("frequency")] | None = Field(None, gt=0, description="resample to this rate")
     patient: Annotated[str, Ident()] | None = Field(
-        None, description="column (or format `meta` field) holding the patient id")
+        None, description="column (or format `meta` field) holding the patient id"
+    )
     limit: int | None = Field(None, ge=1, description="read at most this many records")
     split: tuple[Split, ...] = ()
     # The generic `table` adapter: an index whose columns say where each record is and what it is.
     key: Annotated[str, Ident()] | None = Field(None, description="index column holding the record id (table)")
     file: Annotated[str, Ident()] | None = Field(
-        None, description="index column holding the record's file under the root: a WFDB record, .npy or .csv (table)")
+        None, description="index column holding the record's file under the root: a WFDB record, .npy or .csv (table)"
+    )
     codes: Annotated[str, Ident()] | None = Field(
-        None, description="index column holding label codes separated by `,` `;` or spaces (table)")
+        None, description="index column holding label codes separated by `,` `;` or spaces (table)"
+    )
     report: Annotated[str, Ident()] | None = Field(None, description="index column holding the free-text report")
     sample_rate: Annotated[float, Unit("frequency")] | None = Field(
-        None, gt=0, description="sampling rate of signals stored without one (.npy, .csv, CODE-15 HDF5)")
+        None, gt=0, description="sampling rate of signals stored without one (.npy, .csv, CODE-15 HDF5)"
+    )
     scale: Annotated[float, Unit("voltage")] | None = Field(
-        None, gt=0, description="voltage of one stored unit in .npy/.csv/HDF5 signals (default 1 mV)")
+        None, gt=0, description="voltage of one stored unit in .npy/.csv/HDF5 signals (default 1 mV)"
+    )
     measurements: Annotated[str, DataPath()] | None = Field(
-        None, description="machine measurements table under the root (MIMIC-IV-ECG: machine_measurements.csv)")
+        None, description="machine measurements table under the root (MIMIC-IV-ECG: machine_measurements.csv)"
+    )
     waveforms: Annotated[str, RefTo("source")] | None = Field(
-        None, description="the source holding the records that questions refer to (ECG-QA: a PTB-XL source)")
+        None, description="the source holding the records that questions refer to (ECG-QA: a PTB-XL source)"
+    )
     require_files: bool = Field(
-        False, description="list only records whose signal file exists (a partial copy such as the shipped samples)")
+        False, description="list only records whose signal file exists (a partial copy such as the shipped samples)"
+    )
 
     def problems(self) -> list[Problem]:
         out: list[Problem] = []
@@ -97,9 +111,19 @@ class Source(Decl):
         if dup is not None:
             out.append(("split", f"split part '{dup}' is declared twice", "name each part once across the splits"))
         if self.adapter == "ecgqa" and self.waveforms is None:
-            out.append(("adapter", "an ecgqa source needs `waveforms`, the PTB-XL source its questions refer to",
-                        "for example `waveforms = ptbxl`"))
+            out.append(
+                (
+                    "adapter",
+                    "an ecgqa source needs `waveforms`, the PTB-XL source its questions refer to",
+                    "for example `waveforms = ptbxl`",
+                )
+            )
         if self.adapter == "table" and self.file is None:
-            out.append(("adapter", "a table source needs `file`, the index column naming each record's file",
-                        "for example `file = path`"))
+            out.append(
+                (
+                    "adapter",
+                    "a table source needs `file`, the index column naming each record's file",
+                    "for example `file = path`",
+                )
+            )
         return out

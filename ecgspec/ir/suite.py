@@ -12,8 +12,8 @@ from .corpus import From
 METRICS = ("auc", "f1", "hamming", "accuracy", "exact_match", "judge")
 
 
-MCQ_RULES = ("bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text")
 McqRule = Literal["bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text"]
+MCQ_RULES: tuple[McqRule, ...] = ("bare_letter", "answer_is", "letter_paren", "letter_dot", "option_text")
 
 
 class SuiteTask(Statement):
@@ -32,20 +32,26 @@ class SuiteTask(Statement):
     id: Annotated[str, Ident()]
     sources: tuple[From, ...] = ()
     items: Annotated[str, DataPath()] | None = Field(
-        None, description="the released item file (JSON or Parquet with id, image, conversations): imported "
-                          "when the suite is built from the released files, or when the task has no `from`")
+        None,
+        description="the released item file (JSON or Parquet with id, image, conversations): imported "
+        "when the suite is built from the released files, or when the task has no `from`",
+    )
     form: Literal["multi_label", "multiple_choice", "select_all", "report", "open"] = Field(
-        "multi_label", description="the answer form: labels, one letter, a set of options, a judged text")
+        "multi_label", description="the answer form: labels, one letter, a set of options, a judged text"
+    )
     labels: Annotated[str, RefTo("labels")] | None = Field(
-        None, description="the label vocabulary (its `synonyms` are matched too)")
+        None, description="the label vocabulary (its `synonyms` are matched too)"
+    )
     answers: tuple[Annotated[str, Ident()], ...] = Field(
-        (), description="whole-answer classes besides the labels, e.g. `[NORM, ABNORMAL]` (CODE-15%)")
+        (), description="whole-answer classes besides the labels, e.g. `[NORM, ABNORMAL]` (CODE-15%)"
+    )
     prompt: Annotated[str, TemplateFile()] | None = None
     question: Annotated[str, Template()] | None = None
     options: int = Field(4, ge=2, le=26, description="options per multiple-choice item")
     extract: tuple[McqRule, ...] = Field(MCQ_RULES, description="multiple-choice letter rules, tried in order")
     fallback: Literal["random", "none"] = Field(
-        "random", description="nothing extracted: a seeded random option (counted) or none (wrong)")
+        "random", description="nothing extracted: a seeded random option (counted) or none (wrong)"
+    )
     metrics: tuple[Literal["auc", "f1", "hamming", "accuracy", "exact_match", "judge"], ...] = ("accuracy",)
     rubric: Annotated[str, TemplateFile()] | None = Field(None, description="judge rubric template (judged tasks)")
     criteria: tuple[Annotated[str, Ident()], ...] = Field((), description="judged criteria, 0-10 each")
@@ -80,6 +86,11 @@ class Suite(Decl):
             out.append(("judge", "a task is judged but the suite names no `judge` model", None))
         for t in self.tasks:
             if not t.sources and not t.items:
-                out.append(("tasks", (f"task '{t.id}' has no items: write `from SOURCE split test` or "
-                                      '`items = "FILE"`'), None))
+                out.append(
+                    (
+                        "tasks",
+                        (f"task '{t.id}' has no items: write `from SOURCE split test` or `items = \"FILE\"`"),
+                        None,
+                    )
+                )
         return out

@@ -26,11 +26,11 @@ import numpy as np
 from .. import __version__
 from ..draw import stream
 from ..ir import Distort, Layout, Paper
+from ..records import Record
 from .distortions import Plan, apply_raster, plan
 from .distortions.registry import hex_rgb
 from .png import encode_image, write_atomic
 from .raster import rasterise_fast, rasterise_reference
-from .record import Record
 from .scene import Scene
 from .scene_steps import compose_with
 from .sidecar import Sidecar, build_sidecar
@@ -70,9 +70,20 @@ def spec_hash_of(program: Any, layout: str, paper: str, distort: str | None = No
     return h.hexdigest()
 
 
-def render_page(record: Record, layout: Layout, paper: Paper, *, distort: Distort | None = None, seed: int = 0,
-                spec_hash: str = "", key: str | None = None, replay: Plan | None = None, fast: bool = True,
-                header_context: Mapping[str, Any] | None = None, dpi: float | None = None) -> RenderResult:
+def render_page(
+    record: Record,
+    layout: Layout,
+    paper: Paper,
+    *,
+    distort: Distort | None = None,
+    seed: int = 0,
+    spec_hash: str = "",
+    key: str | None = None,
+    replay: Plan | None = None,
+    fast: bool = True,
+    header_context: Mapping[str, Any] | None = None,
+    dpi: float | None = None,
+) -> RenderResult:
     """Render one page of `record`, distorted by `distort` when given.
 
     The page's randomness is the stream `ecgspec.draw.stream(spec_hash, key, seed)` (`key`
@@ -86,8 +97,7 @@ def render_page(record: Record, layout: Layout, paper: Paper, *, distort: Distor
         steps = replay
     else:
         steps = plan(distort, stream(spec_hash, item, seed)) if distort is not None else Plan()
-    scene, geo, scene_records = compose_with(record, layout, paper, steps.scene, header_context=header_context,
-                                             dpi=dpi)
+    scene, geo, scene_records = compose_with(record, layout, paper, steps.scene, header_context=header_context, dpi=dpi)
     array = rasterise_fast(scene) if fast else rasterise_reference(scene)
     clean_h, clean_w = array.shape[:2]
     transform, warp, raster_records = np.eye(3), 0.0, []
@@ -98,13 +108,30 @@ def render_page(record: Record, layout: Layout, paper: Paper, *, distort: Distor
     scene_iter, raster_iter = iter(scene_records), iter(raster_records)
     records = [next(scene_iter) if s.stage == "scene" else next(raster_iter) for s in steps.steps]
     h, w = array.shape[:2]
-    extra: dict[str, Any] = {"ecgspec": __version__, "layout_hash": layout.content_hash(),
-                             "paper_hash": paper.content_hash(), "distort": distort.name if distort else None,
-                             "distort_hash": distort.content_hash() if distort else None, "spec_hash": spec_hash,
-                             "key": item}
-    sidecar = build_sidecar(geo, record, width=w, height=h, layout=layout.name, paper=paper.name, seed=seed,
-                            renderer="cairo" if fast else "cairosvg", extra=extra, clean_size=(clean_w, clean_h),
-                            transform=transform, warp_px=warp, distortions=records)
+    extra: dict[str, Any] = {
+        "ecgspec": __version__,
+        "layout_hash": layout.content_hash(),
+        "paper_hash": paper.content_hash(),
+        "distort": distort.name if distort else None,
+        "distort_hash": distort.content_hash() if distort else None,
+        "spec_hash": spec_hash,
+        "key": item,
+    }
+    sidecar = build_sidecar(
+        geo,
+        record,
+        width=w,
+        height=h,
+        layout=layout.name,
+        paper=paper.name,
+        seed=seed,
+        renderer="cairo" if fast else "cairosvg",
+        extra=extra,
+        clean_size=(clean_w, clean_h),
+        transform=transform,
+        warp_px=warp,
+        distortions=records,
+    )
     return RenderResult(array, sidecar, scene, steps)
 
 
@@ -117,8 +144,9 @@ def sidecar_json(sidecar: Sidecar) -> str:
     return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
 
 
-def write_outputs(result: RenderResult, out: str | Path, svg: bool = False, *, quality: int | None = None
-                  ) -> list[Path]:
+def write_outputs(
+    result: RenderResult, out: str | Path, svg: bool = False, *, quality: int | None = None
+) -> list[Path]:
     """Write OUT (PNG, or JPEG when OUT ends in .jpg/.jpeg, at `quality`), OUT.json (the
     sidecar) and, with `svg`, OUT.svg (the clean page), each atomically. Returns the paths."""
     out = Path(out)

@@ -13,11 +13,12 @@ import math
 import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import did_you_mean, format_all
 from ..ir import Corpus, Distort, Layout, Paper
 from ..program import Program, load
+from ..records import RecordError
 from .errors import RenderError
 
 if TYPE_CHECKING:
@@ -70,8 +71,8 @@ def shipped_records(folder: Path = SHIPPED_RECORDS) -> list[Path]:
 
 
 def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..records import read_wfdb
     from .api import render_page, spec_hash_of, write_outputs
-    from .record import read_wfdb
 
     if args.quality is not None and not 1 <= args.quality <= 100:
         parser.error("--quality must be between 1 and 100")
@@ -86,10 +87,20 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     spec_hash = spec_hash_of(program, layout.name, paper.name, distort.name if distort else None)
     try:
         record = read_wfdb(args.record)
-        result = render_page(record, layout, paper, distort=distort, seed=args.seed,  # type: ignore[arg-type]
-                             spec_hash=spec_hash, fast=not args.reference, dpi=args.dpi)
+        assert isinstance(layout, Layout) and isinstance(paper, Paper)
+        assert distort is None or isinstance(distort, Distort)
+        result = render_page(
+            record,
+            layout,
+            paper,
+            distort=distort,
+            seed=args.seed,
+            spec_hash=spec_hash,
+            fast=not args.reference,
+            dpi=args.dpi,
+        )
         written = write_outputs(result, args.out, svg=args.svg, quality=args.quality)
-    except RenderError as exc:
+    except (RecordError, RenderError) as exc:
         _err(str(exc))
         return 1
     except OSError as exc:
@@ -98,15 +109,18 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     img = result.sidecar.image
     steps = ", ".join(d["op"] for d in result.sidecar.distortions)
     how = f", distort {distort.name} seed {args.seed}: {steps or 'no step fired'}" if distort else ""
-    print(f"wrote {', '.join(str(p) for p in written)}  ({img.width}x{img.height} px, "
-          f"layout {layout.name}, paper {paper.name}{how})", file=sys.stderr)
+    print(
+        f"wrote {', '.join(str(p) for p in written)}  ({img.width}x{img.height} px, "
+        f"layout {layout.name}, paper {paper.name}{how})",
+        file=sys.stderr,
+    )
     return 0
 
 
 # ---- preview ------------------------------------------------------------------------------------
 
 
-def _tile_font(size: int):  # noqa: ANN202 — a PIL font object
+def _tile_font(size: int):
     from PIL import ImageFont
 
     for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
@@ -131,7 +145,7 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
         own = program.of_kind(kind)
         return own if own or shipped is None else shipped.of_kind(kind)
 
-    def default(kind: str, preferred: str) -> Layout | Paper | None:
+    def default(kind: str, preferred: str) -> Any:
         pool = of(kind)
         return next((d for d in pool if d.name == preferred), pool[0] if pool else None)
 
@@ -154,21 +168,27 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
         if isinstance(decl, Distort):
             return [(layout, paper, None, 0)] + [(layout, paper, decl, seed) for seed in range(max(n - 1, 1))], True
         if isinstance(decl, Layout):
-            return [(decl, paper, None, 0)] * n, False  # type: ignore[list-item]
-        return [(layout, decl, None, 0)] * n, False  # type: ignore[list-item]
+            return [(decl, paper, None, 0)] * n, False
+        assert isinstance(decl, Paper)
+        return [(layout, decl, None, 0)] * n, False
     if program.of_kind("layout"):
-        return [(lay, paper, None, 0) for lay in program.of_kind("layout")][:n], False  # type: ignore[misc]
+        return [(lay, paper, None, 0) for lay in program.of_kind("layout")][:n], False  # type: ignore[return-value]
     if program.of_kind("paper"):
         # A fast paper does not fit the standard page: show it on the first layout that fits.
-        return [(_fitting(layout, layouts, pap), pap, None, 0)  # type: ignore[misc]
-                for pap in program.of_kind("paper")][:n], False
+        return (
+            [
+                (_fitting(layout, layouts, pap), pap, None, 0)  # type: ignore[arg-type]
+                for pap in program.of_kind("paper")
+            ][:n],
+            False,
+        )  # type: ignore[return-value]
     distorts = program.of_kind("distort")
     if not distorts and program.of_kind("corpus"):
         return _corpus_jobs(program, shipped, program.of_kind("corpus")[0], n), False  # type: ignore[arg-type]
     if not distorts:
         _err("the spec declares no layout, paper or distort to preview")
         return None
-    return ([(layout, paper, None, 0)] + [(layout, paper, d, 0) for d in distorts])[:max(n, 2)], True  # type: ignore
+    return ([(layout, paper, None, 0)] + [(layout, paper, d, 0) for d in distorts])[: max(n, 2)], True  # type: ignore
 
 
 def _corpus_jobs(program: Program, shipped: Program | None, corpus: Corpus, n: int) -> list[Job]:
@@ -185,8 +205,14 @@ def _corpus_jobs(program: Program, shipped: Program | None, corpus: Corpus, n: i
     jobs: list[Job] = []
     for i in range(n):
         choice = draw_render(corpus, stream(program.hash_of("corpus", corpus.name), "preview", i))
-        jobs.append((find("layout", choice.layout), find("paper", choice.paper),  # type: ignore[arg-type]
-                     find("distort", choice.distort) if choice.distort else None, i))
+        jobs.append(
+            (
+                find("layout", choice.layout),
+                find("paper", choice.paper),  # type: ignore[arg-type]
+                find("distort", choice.distort) if choice.distort else None,
+                i,
+            )
+        )
     return jobs
 
 
@@ -204,8 +230,9 @@ def _fitting(preferred: Layout, layouts: list[Layout], paper: Paper) -> Layout:
     return next((lay for lay in [preferred, *layouts] if fits(lay)), preferred)
 
 
-def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, columns: int | None = None
-                  ) -> np.ndarray:
+def contact_sheet(
+    tiles: list[tuple[np.ndarray | str, str]], width: int = 480, columns: int | None = None
+) -> np.ndarray:
     """A grid of thumbnails, each with a caption; a string instead of an image is an error tile."""
     import cv2
     import numpy as np
@@ -227,7 +254,7 @@ def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, c
     sheet = Image.new("RGB", (columns * (width + gap) + gap, rows * (cell_h + caption + gap) + gap), "#e6e6e6")
     draw = ImageDraw.Draw(sheet)
     font = _tile_font(13)
-    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles)):
+    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles, strict=True)):
         x = gap + (i % columns) * (width + gap)
         y = gap + (i // columns) * (cell_h + caption + gap)
         if isinstance(thumb, np.ndarray):
@@ -242,9 +269,9 @@ def contact_sheet(tiles: list[tuple[np.ndarray | str, str]], width: int = 480, c
 
 
 def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..records import read_wfdb
     from .api import render_page, spec_hash_of
     from .png import encode_png, write_atomic
-    from .record import read_wfdb
 
     spec = Path(args.spec)
     if not spec.is_file():
@@ -278,14 +305,16 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         try:
             if path not in records:
                 records[path] = read_wfdb(path)
-            spec_hash = spec_hash_of([p for p in (program, shipped) if p is not None], layout.name, paper.name,
-                                     distort.name) if distort is not None else ""
-            result = render_page(records[path], layout, paper, distort=distort, seed=seed,  # type: ignore[arg-type]
-                                 spec_hash=spec_hash, dpi=dpi)
+            spec_hash = (
+                spec_hash_of([p for p in (program, shipped) if p is not None], layout.name, paper.name, distort.name)
+                if distort is not None
+                else ""
+            )
+            result = render_page(records[path], layout, paper, distort=distort, seed=seed, spec_hash=spec_hash, dpi=dpi)
             if distort is not None:
                 label += ", ".join(d["op"] for d in result.sidecar.distortions) or "(no step fired)"
             tiles.append((result.array, label))
-        except RenderError as exc:
+        except (RecordError, RenderError) as exc:
             tiles.append((str(exc), label))
     sheet = contact_sheet(tiles, width=args.width)
     try:
@@ -294,8 +323,11 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         _err(f"cannot write {args.out}: {exc.strerror or exc}")
         return 1
     failed = sum(isinstance(t, str) for t, _ in tiles)
-    print(f"wrote {args.out}: {len(tiles)} thumbnails" + (f", {failed} could not render (see the red tiles)"
-                                                          if failed else ""), file=sys.stderr)
+    print(
+        f"wrote {args.out}: {len(tiles)} thumbnails"
+        + (f", {failed} could not render (see the red tiles)" if failed else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -303,52 +335,83 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a `let` constant")
+    p.add_argument(
+        "-D", dest="define", action="append", default=[], metavar="NAME=VALUE", help="override a `let` constant"
+    )
     p.add_argument("--root", type=Path, default=None, help="spec root: imports may not leave it")
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 — argparse's own type
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `render` and `preview` on the `ecgspec` command's subparsers."""
-    p = subparsers.add_parser("render", help="render a record as a calibrated ECG printout (PNG + JSON sidecar)",
-                              description="Render one WFDB record with a layout and a paper, optionally "
-                                          "distorted. Writes OUT.png, OUT.json (geometry sidecar) and, with "
-                                          "--svg, OUT.svg (the clean page).")
+    p = subparsers.add_parser(
+        "render",
+        help="render a record as a calibrated ECG printout (PNG + JSON sidecar)",
+        description="Render one WFDB record with a layout and a paper, optionally "
+        "distorted. Writes OUT.png, OUT.json (geometry sidecar) and, with "
+        "--svg, OUT.svg (the clean page).",
+    )
     p.add_argument("record", metavar="RECORD", help="WFDB record path without extension")
-    p.add_argument("--spec", action="append", type=Path, metavar="FILE",
-                   help="spec file declaring layouts, papers and distortions (repeatable; default: the "
-                        "shipped specs/layouts.ecg, papers.ecg, printouts.ecg and distortions.ecg)")
+    p.add_argument(
+        "--spec",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="spec file declaring layouts, papers and distortions (repeatable; default: the "
+        "shipped specs/layouts.ecg, papers.ecg, printouts.ecg and distortions.ecg)",
+    )
     p.add_argument("--layout", default="4x3", help="layout name (default: 4x3)")
     p.add_argument("--paper", default="standard", help="paper name (default: standard)")
-    p.add_argument("--distort", metavar="NAME", default=None,
-                   help="distortion pipeline to apply (default: none, a clean page)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="the item's variant: with the spec and the record, it fixes every random draw")
+    p.add_argument(
+        "--distort", metavar="NAME", default=None, help="distortion pipeline to apply (default: none, a clean page)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the item's variant: with the spec and the record, it fixes every random draw",
+    )
     p.add_argument("--dpi", type=float, default=None, help="override the paper's resolution")
     p.add_argument("--svg", action="store_true", help="also write OUT.svg")
-    p.add_argument("--reference", action="store_true",
-                   help="rasterise through SVG and cairosvg instead of the fast direct cairo path")
-    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.png",
-                   help="output image: PNG, or JPEG when it ends in .jpg or .jpeg")
-    p.add_argument("--quality", type=int, default=None, metavar="Q",
-                   help="JPEG quality, 1-100 (default: 92); PNG is lossless")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="rasterise through SVG and cairosvg instead of the fast direct cairo path",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=Path,
+        metavar="OUT.png",
+        help="output image: PNG, or JPEG when it ends in .jpg or .jpeg",
+    )
+    p.add_argument(
+        "--quality", type=int, default=None, metavar="Q", help="JPEG quality, 1-100 (default: 92); PNG is lossless"
+    )
     _spec_options(p)
     p.set_defaults(func=cmd_render)
 
-    p = subparsers.add_parser("preview", help="a contact sheet of what a spec's layouts, papers or distortions produce",
-                              description="Render the shipped sample records with a spec's layouts, papers or "
-                                          "distortions and tile them into one labelled PNG. NAME picks one layout, "
-                                          "paper or distort; without it: every layout on the first paper, or every "
-                                          "paper with the 4x3 layout, or every distort beside the clean page. A "
-                                          "named distort is shown over several seeds beside the clean page.")
+    p = subparsers.add_parser(
+        "preview",
+        help="a contact sheet of what a spec's layouts, papers or distortions produce",
+        description="Render the shipped sample records with a spec's layouts, papers or "
+        "distortions and tile them into one labelled PNG. NAME picks one layout, "
+        "paper or distort; without it: every layout on the first paper, or every "
+        "paper with the 4x3 layout, or every distort beside the clean page. A "
+        "named distort is shown over several seeds beside the clean page.",
+    )
     p.add_argument("spec", metavar="SPEC", help="spec file")
     p.add_argument("name", nargs="?", metavar="NAME", help="a layout, paper or distort declared in SPEC")
     p.add_argument("-n", type=int, default=12, help="number of thumbnails (default: 12)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="SHEET.png", help="output PNG")
     p.add_argument("--records", metavar="DIR", help="folder of WFDB records (default: the shipped samples)")
     p.add_argument("--width", type=int, default=480, help="thumbnail width in pixels (default: 480)")
-    p.add_argument("--dpi", type=float, default=None,
-                   help="render resolution before shrinking (default: 100; distortions: the paper's own)")
+    p.add_argument(
+        "--dpi",
+        type=float,
+        default=None,
+        help="render resolution before shrinking (default: 100; distortions: the paper's own)",
+    )
     _spec_options(p)
     p.set_defaults(func=cmd_preview)
 

@@ -85,7 +85,7 @@ def _best_path(col: list[int], start: list[int], end: list[int], baseline: float
     by_col: dict[int, list[int]] = {}
     for i, c in enumerate(col):
         by_col.setdefault(c, []).append(i)
-    mid = [(s + e) / 2 for s, e in zip(start, end)]
+    mid = [(s + e) / 2 for s, e in zip(start, end, strict=False)]
     cost: dict[int, float] = {}
     vel: dict[int, float] = {}
     back: dict[int, int] = {}
@@ -102,8 +102,12 @@ def _best_path(col: list[int], start: list[int], end: list[int], baseline: float
             best_i, best = best_end, best_end_cost + (_RESTART if best_end >= 0 else 0.0)
             for i in preds:
                 skipped = c - col[i] - 1
-                k = (cost[i] + _SKIP * skipped + _GAP * max(0, sj - end[i], start[i] - ej)
-                     + _STEP * abs(mj - mid[i] - vel[i] * (skipped + 1)))
+                k = (
+                    cost[i]
+                    + _SKIP * skipped
+                    + _GAP * max(0, sj - end[i], start[i] - ej)
+                    + _STEP * abs(mj - mid[i] - vel[i] * (skipped + 1))
+                )
                 if k < best:
                     best_i, best = i, k
             cost[j] = best + _AWAY * abs(mj - baseline) - _INK
@@ -134,7 +138,7 @@ def digitise_lead(mask: np.ndarray, lead: LeadInfo) -> Trace:
     hi = np.full(ncol, np.nan)
     if ncol == 0 or r1 <= r0:
         return Trace(lead, t, v, np.zeros(ncol, bool), lo, hi, c0)
-    col, start, end = _runs(mask[r0:r1, c0:c0 + ncol])
+    col, start, end = _runs(mask[r0:r1, c0 : c0 + ncol])
     if len(col) == 0:
         return Trace(lead, t, v, np.zeros(ncol, bool), lo, hi, c0)
     chosen = _best_path(col.tolist(), (start + r0).tolist(), (end + r0).tolist(), lead.baseline_y)
@@ -186,7 +190,7 @@ def digitise(image: np.ndarray, sidecar: Sidecar, threshold: int = 128) -> list[
     mask = ink_mask(image, threshold)
     traces = [digitise_lead(mask, lead) for lead in sidecar.leads]
     for i, a in enumerate(traces):
-        for b in traces[i + 1:]:
+        for b in traces[i + 1 :]:
             ax0, ay0, ax1, ay1 = a.lead.box
             bx0, by0, bx1, by1 = b.lead.box
             if min(ay1, by1) > max(ay0, by0) and min(ax1, bx1) > max(ax0, bx0):

@@ -25,8 +25,7 @@ def _ctx() -> cairo.Context:
 @lru_cache(maxsize=4096)
 def _advance(text: str, font: str, bold: bool) -> float:
     ctx = _ctx()
-    ctx.select_font_face(font, cairo.FONT_SLANT_NORMAL,
-                         cairo.FONT_WEIGHT_BOLD if bold else cairo.FONT_WEIGHT_NORMAL)
+    ctx.select_font_face(font, cairo.FONT_SLANT_NORMAL, cairo.FONT_WEIGHT_BOLD if bold else cairo.FONT_WEIGHT_NORMAL)
     ctx.set_font_size(_REF)
     return float(ctx.text_extents(text)[4])
 

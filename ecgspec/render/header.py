@@ -27,7 +27,7 @@ from .errors import TemplateError
 
 if TYPE_CHECKING:
     from ..ir import Layout, Paper
-    from .record import Record
+    from ..records import Record
 
 # Plain text, printed as written: no autoescaping, and no whitespace trimming around tags, so a
 # line keeps its newline whatever tags it holds (`{%- -%}` trims where a template wants it).
@@ -59,8 +59,13 @@ def record_context(record: Record) -> dict[str, Any]:
     ctx: dict[str, Any] = {}
     for k, v in meta.items():
         ctx[k] = Num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-    ctx.update(id=record.id, source=Path(record.source).name if record.source else record.id,
-               fs=Num(record.fs), duration=Num(round(record.duration, 3)), leads=list(record.leads))
+    ctx.update(
+        id=record.id,
+        source=Path(record.source).name if record.source else record.id,
+        fs=Num(record.fs),
+        duration=Num(round(record.duration, 3)),
+        leads=list(record.leads),
+    )
     # Rate and RR: a value written in the record wins; otherwise measure it on the signal.
     hr = meta.get("heart_rate", meta.get("hr"))
     if isinstance(hr, (int, float)):
@@ -80,27 +85,40 @@ def record_context(record: Record) -> dict[str, Any]:
 
 def paper_context(paper: Paper) -> dict[str, Any]:
     return {
-        "name": paper.name, "speed": Num(paper.speed), "gain": Num(paper.gain),
-        "chest_gain": _num(paper.chest_gain), "dpi": Num(paper.dpi),
+        "name": paper.name,
+        "speed": Num(paper.speed),
+        "gain": Num(paper.gain),
+        "chest_gain": _num(paper.chest_gain),
+        "dpi": Num(paper.dpi),
         "size": paper.size if isinstance(paper.size, str) else [Num(v) for v in paper.size],
-        "orientation": paper.orientation, "grid": paper.grid,
+        "orientation": paper.orientation,
+        "grid": paper.grid,
     }
 
 
 def layout_context(layout: Layout) -> dict[str, Any]:
     return {
-        "name": layout.name, "rows": len(layout.leads), "columns": len(layout.leads[0]) if layout.leads else 0,
-        "column": Num(layout.column), "rhythm": list(layout.rhythm), "windows": layout.windows,
+        "name": layout.name,
+        "rows": len(layout.leads),
+        "columns": len(layout.leads[0]) if layout.leads else 0,
+        "column": Num(layout.column),
+        "rhythm": list(layout.rhythm),
+        "windows": layout.windows,
         "chest_leads": sorted(CHEST & {lead for row in layout.leads for lead in row}),
     }
 
 
-def build_context(record: Record, paper: Paper, layout: Layout,
-                  extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_context(
+    record: Record, paper: Paper, layout: Layout, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The template namespace. `extra` adds names; a mapping under an existing name (`record`)
     is merged into it, so a caller can supply a patient name or a hospital's interval values."""
-    ctx: dict[str, Any] = {"record": record_context(record), "paper": paper_context(paper),
-                           "layout": layout_context(layout), "tab": "\t"}
+    ctx: dict[str, Any] = {
+        "record": record_context(record),
+        "paper": paper_context(paper),
+        "layout": layout_context(layout),
+        "tab": "\t",
+    }
     for key, value in (extra or {}).items():
         if key in ctx and isinstance(value, Mapping):
             ctx[key] = {**ctx[key], **value}
@@ -122,7 +140,7 @@ def render_lines(source: str | None, context: Mapping[str, Any], *, what: str) -
         raise TemplateError(f"{what} template is not allowed to do that: {exc}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{what} template: {exc.message}") from None
-    except Exception as exc:  # noqa: BLE001 — a filter applied to the wrong kind of value, …
+    except Exception as exc:
         raise TemplateError(f"{what} template failed: {type(exc).__name__}: {exc}") from None
     lines = text.split("\n")
     while lines and not lines[0].strip():

@@ -23,16 +23,19 @@ import numpy as np
 
 from ..ir import Layout, Paper
 from ..leads import CHEST
+from ..records import Record
 from .errors import FitError
 from .fonts import advance
 from .geometry import Geometry, LabelSlot, Panel
 from .header import build_context, render_lines
-from .record import Record
 from .scene import Polyline, Rect, Scene, Segments, Text
 
 # Portrait sizes of the named pages, mm.
 PAGE_SIZES: dict[str, tuple[float, float]] = {
-    "letter": (215.9, 279.4), "a4": (210.0, 297.0), "a5": (148.0, 210.0), "legal": (215.9, 355.6),
+    "letter": (215.9, 279.4),
+    "a4": (210.0, 297.0),
+    "a5": (148.0, 210.0),
+    "legal": (215.9, 355.6),
 }
 PULSE_SECONDS = 0.2  # the calibration pulse is 200 ms wide
 LINE_SPACING = 1.3  # text line pitch, in font sizes
@@ -56,8 +59,7 @@ def lead_gain(paper: Paper, lead: str) -> float:
     return float(paper.gain)
 
 
-def _grid_lines(x0: float, y0: float, w: float, h: float, minor: float, major: float
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _grid_lines(x0: float, y0: float, w: float, h: float, minor: float, major: float) -> tuple[np.ndarray, np.ndarray]:
     """(minor, major) segment arrays ((N, 4) mm) of a grid whose major lines start at (x0, y0).
     A minor line never lies under a major one: each line is drawn once, in its own colour."""
 
@@ -97,7 +99,7 @@ def _window(x: np.ndarray, fs: float, t0: float, t1: float) -> tuple[np.ndarray,
     i0 = int(math.ceil(t0 * fs - 1e-9))
     i1 = int(math.floor(t1 * fs + 1e-9))
     t = np.arange(i0, i1 + 1) / fs
-    v = x[i0:i1 + 1]
+    v = x[i0 : i1 + 1]
     if t.size == 0 or t[0] > t0 + 1e-9:
         t = np.concatenate([[t0], t])
         v = np.concatenate([[_at(x, t0 * fs)], v])
@@ -107,16 +109,27 @@ def _window(x: np.ndarray, fs: float, t0: float, t1: float) -> tuple[np.ndarray,
     return t, v
 
 
-def compose(record: Record, layout: Layout, paper: Paper, *,
-            header_context: Mapping[str, Any] | None = None,
-            dpi: float | None = None) -> tuple[Scene, Geometry]:
+def compose(
+    record: Record,
+    layout: Layout,
+    paper: Paper,
+    *,
+    header_context: Mapping[str, Any] | None = None,
+    dpi: float | None = None,
+) -> tuple[Scene, Geometry]:
     """Lay out one page. Raises FitError when the layout does not fit the paper, TemplateError
     when the header or footer template fails."""
     dpi = float(dpi if dpi is not None else paper.dpi)
     width, height = page_size(paper)
     scene = Scene(width, height, dpi)
-    geo = Geometry(width, height, dpi, paper.speed, paper.gain,
-                   float(paper.chest_gain if paper.chest_gain is not None else paper.gain))
+    geo = Geometry(
+        width,
+        height,
+        dpi,
+        paper.speed,
+        paper.gain,
+        float(paper.chest_gain if paper.chest_gain is not None else paper.gain),
+    )
     scene.add(Rect(0.0, 0.0, width, height, paper.background, role="background"))
 
     # ---- header and footer text ---------------------------------------------------------
@@ -148,16 +161,19 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
 
     avail_w = width - 2 * m
     need_w = cal_w + max(row_seconds if layout.leads else 0.0, rhythm_seconds if layout.rhythm else 0.0) * speed
-    page_desc = (f"{paper.size} {paper.orientation}" if isinstance(paper.size, str)
-                 else f"{width:g} mm x {height:g} mm")
+    page_desc = f"{paper.size} {paper.orientation}" if isinstance(paper.size, str) else f"{width:g} mm x {height:g} mm"
     if need_w > avail_w + _EPS:
-        what = (f"{n_cols} column{'s' * (n_cols != 1)} x {layout.column:g} s"
-                if row_seconds * speed + cal_w >= need_w - _EPS else f"a {rhythm_seconds:g} s rhythm strip")
+        what = (
+            f"{n_cols} column{'s' * (n_cols != 1)} x {layout.column:g} s"
+            if row_seconds * speed + cal_w >= need_w - _EPS
+            else f"a {rhythm_seconds:g} s rhythm strip"
+        )
         raise FitError(
             f"layout '{layout.name}' does not fit paper '{paper.name}' across: {what} at {speed:g} mm/s"
             f"{f' plus the {cal_w:g} mm calibration pulse' if cal_w else ''} need {need_w:.1f} mm, the "
             f"{page_desc} page has {avail_w:.1f} mm between its {m:g} mm margins; use a slower speed, shorter "
-            "columns, or a wider page")
+            "columns, or a wider page"
+        )
 
     chart_top = m + header_h
     avail_h = height - m - footer_h - chart_top
@@ -174,7 +190,8 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
             f"{min_pitch:.1f} mm each (a {cal_mv or 1.0:g} mV calibration at {max(row_gains):g} mm/mV plus "
             f"a label), the {page_desc} page leaves {pitch:.1f} mm per row ({grid_h:g} mm of chart after "
             f"{len(header)} header and {len(footer)} footer line{'s' * (len(footer) != 1)}); use a lower gain, "
-            "fewer rows, or a taller page")
+            "fewer rows, or a taller page"
+        )
 
     gx0, gy0 = m, chart_top
     geo.grid = (gx0, gy0, gx0 + grid_w, gy0 + grid_h)
@@ -196,8 +213,9 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
         cell_top = gy0 + r * pitch  # the rows' cells tile the chart; boxes grow from them
         cell_bottom = gy0 + (r + 1) * pitch
         if cal_mv:
-            scene.add(_pulse(gx0, trace_left, baseline, cal_mv, pulse_w,
-                             [lead_gain(paper, lead) for lead in leads], ink, tw))
+            scene.add(
+                _pulse(gx0, trace_left, baseline, cal_mv, pulse_w, [lead_gain(paper, lead) for lead in leads], ink, tw)
+            )
         seconds = rhythm_seconds if kind == "rhythm" else layout.column
         tick = min(max(0.1 * pitch, 1.0), 3.0)
         for c, lead in enumerate(leads):
@@ -223,11 +241,23 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
             scene.add(Polyline(pts, ink, tw, role=f"trace:{lead}"))
             traces.append(pts)
             y_lo, y_hi = float(pts[:, 1].min()) - tw / 2, float(pts[:, 1].max()) + tw / 2
-            geo.panels.append(Panel(
-                lead=lead, rhythm=kind == "rhythm",
-                x0=x0, x1=x0 + (float(t[-1]) - t0) * speed,
-                y0=max(0.0, min(cell_top, y_lo)), y1=min(height, max(cell_bottom, y_hi)),
-                baseline=baseline, t0=t0, t1=float(t[-1]), mm_per_s=speed, mm_per_mV=g, row=r, column=c))
+            geo.panels.append(
+                Panel(
+                    lead=lead,
+                    rhythm=kind == "rhythm",
+                    x0=x0,
+                    x1=x0 + (float(t[-1]) - t0) * speed,
+                    y0=max(0.0, min(cell_top, y_lo)),
+                    y1=min(height, max(cell_bottom, y_hi)),
+                    baseline=baseline,
+                    t0=t0,
+                    t1=float(t[-1]),
+                    mm_per_s=speed,
+                    mm_per_mV=g,
+                    row=r,
+                    column=c,
+                )
+            )
     if ticks:
         scene.add(Segments(np.asarray(ticks, dtype=np.float64), ink, tw, role="separators"))
     for lead, x, base, top, bottom, r, c, right in labels:
@@ -242,8 +272,16 @@ def compose(record: Record, layout: Layout, paper: Paper, *,
     return scene, geo
 
 
-def _pulse(x_start: float, x_end: float, baseline: float, mv: float, width: float,
-           gains: list[float], colour: str, line_width: float) -> Polyline:
+def _pulse(
+    x_start: float,
+    x_end: float,
+    baseline: float,
+    mv: float,
+    width: float,
+    gains: list[float],
+    colour: str,
+    line_width: float,
+) -> Polyline:
     """The calibration pulse at a row's start: `mv` at the row's first lead's gain for 200 ms.
     A row that mixes gains (half-gain chest leads) gets a stepped pulse, each step 100 ms at
     one gain, first the first lead's, as machines print it."""
@@ -273,15 +311,23 @@ def _hits(traces: list[np.ndarray], x0: float, y0: float, x1: float, y1: float) 
         if len(seg) == 0:
             continue
         # The trace's y at the rectangle's sides, plus its vertices inside: its extent across it.
-        ys = np.concatenate([np.interp([x0, x1], seg[:, 0], seg[:, 1]),
-                             seg[(seg[:, 0] >= x0) & (seg[:, 0] <= x1), 1]])
+        ys = np.concatenate([np.interp([x0, x1], seg[:, 0], seg[:, 1]), seg[(seg[:, 0] >= x0) & (seg[:, 0] <= x1), 1]])
         if ys.min() <= y1 and ys.max() >= y0:
             return True
     return False
 
 
-def _place_label(lead: str, x: float, baseline: float, top: float, bottom: float, size: float,
-                 traces: list[np.ndarray], pen: float, font: str) -> tuple[float, float]:
+def _place_label(
+    lead: str,
+    x: float,
+    baseline: float,
+    top: float,
+    bottom: float,
+    size: float,
+    traces: list[np.ndarray],
+    pen: float,
+    font: str,
+) -> tuple[float, float]:
     """Where a lead label goes: above the start of its trace, as machines print it, unless the
     trace passes there; then a little further right, then below the baseline, then at the top
     of the cell. A label on the ink makes both harder to read, for people and for digitisers."""
@@ -290,7 +336,7 @@ def _place_label(lead: str, x: float, baseline: float, top: float, bottom: float
     high = top + 1.15 * size
     usual = max(high, baseline - min(0.45 * (baseline - top), 7.0))
     low = min(bottom - 0.35 * size, baseline + min(0.45 * (bottom - baseline), 7.0) + 0.8 * size)
-    candidates = [(x + k * 2.0, usual) for k in range(0, 8)] + [(x, low), (x, high)]
+    candidates = [(x + k * 2.0, usual) for k in range(8)] + [(x, low), (x, high)]
     candidates += [(x + k * 2.0, y) for k in range(1, 8) for y in (low, high)]
     for cx, cy in candidates:
         if not _hits(traces, cx - pad, cy - 0.8 * size - pad, cx + width + pad, cy + 0.25 * size + pad):
@@ -310,8 +356,17 @@ def _plain(cell: str) -> str:
     return "".join(text for text, _ in _spans(cell))
 
 
-def _text_block(scene: Scene, lines: list[list[str]], left: float, first_baseline: float, width: float,
-                pitch: float, paper: Paper, *, role: str) -> None:
+def _text_block(
+    scene: Scene,
+    lines: list[list[str]],
+    left: float,
+    first_baseline: float,
+    width: float,
+    pitch: float,
+    paper: Paper,
+    *,
+    role: str,
+) -> None:
     if not lines:
         return
     n_cells = max(len(ln) for ln in lines)
@@ -323,6 +378,5 @@ def _text_block(scene: Scene, lines: list[list[str]], left: float, first_baselin
                 continue
             x = left + k * col_w
             for text, bold in _spans(cell):
-                scene.add(Text(x, y, text, paper.font_size, paper.text_color, font=paper.font, bold=bold,
-                               role=role))
+                scene.add(Text(x, y, text, paper.font_size, paper.text_color, font=paper.font, bold=bold, role=role))
                 x += advance(text, paper.font, paper.font_size, bold)

@@ -99,15 +99,22 @@ def profile(array: np.ndarray) -> str:
     return "flat" if flatness(array) >= FLAT else "noisy"
 
 
-def encode_png(array: np.ndarray, *, compress_level: int = COMPRESS_LEVEL, dpi: float | None = None,
-               kind: str | None = None) -> bytes:
+def encode_png(
+    array: np.ndarray, *, compress_level: int = COMPRESS_LEVEL, dpi: float | None = None, kind: str | None = None
+) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 RGB array: libpng through OpenCV, zlib level
     `compress_level`, with the strategy and row filter of `kind` ('flat' or 'noisy'; by
     default chosen from the pixels, see `profile`). `dpi` is written into a pHYs chunk."""
     bgr = cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2BGR)
     strategy, row_filter = PROFILES[kind or profile(array)]
-    params = [cv2.IMWRITE_PNG_COMPRESSION, compress_level, cv2.IMWRITE_PNG_STRATEGY, strategy,
-              cv2.IMWRITE_PNG_FILTER, row_filter]
+    params = [
+        cv2.IMWRITE_PNG_COMPRESSION,
+        compress_level,
+        cv2.IMWRITE_PNG_STRATEGY,
+        strategy,
+        cv2.IMWRITE_PNG_FILTER,
+        row_filter,
+    ]
     ok, buf = cv2.imencode(".png", bgr, params)
     if not ok:  # pragma: no cover
         raise RuntimeError("PNG encoding failed")

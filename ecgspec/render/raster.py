@@ -33,8 +33,8 @@ from collections import OrderedDict
 
 import cairocffi as cairo
 import numpy as np
-from cairocffi import ffi
 from cairocffi import cairo as _lib
+from cairocffi import ffi
 
 from .scene import Line, Polyline, Rect, Scene, Segments, Text, parse_colour
 from .svg import to_svg
@@ -65,7 +65,7 @@ def _append(ctx: cairo.Context, data: np.ndarray) -> None:
     path.status = 0
     path.num_data = len(data)
     path.data = ffi.cast("cairo_path_data_t *", ffi.from_buffer(data))
-    _lib.cairo_append_path(ctx._pointer, path)  # noqa: SLF001 — cairocffi's own handle
+    _lib.cairo_append_path(ctx._pointer, path)
 
 
 def append_polyline(ctx: cairo.Context, xy: np.ndarray) -> None:
@@ -80,8 +80,7 @@ def append_polyline(ctx: cairo.Context, xy: np.ndarray) -> None:
     _append(ctx, data)
 
 
-def append_rectangles(ctx: cairo.Context, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray,
-                      y1: np.ndarray) -> None:
+def append_rectangles(ctx: cairo.Context, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> None:
     """Closed rectangles, all wound the same way (so their union fills, overlaps not doubled)."""
     n = len(x0)
     data = np.empty((n, 9, 2), dtype=np.float64)
@@ -182,8 +181,9 @@ def draw(ctx: cairo.Context, scene: Scene, k: float | None = 0.0) -> None:
             ctx.stroke()
         elif isinstance(item, Text):
             _source(ctx, item.colour)
-            ctx.select_font_face(item.font, cairo.FONT_SLANT_NORMAL,
-                                 cairo.FONT_WEIGHT_BOLD if item.bold else cairo.FONT_WEIGHT_NORMAL)
+            ctx.select_font_face(
+                item.font, cairo.FONT_SLANT_NORMAL, cairo.FONT_WEIGHT_BOLD if item.bold else cairo.FONT_WEIGHT_NORMAL
+            )
             ctx.set_font_size(item.size * k)
             x = item.x * k
             if item.anchor != "start":

@@ -17,7 +17,7 @@ Five primitives, each the cheapest shape its job needs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class Text:
     role: str = ""
 
 
-Primitive = Union[Rect, Line, Segments, Polyline, Text]
+Primitive = Rect | Line | Segments | Polyline | Text
 
 
 @dataclass(slots=True)
@@ -111,6 +111,6 @@ def parse_colour(colour: str) -> tuple[float, float, float, float]:
     d = colour.lstrip("#")
     if len(d) == 3:
         d = "".join(c * 2 for c in d)
-    r, g, b = (int(d[i:i + 2], 16) / 255.0 for i in (0, 2, 4))
+    r, g, b = (int(d[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
     a = int(d[6:8], 16) / 255.0 if len(d) == 8 else 1.0
     return r, g, b, a

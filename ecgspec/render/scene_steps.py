@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..ir import Layout, Paper
+from ..records import Record
 from .distortions import Applied
 from .distortions.registry import clamp, hex_rgb, rgb_hex
 from .fonts import advance
 from .geometry import Geometry
 from .layout import _hits, compose
-from .record import Record
 from .scene import Line, Polyline, Primitive, Rect, Scene, Segments, Text
 
 PAPER_STEPS = ("grid", "trace")
@@ -65,8 +65,11 @@ def _grid(paper: Paper, params: Mapping[str, Any], rng: np.random.Generator) -> 
     colours = {"minor_color": paper.minor_color, "major_color": paper.major_color}
     if mode == "faint":
         bg = np.asarray(hex_rgb(paper.background), dtype=np.float64)
-        new = {k: rgb_hex(np.rint(c + amount * (bg - c)).astype(int)) + _alpha_suffix(v)
-               for k, v in colours.items() for c in [np.asarray(hex_rgb(v), dtype=np.float64)]}
+        new = {
+            k: rgb_hex(np.rint(c + amount * (bg - c)).astype(int)) + _alpha_suffix(v)
+            for k, v in colours.items()
+            for c in [np.asarray(hex_rgb(v), dtype=np.float64)]
+        }
     elif mode == "jitter":
         # One shift of hue and lightness for the whole grid (another stock's ink), and a smaller
         # one per colour; both scale with `amount` (at 1: up to ±80 and ±20 levels per channel).
@@ -117,8 +120,9 @@ def _labels(scene: Scene, geo: Geometry, params: Mapping[str, Any], rng: np.rand
     affected: list[dict[str, Any]] = []
     if mode == "missing":
         drop = {where[i] for i in chosen}
-        affected = [{"lead": geo.labels[i].lead, "row": geo.labels[i].row, "column": geo.labels[i].column}
-                    for i in chosen]
+        affected = [
+            {"lead": geo.labels[i].lead, "row": geo.labels[i].row, "column": geo.labels[i].column} for i in chosen
+        ]
         scene.items = [item for j, item in enumerate(scene.items) if j not in drop]
         geo.labels = [slot for i, slot in enumerate(geo.labels) if i not in set(chosen)]
         return {"mode": mode, "amount": amount, "labels": affected}
@@ -155,8 +159,14 @@ def _moved(item: Primitive, s: float, tx: float, ty: float) -> Primitive:
     if isinstance(item, Segments):
         return replace(item, xy=item.xy * s + np.array([tx, ty, tx, ty]), width=item.width * s)
     if isinstance(item, Line):
-        return replace(item, x0=item.x0 * s + tx, y0=item.y0 * s + ty, x1=item.x1 * s + tx, y1=item.y1 * s + ty,
-                       width=item.width * s)
+        return replace(
+            item,
+            x0=item.x0 * s + tx,
+            y0=item.y0 * s + ty,
+            x1=item.x1 * s + tx,
+            y1=item.y1 * s + ty,
+            width=item.width * s,
+        )
     if isinstance(item, Polyline):
         return replace(item, points=item.points * s + np.array([tx, ty]), width=item.width * s)
     if isinstance(item, Text):
@@ -171,13 +181,26 @@ def _move_geometry(geo: Geometry, s: float, tx: float, ty: float) -> None:
     def y(v: float) -> float:
         return v * s + ty
 
-    geo.panels = [replace(p, x0=x(p.x0), x1=x(p.x1), y0=y(p.y0), y1=y(p.y1), baseline=y(p.baseline),
-                          mm_per_s=p.mm_per_s * s, mm_per_mV=p.mm_per_mV * s) for p in geo.panels]
+    geo.panels = [
+        replace(
+            p,
+            x0=x(p.x0),
+            x1=x(p.x1),
+            y0=y(p.y0),
+            y1=y(p.y1),
+            baseline=y(p.baseline),
+            mm_per_s=p.mm_per_s * s,
+            mm_per_mV=p.mm_per_mV * s,
+        )
+        for p in geo.panels
+    ]
     if geo.grid is not None:
         gx0, gy0, gx1, gy1 = geo.grid
         geo.grid = (x(gx0), y(gy0), x(gx1), y(gy1))
-    geo.labels = [replace(q, x=x(q.x), y=y(q.y), left=x(q.left), right=x(q.right), top=y(q.top),
-                          bottom=y(q.bottom)) for q in geo.labels]
+    geo.labels = [
+        replace(q, x=x(q.x), y=y(q.y), left=x(q.left), right=x(q.right), top=y(q.top), bottom=y(q.bottom))
+        for q in geo.labels
+    ]
 
 
 def _chart(scene: Scene, geo: Geometry, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -222,9 +245,15 @@ def _padding(scene: Scene, geo: Geometry, params: Mapping[str, Any], rng: np.ran
 # ---- the whole -----------------------------------------------------------------------------------
 
 
-def compose_with(record: Record, layout: Layout, paper: Paper, steps: Sequence[Applied], *,
-                 header_context: Mapping[str, Any] | None = None, dpi: float | None = None
-                 ) -> tuple[Scene, Geometry, list[dict[str, Any]]]:
+def compose_with(
+    record: Record,
+    layout: Layout,
+    paper: Paper,
+    steps: Sequence[Applied],
+    *,
+    header_context: Mapping[str, Any] | None = None,
+    dpi: float | None = None,
+) -> tuple[Scene, Geometry, list[dict[str, Any]]]:
     """`compose` with a plan's scene steps applied. Returns the scene, its geometry and one
     record per step ({op, params, seed}, in the order of `steps`)."""
     records: list[dict[str, Any] | None] = [None] * len(steps)

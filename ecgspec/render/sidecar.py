@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..records import Record
 from .geometry import Geometry
-from .record import Record
 
 
 class _Strict(BaseModel):
@@ -58,7 +58,8 @@ class LeadInfo(_Strict):
     name: str = Field(description="canonical lead name (I, II, III, aVR, aVL, aVF, V1…V6)")
     box: tuple[float, float, float, float] = Field(
         description="x0, y0, x1, y1 in pixels: across exactly [t0, t1]; down the lead's row, grown to hold "
-                    "all of its ink (boxes of neighbouring rows overlap where tall waves cross)")
+        "all of its ink (boxes of neighbouring rows overlap where tall waves cross)"
+    )
     baseline_y: float = Field(description="pixel row of 0 mV")
     t0: float = Field(description="seconds of the source record at box[0]")
     t1: float = Field(description="seconds of the source record at box[2]")
@@ -67,7 +68,8 @@ class LeadInfo(_Strict):
     rhythm: bool = Field(False, description="a full-length rhythm strip rather than a matrix panel")
     quad: tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]] = Field(
         description="the box's corners (top-left, top-right, bottom-right, bottom-left) mapped through "
-                    "`transform`: where the lead lies in the final image")
+        "`transform`: where the lead lies in the final image"
+    )
 
 
 class RecordInfo(_Strict):
@@ -115,10 +117,22 @@ def map_through(transform: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return h[:, :2] / h[:, 2:3]
 
 
-def build_sidecar(geo: Geometry, record: Record, *, width: int, height: int, layout: str, paper: str,
-                  seed: int, renderer: str, extra: dict[str, Any] | None = None,
-                  clean_size: tuple[int, int] | None = None, transform: np.ndarray | None = None,
-                  warp_px: float = 0.0, distortions: list[dict[str, Any]] | None = None) -> Sidecar:
+def build_sidecar(
+    geo: Geometry,
+    record: Record,
+    *,
+    width: int,
+    height: int,
+    layout: str,
+    paper: str,
+    seed: int,
+    renderer: str,
+    extra: dict[str, Any] | None = None,
+    clean_size: tuple[int, int] | None = None,
+    transform: np.ndarray | None = None,
+    warp_px: float = 0.0,
+    distortions: list[dict[str, Any]] | None = None,
+) -> Sidecar:
     """The sidecar of a page: the Geometry (mm) in clean-page pixels, `transform` (clean page →
     final image; default the identity) and its consequences: each lead's quad."""
     k = geo.dpi / 25.4
@@ -127,22 +141,40 @@ def build_sidecar(geo: Geometry, record: Record, *, width: int, height: int, lay
     for p in geo.panels:
         box = (p.x0 * k, p.y0 * k, p.x1 * k, p.y1 * k)
         quad = map_through(matrix, corners(box))
-        leads.append(LeadInfo(name=p.lead, box=box, baseline_y=p.baseline * k, t0=p.t0, t1=p.t1,
-                              px_per_s=p.mm_per_s * k, px_per_mV=p.mm_per_mV * k, rhythm=p.rhythm,
-                              quad=tuple(tuple(float(v) for v in pt) for pt in quad)))  # type: ignore[arg-type]
+        leads.append(
+            LeadInfo(
+                name=p.lead,
+                box=box,
+                baseline_y=p.baseline * k,
+                t0=p.t0,
+                t1=p.t1,
+                px_per_s=p.mm_per_s * k,
+                px_per_mV=p.mm_per_mV * k,
+                rhythm=p.rhythm,
+                quad=tuple(tuple(float(v) for v in pt) for pt in quad),
+            )
+        )
     clean_w, clean_h = clean_size if clean_size is not None else (width, height)
-    render: dict[str, Any] = {"layout": layout, "paper": paper, "seed": seed, "renderer": renderer,
-                              "chest_gain_mm_mV": geo.chest_gain, "missing_leads": list(geo.missing_leads),
-                              "header": list(geo.header), "footer": list(geo.footer)}
+    render: dict[str, Any] = {
+        "layout": layout,
+        "paper": paper,
+        "seed": seed,
+        "renderer": renderer,
+        "chest_gain_mm_mV": geo.chest_gain,
+        "missing_leads": list(geo.missing_leads),
+        "header": list(geo.header),
+        "footer": list(geo.footer),
+    }
     render.update(extra or {})
     return Sidecar(
         image=ImageInfo(width=width, height=height, dpi=geo.dpi, clean_width=clean_w, clean_height=clean_h),
         paper=PaperInfo(speed_mm_s=geo.speed, gain_mm_mV=geo.gain, px_per_mm=k),
         leads=leads,
-        record=RecordInfo(source=record.source, id=record.id, fs=record.fs,
-                          synthetic=bool(record.meta.get("synthetic", False))),
+        record=RecordInfo(
+            source=record.source, id=record.id, fs=record.fs, synthetic=bool(record.meta.get("synthetic", False))
+        ),
         render=RenderInfo(**render),
-        transform=tuple(tuple(float(v) for v in row) for row in matrix),  # type: ignore[arg-type]
+        transform=tuple(tuple(float(v) for v in row) for row in matrix),
         warp_px=float(warp_px),
         distortions=list(distortions or []),
     )

@@ -19,7 +19,8 @@ from .scene import Line, Polyline, Rect, Scene, Segments, Text, parse_colour
 def _paint(colour: str) -> tuple[str, float]:
     """'#rrggbbaa' → ('#rrggbb', alpha): SVG 1.1 readers do not all know 8-digit hex."""
     r, g, b, a = parse_colour(colour)
-    return "#%02x%02x%02x" % tuple(round(c * 255) for c in (r, g, b)), a
+    red, green, blue = (round(c * 255) for c in (r, g, b))
+    return f"#{red:02x}{green:02x}{blue:02x}", a
 
 
 def _fmt(values: np.ndarray) -> list[str]:
@@ -68,8 +69,7 @@ def to_svg(scene: Scene) -> str:
                 el["stroke-opacity"] = f"{alpha:.3f}"
         elif isinstance(item, Text):
             fill, alpha = _paint(item.colour)
-            el = dwg.text(item.text, insert=(item.x, item.y), fill=fill, font_family=item.font,
-                          font_size=item.size)
+            el = dwg.text(item.text, insert=(item.x, item.y), fill=fill, font_family=item.font, font_size=item.size)
             el["text-anchor"] = item.anchor
             el["xml:space"] = "preserve"
             if item.bold:

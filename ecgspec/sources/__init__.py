@@ -21,9 +21,18 @@ if TYPE_CHECKING:
 
 # Loaded on first use: `ecgspec check` registers the `sources` command at start-up and must not
 # pay for numpy and the readers then.
-_HOME = {"RecordRef": "base", "SourceReader": "base", "adapters": "base", "open_source": "base", "register": "base",
-         "RecordError": "errors", "Skipped": "errors", "SourceError": "errors", "LabelSet": "labels",
-         "label_set": "labels"}
+_HOME = {
+    "RecordRef": "base",
+    "SourceReader": "base",
+    "adapters": "base",
+    "open_source": "base",
+    "register": "base",
+    "RecordError": "errors",
+    "Skipped": "errors",
+    "SourceError": "errors",
+    "LabelSet": "labels",
+    "label_set": "labels",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,7 +40,16 @@ def __getattr__(name: str) -> Any:
         return getattr(import_module(f".{_HOME[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
-    "LabelSet", "RecordError", "RecordRef", "Skipped", "SourceError", "SourceReader", "adapters", "label_set",
-    "open_source", "register",
+    "LabelSet",
+    "RecordError",
+    "RecordRef",
+    "Skipped",
+    "SourceError",
+    "SourceReader",
+    "adapters",
+    "label_set",
+    "open_source",
+    "register",
 ]

@@ -2,7 +2,7 @@
 
 A reader does two things. `refs()` lists a source's records from its index alone (no signal
 is read), in a stable order, each with its key, patient, split part, labels, raw codes, report
-and metadata. `read(ref)` reads one record's signals into an `ecgspec.render.record.Record`
+and metadata. `read(ref)` reads one record's signals into an `ecgspec.records.Record`
 in mV under canonical lead names. An adapter subclass implements `entries()` (the index) and
 `load()` (one record); the base class does splits, labels, limits, lead selection, missing
 samples and resampling the same way for every database.
@@ -17,11 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..ir import Source
+from ..ir import Format, Source
 from ..leads import STANDARD_12
 from ..program import Program
-from ..render.errors import RecordError
-from ..render.record import Record, _fill_nan
+from ..records import Record, RecordError, fill_nan
 from .errors import Skipped, SourceError
 from .labels import LabelSet, label_set
 from .paths import data_path, display, setting_pos
@@ -107,8 +106,11 @@ class SourceReader:
         """The source's index file: `index`, relative to the root, or the database's default."""
         rel = getattr(self.decl, "index", None) or default or self.default_index
         if rel is None:
-            raise SourceError.at(self.program.position(self.key), f"source '{self.name}' has no `index`",
-                                 f'set `index = "…"`, the table of records under {display(self.root)}')
+            raise SourceError.at(
+                self.program.position(self.key),
+                f"source '{self.name}' has no `index`",
+                f'set `index = "…"`, the table of records under {display(self.root)}',
+            )
         field_ = "index" if getattr(self.decl, "index", None) else "root"
         p = self.path(field_, str(self.root / rel), must_exist="file")
         return p
@@ -134,9 +136,13 @@ class SourceReader:
             from ..errors import did_you_mean
 
             names = self.split_names()
-            raise SourceError.at(self.program.position(self.key), f"source '{self.name}' has no split '{split}'",
-                                 did_you_mean(split, names) or (f"its splits are {', '.join(names)}" if names
-                                                                else "it declares no `split`"), code="unknown-split")
+            raise SourceError.at(
+                self.program.position(self.key),
+                f"source '{self.name}' has no split '{split}'",
+                did_you_mean(split, names)
+                or (f"its splits are {', '.join(names)}" if names else "it declares no `split`"),
+                code="unknown-split",
+            )
         return sp
 
     def refs(self, split: str | None = None) -> Iterator[RecordRef]:
@@ -164,14 +170,28 @@ class SourceReader:
             if self.labels is not None and e.labels is None:
                 unknown = self.labels.unknown(e.codes)
                 if unknown and self.labels.unknown_policy == "skip":
-                    self.skip(e.key, e.path or self.root,
-                              f"unknown code{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
-                              f"(not in labels '{self.labels.name}')")
+                    self.skip(
+                        e.key,
+                        e.path or self.root,
+                        f"unknown code{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
+                        f"(not in labels '{self.labels.name}')",
+                    )
                     continue
                 labels = self.labels.map(e.codes)
-            yield RecordRef(key=e.key, source=self.name, patient=e.patient, split=part, labels=labels,
-                            codes=dict(e.codes), report=e.report, meta=dict(e.meta), synthetic=self.synthetic,
-                            qa=e.qa, path=e.path, locator=e.locator)
+            yield RecordRef(
+                key=e.key,
+                source=self.name,
+                patient=e.patient,
+                split=part,
+                labels=labels,
+                codes=dict(e.codes),
+                report=e.report,
+                meta=dict(e.meta),
+                synthetic=self.synthetic,
+                qa=e.qa,
+                path=e.path,
+                locator=e.locator,
+            )
             count += 1
             if limit is not None and count >= limit:
                 return
@@ -186,7 +206,7 @@ class SourceReader:
             raise
         except MemoryError:
             raise RecordError(where, "the record is too large to read") from None
-        except Exception as exc:  # noqa: BLE001 — a broken file must cost one record, never the run
+        except Exception as exc:
             msg = str(exc).strip() or type(exc).__name__
             raise RecordError(where, f"cannot read record {ref.key}: {msg}") from None
         return rec
@@ -206,7 +226,7 @@ class SourceReader:
                 raise RecordError(where, f"lead {lead} has {x.size} samples, the others {n}")
             bad = int((~np.isfinite(x)).sum())
             if bad:
-                x, _ = _fill_nan(x)
+                x, _ = fill_nan(x)
                 nan[lead] = nan.get(lead, 0) + bad
             if nan.get(lead, 0) > MAX_MISSING * n:
                 raise RecordError(where, f"lead {lead} is {nan[lead] / n:.0%} missing samples (NaN)")
@@ -222,7 +242,6 @@ class SourceReader:
         meta["nan_samples"] = {k: v for k, v in nan.items() if k in signals}
         meta["synthetic"] = ref.synthetic
         return Record(id=ref.key, fs=fs, signals=signals, meta=meta, source=f"{self.name}:{ref.key}")
-
 
 
 def _resample(x: np.ndarray, fs: float, target: float) -> np.ndarray:
@@ -244,7 +263,7 @@ _REGISTRY: dict[str, str] = {
     "code15": ".code15:Code15Reader",
     "cinc": ".cinc:CincReader",
     "ecgqa": ".ecgqa:EcgQaReader",
-    "table": ".table:TableReader",
+    "table": ".csv_index:TableReader",
     "wfdb": ".wfdb_folder:WfdbFolderReader",
     "synth": ".synth:SynthReader",
     # `format` adapters: a source `from FORMAT` is read by its format's adapter
@@ -279,15 +298,22 @@ def open_source(program: Program, name: str, data_roots: Sequence[str | Path] | 
         from ..errors import did_you_mean
 
         names = [n for (k, n) in program.decls if k in ("source", "synth")]
-        raise KeyError(f"no source or synth named '{name}'" + (
-            f"; {did_you_mean(name, names)}" if did_you_mean(name, names) else ""))
+        raise KeyError(
+            f"no source or synth named '{name}'"
+            + (f"; {did_you_mean(name, names)}" if did_you_mean(name, names) else "")
+        )
     if decl.kind == "synth":
         return reader_class("synth")(program, decl, data_roots)
+    assert isinstance(decl, Source)
     adapter = decl.adapter
     if adapter in _REGISTRY and adapter not in ("xml", "csv", "json", "dicom"):
         return reader_class(adapter)(program, decl, data_roots)
     fmt = program.decls.get(("format", adapter))
     if fmt is None:
-        raise SourceError.at(setting_pos(program, ("source", name), "adapter"),
-                             f"source '{name}': unknown adapter '{adapter}'", "adapters are " + ", ".join(adapters()))
+        raise SourceError.at(
+            setting_pos(program, ("source", name), "adapter"),
+            f"source '{name}': unknown adapter '{adapter}'",
+            "adapters are " + ", ".join(adapters()),
+        )
+    assert isinstance(fmt, Format)
     return reader_class(fmt.adapter)(program, decl, data_roots)

@@ -27,6 +27,6 @@ class CincReader(WfdbFolderReader):
 
     def database(self, key: str) -> str | None:
         for prefix, name in DATABASES:
-            if key.startswith(prefix) and key[len(prefix):].isdigit():
+            if key.startswith(prefix) and key[len(prefix) :].isdigit():
                 return name
         return None

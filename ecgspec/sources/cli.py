@@ -37,9 +37,14 @@ def summarise(reader: Any, split: str | None, limit: int | None) -> dict[str, An
             break
     vocab = reader.labels.vocabulary if reader.labels is not None else tuple(labels)
     return {
-        "source": reader.name, "adapter": getattr(reader.decl, "adapter", "synth"), "root": str(reader.root),
-        "records": count, "synthetic": synthetic, "splits": dict(sorted(splits.items())),
-        "labels": {lab: labels[lab] for lab in vocab if labels[lab]}, "first_keys": examples,
+        "source": reader.name,
+        "adapter": getattr(reader.decl, "adapter", "synth"),
+        "root": str(reader.root),
+        "records": count,
+        "synthetic": synthetic,
+        "splits": dict(sorted(splits.items())),
+        "labels": {lab: labels[lab] for lab in vocab if labels[lab]},
+        "first_keys": examples,
         "skipped": [{"key": s.key, "path": s.path, "reason": s.reason} for s in reader.skipped],
     }
 
@@ -103,20 +108,34 @@ def cmd_sources(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("sources", help="list what a spec's record sources hold: splits, labels, skipped records",
-                              description="Open each source (or NAME) of SPEC, list its records from the index "
-                                          "(no signal is read), and count them per split part and label. Records "
-                                          "that cannot be listed are shown with their file and the reason.")
+    p = subparsers.add_parser(
+        "sources",
+        help="list what a spec's record sources hold: splits, labels, skipped records",
+        description="Open each source (or NAME) of SPEC, list its records from the index "
+        "(no signal is read), and count them per split part and label. Records "
+        "that cannot be listed are shown with their file and the reason.",
+    )
     p.add_argument("spec", metavar="SPEC", help="spec file declaring the sources")
     p.add_argument("name", nargs="?", metavar="NAME", help="one source (default: all)")
     p.add_argument("--split", default=None, help="only this split part (needs NAME)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N records per source")
-    p.add_argument("--data-root", action="append", default=[], metavar="DIR",
-                   help="a folder outside the spec root that sources may read (repeatable)")
+    p.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder outside the spec root that sources may read (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--strict", action="store_true", help="exit 1 when any record is skipped")
     p.add_argument("--show-skipped", type=int, default=20, metavar="N", help="skipped records to print (default 20)")
-    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptb-xl\"'")
+    p.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptb-xl\"'",
+    )
     p.add_argument("--root", type=Path, default=None, help="spec root (default: the working directory)")
     p.set_defaults(func=cmd_sources)

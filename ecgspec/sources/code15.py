@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..leads import STANDARD_12
-from ..render.errors import RecordError
-from ..render.record import Record
+from ..records import Record, RecordError
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number
@@ -57,9 +56,10 @@ class Code15Reader(SourceReader):
         self.table = Table(self.index_path())
         for col in ("exam_id", "trace_file"):
             if col not in self.table.header:
-                raise self.error("index" if self.decl.index else "root",
-                                 f"source '{self.name}': {self.table.path} has no column '{col}'; "
-                                 "is it CODE-15%'s exams.csv?")
+                raise self.error(
+                    "index" if self.decl.index else "root",
+                    f"source '{self.name}': {self.table.path} has no column '{col}'; is it CODE-15%'s exams.csv?",
+                )
 
     def entries(self) -> Iterator[Entry]:
         patient_col = self.decl.patient or "patient_id"
@@ -95,8 +95,15 @@ class Code15Reader(SourceReader):
                 meta["sex"] = "Male" if male in TRUE else "Female"
             meta["normal_ecg"] = "normal_ecg" in codes
             patient = number(row.get(patient_col))
-            yield Entry(key=key, path=str(path), patient=str(patient) if patient is not None else None,
-                        codes=codes, meta=meta, fields=row.cells, locator=int(key))
+            yield Entry(
+                key=key,
+                path=str(path),
+                patient=str(patient) if patient is not None else None,
+                codes=codes,
+                meta=meta,
+                fields=row.cells,
+                locator=int(key),
+            )
 
     def load(self, ref: RecordRef) -> Record:
         import h5py

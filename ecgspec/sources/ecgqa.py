@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..render.record import Record
+from ..records import Record
 from .base import Entry, RecordRef, SourceReader, open_source
 from .paths import display
 from .ptbxl import record_key
@@ -34,8 +34,11 @@ class EcgQaReader(SourceReader):
         self.files: list[Path] = []
         for folder, dirs, files in os.walk(self.root):
             dirs.sort()
-            self.files.extend(Path(folder) / f for f in sorted(files) if f.endswith(".json")
-                              and (not self.decl.records or Path(folder, f).match(self.decl.records)))
+            self.files.extend(
+                Path(folder) / f
+                for f in sorted(files)
+                if f.endswith(".json") and (not self.decl.records or Path(folder, f).match(self.decl.records))
+            )
         if not self.files:
             raise self.error("root", f"source '{self.name}': no ECG-QA .json files under {display(self.root)}")
         self._cache: OrderedDict[int, list[Any]] = OrderedDict()
@@ -119,10 +122,28 @@ class EcgQaReader(SourceReader):
             labels = None
             if self.labels is None:
                 labels = self.base.labels.map(e.codes) if self.base.labels is not None else ()
-            base_ref = RecordRef(key=e.key, source=self.base.name, patient=e.patient, codes=e.codes, report=e.report,
-                                 meta=e.meta, path=e.path, locator=e.locator)
-            yield Entry(key=e.key, path=e.path, patient=e.patient, codes=e.codes, report=e.report, meta=e.meta,
-                        fields=e.fields, locator=base_ref, qa=tuple(items), labels=labels)
+            base_ref = RecordRef(
+                key=e.key,
+                source=self.base.name,
+                patient=e.patient,
+                codes=e.codes,
+                report=e.report,
+                meta=e.meta,
+                path=e.path,
+                locator=e.locator,
+            )
+            yield Entry(
+                key=e.key,
+                path=e.path,
+                patient=e.patient,
+                codes=e.codes,
+                report=e.report,
+                meta=e.meta,
+                fields=e.fields,
+                locator=base_ref,
+                qa=tuple(items),
+                labels=labels,
+            )
         self.skipped.extend(self.base.skipped)
         while k < n:
             self.skip(str(ids[k]), self.files[int(fidx[k])], f"names ecg_id {ids[k]}, which '{self.base.name}' lacks")

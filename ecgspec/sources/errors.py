@@ -2,7 +2,7 @@
 
 Two kinds, for two audiences. A `SourceError` is a problem with the spec's pointer at the data (a
 root or index that is missing, a path that leaves the spec root): it carries a located
-diagnostic, printed like any spec error. A broken *record* is an `ecgspec.render.errors.RecordError`
+diagnostic, printed like any spec error. A broken *record* is an `ecgspec.records.RecordError`
 naming the file, raised by `read()`, or a `Skipped` entry met while listing refs: one record
 is lost and counted, the rest go on.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import Diagnostic, Pos
-from ..render.errors import RecordError
+from ..records import RecordError
 
 
 class SourceError(Exception):

@@ -53,8 +53,9 @@ def _split_labels(text: str) -> list[str]:
     return [t for t in (p.strip() for p in text.replace(";", ",").split(",")) if t]
 
 
-def _read_table(program: Program, decl: Labels, key: tuple[str, str], rel: str,
-                data_roots: Sequence[str | Path] | None) -> list[tuple[str, list[str]]]:
+def _read_table(
+    program: Program, decl: Labels, key: tuple[str, str], rel: str, data_roots: Sequence[str | Path] | None
+) -> list[tuple[str, list[str]]]:
     path = data_path(program, key, "table", rel, data_roots, must_exist="file")
     table = Table(path)
     pos = setting_pos(program, key, "key")
@@ -63,9 +64,12 @@ def _read_table(program: Program, decl: Labels, key: tuple[str, str], rel: str,
     for name, col, field_ in ((decl.key, kcol, "key"), (decl.value, vcol, "value")):
         if col is None:
             shown = ", ".join(h or f'"#{i + 1}"' for i, h in enumerate(table.header))
-            raise SourceError.at(setting_pos(program, key, field_) or pos,
-                                 f"labels '{decl.name}': {display(path)} has no column '{name}'",
-                                 f"its columns are {shown}", code="label-table")
+            raise SourceError.at(
+                setting_pos(program, key, field_) or pos,
+                f"labels '{decl.name}': {display(path)} has no column '{name}'",
+                f"its columns are {shown}",
+                code="label-table",
+            )
     rows: list[tuple[str, list[str]]] = []
     for _, row in table.rows(None):
         code = row.get(kcol)
@@ -96,10 +100,17 @@ def label_set(program: Program, name: str, data_roots: Sequence[str | Path] | No
     for code, labels in pairs:
         # The first table that names a code wins (scored before unscored, for CinC).
         mapping.setdefault(code, tuple(lab for lab in labels if lab in vocab))
-    for code, labels in decl.map.items():
-        mapping[code] = tuple(labels)
+    for code, mapped in decl.map.items():
+        mapping[code] = tuple(mapped)
     for lab in vocabulary:
         mapping.setdefault(lab, (lab,))
-    return LabelSet(name=name, vocabulary=tuple(vocabulary), mapping=mapping, known=frozenset(mapping),
-                    synonyms=dict(decl.synonyms), descriptions=dict(decl.descriptions),
-                    min_likelihood=decl.min_likelihood, unknown_policy=decl.unknown)
+    return LabelSet(
+        name=name,
+        vocabulary=tuple(vocabulary),
+        mapping=mapping,
+        known=frozenset(mapping),
+        synonyms=dict(decl.synonyms),
+        descriptions=dict(decl.descriptions),
+        min_likelihood=decl.min_likelihood,
+        unknown_policy=decl.unknown,
+    )

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from ..render.record import Record, read_wfdb
+from ..records import Record, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number
@@ -64,15 +64,18 @@ class MimicReader(SourceReader):
         self.table = Table(self.index_path())
         for col in ("study_id", "subject_id", "path"):
             if col not in self.table.header:
-                raise self.error("index" if self.decl.index else "root",
-                                 f"source '{self.name}': {self.table.path} has no column '{col}'; "
-                                 "is it MIMIC-IV-ECG's record_list.csv?")
+                raise self.error(
+                    "index" if self.decl.index else "root",
+                    f"source '{self.name}': {self.table.path} has no column '{col}'; "
+                    "is it MIMIC-IV-ECG's record_list.csv?",
+                )
         rel = self.decl.measurements or "machine_measurements.csv"
         path = self.root / rel
         self.lookup: Lookup | None = None
         if self.decl.measurements is not None or path.is_file():
-            mtable = Table(self.path("measurements" if self.decl.measurements else "root", str(path),
-                                     must_exist="file"))
+            mtable = Table(
+                self.path("measurements" if self.decl.measurements else "root", str(path), must_exist="file")
+            )
             self.lookup = Lookup(mtable, lambda r: r.get("study_id") or None)
 
     def entries(self) -> Iterator[Entry]:
@@ -99,8 +102,15 @@ class MimicReader(SourceReader):
                 for col in ("cart_id", "bandwidth", "filtering"):
                     if m.get(col):
                         meta[col] = m.get(col)
-            yield Entry(key=key, path=str(path), patient=row.get(patient_col) or None, codes=codes,
-                        report=text, meta=meta, fields=row.cells)
+            yield Entry(
+                key=key,
+                path=str(path),
+                patient=row.get(patient_col) or None,
+                codes=codes,
+                report=text,
+                meta=meta,
+                fields=row.cells,
+            )
 
     def load(self, ref: RecordRef) -> Record:
         return read_wfdb(ref.path or "", leads=self.leads)

@@ -51,8 +51,15 @@ def setting_pos(program: Program, key: tuple[str, str], field: str) -> Pos:
     return program.position(key)
 
 
-def data_path(program: Program, key: tuple[str, str], field: str, value: str,
-              data_roots: Sequence[str | Path] | None = None, *, must_exist: str | None = None) -> Path:
+def data_path(
+    program: Program,
+    key: tuple[str, str],
+    field: str,
+    value: str,
+    data_roots: Sequence[str | Path] | None = None,
+    *,
+    must_exist: str | None = None,
+) -> Path:
     """A data path from a setting, checked against the spec root and the data roots.
 
     `must_exist`: "dir" or "file" to require it now, with a message that points at the setting.
@@ -66,25 +73,32 @@ def data_path(program: Program, key: tuple[str, str], field: str, value: str,
     if not any(_inside(full, a) for a in allowed):
         roots = ", ".join(str(d) for d in data_roots or ()) or "none given"
         raise SourceError.at(
-            pos, f"`{field}` of {key[0]} '{key[1]}': {value} lies outside the spec root ({base})",
+            pos,
+            f"`{field}` of {key[0]} '{key[1]}': {value} lies outside the spec root ({base})",
             f"databases usually live elsewhere: name the folder that holds it with `--data-root DIR` "
-            f"(data roots: {roots})", code="data-path-escape")
+            f"(data roots: {roots})",
+            code="data-path-escape",
+        )
     p = Path(full)
     if must_exist == "dir" and not p.is_dir():
         what = "is a file, not a folder" if p.exists() else "does not exist"
         origin = program.origins.get(key, {}).get(field)
         via = origin.via if origin is not None and origin.via else ""
         let = via.split("let ", 1)[1].split()[0] if "let " in via else None
-        hint = (f"point it at the database folder: -D {let}='\"/path/to/database\"' (with --data-root for a "
-                "folder outside the spec root)" if let else "point it at the database folder")
+        hint = (
+            f"point it at the database folder: -D {let}='\"/path/to/database\"' (with --data-root for a "
+            "folder outside the spec root)"
+            if let
+            else "point it at the database folder"
+        )
         raise SourceError.at(pos, f"`{field}` of {key[0]} '{key[1]}': {display(p)} {what}", hint, code="data-missing")
     if must_exist == "file" and not p.is_file():
         what = "is a folder, not a file" if p.exists() else "does not exist"
-        raise SourceError.at(pos, f"`{field}` of {key[0]} '{key[1]}': {display(p)} {what}", None,
-                             code="data-missing")
+        raise SourceError.at(pos, f"`{field}` of {key[0]} '{key[1]}': {display(p)} {what}", None, code="data-missing")
     if must_exist == "file" and not os.access(p, os.R_OK):
-        raise SourceError.at(pos, f"`{field}` of {key[0]} '{key[1]}': {display(p)} cannot be read",
-                             code="data-unreadable")
+        raise SourceError.at(
+            pos, f"`{field}` of {key[0]} '{key[1]}': {display(p)} cannot be read", code="data-unreadable"
+        )
     return p
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..render.record import Record, read_wfdb
+from ..records import Record, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .tables import Table, in_key_order
@@ -26,7 +26,7 @@ _SEX = {"0": "Male", "0.0": "Male", "1": "Female", "1.0": "Female"}
 
 
 def parse_scp_codes(text: str) -> dict[str, float] | None:
-    """"{'NORM': 100.0, 'SR': 0.0}" → {'NORM': 100.0, 'SR': 0.0}; None when it is not such a dict."""
+    """ "{'NORM': 100.0, 'SR': 0.0}" → {'NORM': 100.0, 'SR': 0.0}; None when it is not such a dict."""
     m = _SCP_DICT.match(text.strip())
     if m is None:
         return None
@@ -65,9 +65,11 @@ class PtbXlReader(SourceReader):
         self.table = Table(self.index_path())
         for col in ("ecg_id", "scp_codes", self._file_column()):
             if col not in self.table.header:
-                raise self.error("index" if self.decl.index else "root",
-                                 f"source '{self.name}': {self.table.path} has no column '{col}'; "
-                                 "is it PTB-XL's ptbxl_database.csv?")
+                raise self.error(
+                    "index" if self.decl.index else "root",
+                    f"source '{self.name}': {self.table.path} has no column '{col}'; "
+                    "is it PTB-XL's ptbxl_database.csv?",
+                )
 
     def _file_column(self) -> str:
         return "filename_hr" if self.decl.resolution == "high" else "filename_lr"
@@ -111,16 +113,26 @@ class PtbXlReader(SourceReader):
             sex = _SEX.get(row.get("sex"))
             if sex:
                 meta["sex"] = sex
-            for col, name in (("recording_date", "date"), ("heart_axis", "heart_axis"), ("device", "device"),
-                              ("site", "site")):
+            for col, name in (
+                ("recording_date", "date"),
+                ("heart_axis", "heart_axis"),
+                ("device", "device"),
+                ("site", "site"),
+            ):
                 if row.get(col):
                     meta[name] = number(row.get(col)) if col == "site" else row.get(col)
             for col in ("height", "weight"):
                 if (v := number(row.get(col))) is not None:
                     meta[col] = v
-            yield Entry(key=key, path=str(path), patient=str(patient) if patient is not None else (
-                row.get(patient_col) or None), codes=codes, report=row.get("report") or None, meta=meta,
-                fields=row.cells)
+            yield Entry(
+                key=key,
+                path=str(path),
+                patient=str(patient) if patient is not None else (row.get(patient_col) or None),
+                codes=codes,
+                report=row.get("report") or None,
+                meta=meta,
+                fields=row.cells,
+            )
 
     def load(self, ref: RecordRef) -> Record:
         return read_wfdb(ref.path or "", leads=self.leads)

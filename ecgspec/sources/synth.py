@@ -15,15 +15,20 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..draw import draw, stream
-from ..render.record import Record
+from ..records import Record
 from .base import Entry, RecordRef, SourceReader
 
 # Lead axes: limb leads in the frontal plane (degrees, Cabrera), chest leads in the horizontal.
 _FRONTAL = {"I": 0, "II": 60, "III": 120, "aVR": -150, "aVL": -30, "aVF": 90}
 _HORIZONTAL = {"V1": 115, "V2": 90, "V3": 70, "V4": 50, "V5": 25, "V6": 0}
 # (centre in fractions of the RR interval, width s, amplitude mV, frontal deg, horizontal deg)
-_WAVES = ((-0.20, 0.025, 0.15, 55, 40), (-0.03, 0.010, -0.12, 120, 110), (0.0, 0.012, 1.2, 60, 30),
-          (0.03, 0.012, -0.35, -90, 150), (0.28, 0.060, 0.30, 45, 30))
+_WAVES = (
+    (-0.20, 0.025, 0.15, 55, 40),
+    (-0.03, 0.010, -0.12, 120, 110),
+    (0.0, 0.012, 1.2, 60, 30),
+    (0.03, 0.012, -0.35, -90, 150),
+    (0.28, 0.060, 0.30, 45, 30),
+)
 
 
 def _gain(lead: str, frontal: float, horizontal: float) -> float:
@@ -43,8 +48,14 @@ class SynthReader(SourceReader):
     def entries(self) -> Iterator[Entry]:
         for i in range(self.decl.count):
             key = f"synth-{i:0{self.width}d}"
-            yield Entry(key=key, path=f"synth:{self.name}/{key}", patient=key, meta={"synthetic": True},
-                        fields={"key": key}, locator=i)
+            yield Entry(
+                key=key,
+                path=f"synth:{self.name}/{key}",
+                patient=key,
+                meta={"synthetic": True},
+                fields={"key": key},
+                locator=i,
+            )
 
     def load(self, ref: RecordRef) -> Record:
         d = self.decl
@@ -67,5 +78,10 @@ class SynthReader(SourceReader):
             if noise > 0:
                 x += rng.normal(0.0, noise, n)
             signals[lead] = x
-        return Record(id=ref.key, fs=float(d.fs), signals=signals,
-                      meta={"heart_rate": round(rate_hz * 60.0, 1), "synthetic": True}, source=ref.path or "")
+        return Record(
+            id=ref.key,
+            fs=float(d.fs),
+            signals=signals,
+            meta={"heart_rate": round(rate_hz * 60.0, 1), "synthetic": True},
+            source=ref.path or "",
+        )

@@ -107,8 +107,13 @@ class Table:
                     continue
                 if len(values) != len(self.header):
                     if skipped is not None:
-                        skipped.append(Skipped(f"line {line}", display(self.path),
-                                               f"the row has {len(values)} cells, the header {len(self.header)}"))
+                        skipped.append(
+                            Skipped(
+                                f"line {line}",
+                                display(self.path),
+                                f"the row has {len(values)} cells, the header {len(self.header)}",
+                            )
+                        )
                     continue
                 yield start, Row(line, self._cells(values))
 
@@ -124,8 +129,9 @@ def _order(key: str) -> tuple[int, int, str]:
     return (0, int(key), "") if key.isdigit() and len(key) < 19 else (1, 0, key)
 
 
-def in_key_order(table: Table, key_of: Callable[[Row], str | None],
-                 skipped: list[Skipped]) -> Iterator[tuple[str, Row]]:
+def in_key_order(
+    table: Table, key_of: Callable[[Row], str | None], skipped: list[Skipped]
+) -> Iterator[tuple[str, Row]]:
     """(key, row) for every row with a key, sorted by key; later rows repeating a key are skipped."""
     # Pass 1 only checks the order: an index already sorted (PTB-XL's) costs no memory at all.
     ordered = True
@@ -166,8 +172,9 @@ def in_key_order(table: Table, key_of: Callable[[Row], str | None],
     yield from _unique(table, (table.row_at(int(offs[i]), int(lns[i])) for i in order), key_of, skipped)
 
 
-def _unique(table: Table, rows: Iterator[Any], key_of: Callable[[Any], str | None],
-            skipped: list[Skipped]) -> Iterator[tuple[str, Any]]:
+def _unique(
+    table: Table, rows: Iterator[Any], key_of: Callable[[Any], str | None], skipped: list[Skipped]
+) -> Iterator[tuple[str, Any]]:
     """Rows in key order with their keys; a row repeating the previous key is skipped and reported."""
     previous: str | None = None
     for row in rows:

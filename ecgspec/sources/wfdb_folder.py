@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..render.record import Record, parse_comments, read_wfdb
+from ..records import Record, parse_comments, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 
 MAX_HEADER_BYTES = 1 << 20  # a WFDB header is a few hundred bytes; a larger one is not a header
@@ -27,8 +27,12 @@ def walk_headers(root: Path, pattern: str | None) -> Iterator[Path]:
                 continue
             rel = os.path.relpath(os.path.join(folder, name), root)
             stem = rel[: -len(".hea")]
-            if pattern and not (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern)
-                                or fnmatch.fnmatch(stem, pattern) or fnmatch.fnmatch(os.path.basename(stem), pattern)):
+            if pattern and not (
+                fnmatch.fnmatch(rel, pattern)
+                or fnmatch.fnmatch(name, pattern)
+                or fnmatch.fnmatch(stem, pattern)
+                or fnmatch.fnmatch(os.path.basename(stem), pattern)
+            ):
                 continue
             yield Path(folder) / name
 
@@ -71,8 +75,7 @@ class WfdbFolderReader(SourceReader):
             codes = {str(c): 100.0 for c in meta.pop("dx", []) or []}
             if (db := self.database(key_name)) is not None:
                 meta["database"] = db
-            yield Entry(key=key_name, path=str(rec), patient=None, codes=codes, meta=meta,
-                        fields={"key": key_name})
+            yield Entry(key=key_name, path=str(rec), patient=None, codes=codes, meta=meta, fields={"key": key_name})
 
     def load(self, ref: RecordRef) -> Record:
         return read_wfdb(ref.path or "", leads=self.leads)

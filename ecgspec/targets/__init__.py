@@ -1,6 +1,6 @@
-"""Targets: one module per artifact a build writes.
+"""Targets: what a record is asked, and what the answer is.
 
-facts.py computes what a task may ask about a record; prompts.py turns a task and a record
-into a question and its answer; manifest.py writes the LLaVA conversations; images.py renders
-an item's page; hf.py exports a build for Hugging Face `datasets`.
+facts.py computes what a task may ask about a record; prompts.py turns a corpus task and a
+record into a question and its answer; suite_forms.py turns a suite task and a record into the
+questions of an evaluation plan, one function per form. Writing them out is `ecgspec.build`'s.
 """

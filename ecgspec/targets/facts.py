@@ -1,7 +1,7 @@
 """Facts about a record that a task may ask, each grounded in the record itself.
 
 Labels come from the record's codes through a `labels` vocabulary; numbers from the machine's
-measurements when the source has them, else from the signal (ecgspec.render.measure); text
+measurements when the source has them, else from the signal (ecgspec.records.measure); text
 from the record's report. A fact that cannot be established for a record is `Unknown` with a
 reason, and the task skips that record (the build report counts it) rather than guess.
 
@@ -40,7 +40,7 @@ class Subject:
     codes: Mapping[str, float]
     meta: Mapping[str, Any]
     report: str | None
-    load_record: Callable[[], Any]  # -> ecgspec.render.record.Record
+    load_record: Callable[[], Any]  # -> ecgspec.records.Record
     source_labels: tuple[str, ...] = ()  # the labels its source's vocabulary gave it
     _record: Any = None
 
@@ -119,7 +119,7 @@ def qrs_axis_degrees(record: Any) -> float | None:
     net = []
     for lead in ("I", "aVF"):
         x = record.signals[lead]
-        areas = [float(np.sum(x[p - half:p + half] - np.median(x[p - b0:p - b1]))) for p in peaks]
+        areas = [float(np.sum(x[p - half : p + half] - np.median(x[p - b0 : p - b1]))) for p in peaks]
         net.append(float(np.median(areas)))
     i_net, avf_net = net
     if abs(i_net) + abs(avf_net) < 1e-9:

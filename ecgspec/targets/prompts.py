@@ -55,8 +55,16 @@ class Turn:
     options: list[str] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"task": self.task, "family": self.family, "form": self.form, "fact": self.fact,
-                "question": self.question, "answer": self.answer, "target": self.target, "options": self.options}
+        return {
+            "task": self.task,
+            "family": self.family,
+            "form": self.form,
+            "fact": self.fact,
+            "question": self.question,
+            "answer": self.answer,
+            "target": self.target,
+            "options": self.options,
+        }
 
 
 def _template_line(exc: BaseException, filename: str, template: Any) -> int | None:
@@ -85,8 +93,14 @@ def render_block(tmpl: Any, block: str, ctx: dict[str, Any]) -> str | None:
 def make_environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
     """The one Jinja environment of a build: sandboxed, strict, confined to `templates`."""
     loader = FileSystemLoader(str(templates)) if templates is not None else None
-    return ImmutableSandboxedEnvironment(loader=loader, undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
+    return ImmutableSandboxedEnvironment(
+        loader=loader,
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _number_distractors(value: int, k: int, rng: np.random.Generator) -> list[int]:
@@ -134,26 +148,38 @@ class TaskPrompter:
         try:
             return render_block(self._template, block, ctx)
         except TemplateNotFound as exc:
-            raise PromptError(self._at(exc), f"task '{self.task.name}': the template includes '{exc.name}', which is "
-                              "not in the templates folder", "templates may include only files under the templates "
-                              "folder") from None
+            raise PromptError(
+                self._at(exc),
+                f"task '{self.task.name}': the template includes '{exc.name}', which is not in the templates folder",
+                "templates may include only files under the templates folder",
+            ) from None
         except TemplateError as exc:
-            raise PromptError(self._at(exc), f"task '{self.task.name}': template error: {exc}",
-                              "the template may use record, options, choices, candidate, answer, answer_text, "
-                              "unit and pick(); test a field with `is defined`") from None
+            raise PromptError(
+                self._at(exc),
+                f"task '{self.task.name}': template error: {exc}",
+                "the template may use record, options, choices, candidate, answer, answer_text, "
+                "unit and pick(); test a field with `is defined`",
+            ) from None
 
-    def ask(self, subject: Subject, rng: np.random.Generator, context: dict[str, Any] | None = None
-            ) -> Turn | Unknown:
+    def ask(self, subject: Subject, rng: np.random.Generator, context: dict[str, Any] | None = None) -> Turn | Unknown:
         task, spec = self.task, FACTS[self.task.answer]
         value = fact_value(task.answer, subject, self.labels)
         if isinstance(value, Unknown):
             return value
         describe = (lambda x: self.labels.descriptions.get(x, x)) if self.labels is not None else (lambda x: x)
         ctx: dict[str, Any] = dict(context or {})
-        ctx.update(task={"name": task.name, "family": task.family, "form": task.form}, fact=task.answer, unit=spec.unit,
-                   pick=lambda seq: seq[int(rng.integers(len(seq)))] if len(seq) else "",
-                   options=[], choices=[], letters=[], candidate=None)
+        ctx.update(
+            task={"name": task.name, "family": task.family, "form": task.form},
+            fact=task.answer,
+            unit=spec.unit,
+            pick=lambda seq: seq[int(rng.integers(len(seq)))] if len(seq) else "",
+            options=[],
+            choices=[],
+            letters=[],
+            candidate=None,
+        )
         options: list[str] | None = None
+        target: Any  # a letter, "yes"/"no", the true labels or the value: what the answer is scored against
         if spec.shape in ("labels", "category"):
             truth = tuple(value) if isinstance(value, tuple) else (str(value),)
             vocab: Sequence[str] = self.labels.vocabulary if self.labels is not None else spec.values
@@ -198,8 +224,11 @@ class TaskPrompter:
             answer_text, target = str(value), str(value)
             ctx.update(answer=str(value))
         if options is not None:
-            ctx.update(options=options, letters=list(LETTERS[: len(options)]),
-                       choices=[f"{LETTERS[i]}. {o}" for i, o in enumerate(options)])
+            ctx.update(
+                options=options,
+                letters=list(LETTERS[: len(options)]),
+                choices=[f"{LETTERS[i]}. {o}" for i, o in enumerate(options)],
+            )
         ctx.update(answer_text=answer_text)
         question = self._render("question", ctx) or ""
         answer = self._render("answer", ctx) or answer_text
@@ -213,13 +242,19 @@ class TaskPrompter:
         if not answer.strip():
             raise PromptError(self.where, f"task '{name}': the answer renders empty")
         if "<image>" in question or "<image>" in answer:
-            raise PromptError(self.where, f"task '{name}': a template may not write `<image>`",
-                              "the build puts the image token at the start of the first question itself")
+            raise PromptError(
+                self.where,
+                f"task '{name}': a template may not write `<image>`",
+                "the build puts the image token at the start of the first question itself",
+            )
         if options is not None:
             missing = [o for o in options if o not in question]
             if missing:
-                raise PromptError(self.where, f"task '{name}': the multiple-choice question does not show its "
-                                  f"option '{missing[0]}'", "list them, e.g. {% for c in choices %}{{ c }}\n{% endfor %}")
+                raise PromptError(
+                    self.where,
+                    f"task '{name}': the multiple-choice question does not show its option '{missing[0]}'",
+                    "list them, e.g. {% for c in choices %}{{ c }}\n{% endfor %}",
+                )
         if self.task.form == "fill_in" and BLANK not in question:
             raise PromptError(self.where, f"task '{name}': a fill-in question needs a blank `{BLANK}`")
 

@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-MINI = '''
+MINI = """
 import "std/layouts.ecg"
 import "std/papers.ecg"
 import "std/distortions.ecg"
@@ -74,7 +74,7 @@ corpus mini {
     dpi       = 60 dpi
     seed      = 5
 }
-'''
+"""
 
 
 @pytest.fixture

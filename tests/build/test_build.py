@@ -20,10 +20,20 @@ from ecgspec.cli import main
 
 from .conftest import REPO, tree_bytes
 
-SNOMED_RHYTHM = {"426783006": "SR", "164889003": "AFIB", "427084000": "STACH", "426177001": "SBRAD",
-                 "427393009": "SARRH"}
-DESCRIPTION = {"SR": "sinus rhythm", "AFIB": "atrial fibrillation", "STACH": "sinus tachycardia",
-               "SBRAD": "sinus bradycardia", "SARRH": "sinus arrhythmia"}
+SNOMED_RHYTHM = {
+    "426783006": "SR",
+    "164889003": "AFIB",
+    "427084000": "STACH",
+    "426177001": "SBRAD",
+    "427393009": "SARRH",
+}
+DESCRIPTION = {
+    "SR": "sinus rhythm",
+    "AFIB": "atrial fibrillation",
+    "STACH": "sinus tachycardia",
+    "SBRAD": "sinus bradycardia",
+    "SARRH": "sinus arrhythmia",
+}
 
 
 def build(ws: Path, *args: str) -> int:
@@ -79,8 +89,11 @@ def test_answers_are_grounded_in_the_records(built: Path, workspace: Path) -> No
             assert all(o in p["question"] for o in p["options"])
             assert p["answer"].startswith(f"{letter}. ")
         elif p["task"] == "rhythm_closed":
-            candidate = re.search(r"(sinus rhythm|atrial fibrillation|sinus tachycardia|sinus bradycardia|"
-                                  r"sinus arrhythmia)", p["question"]).group(1)
+            candidate = re.search(
+                r"(sinus rhythm|atrial fibrillation|sinus tachycardia|sinus bradycardia|"
+                r"sinus arrhythmia)",
+                p["question"],
+            ).group(1)
             present = candidate in {DESCRIPTION[t] for t in truth}
             assert p["target"] == ("yes" if present else "no")
             assert p["answer"].startswith("Yes" if present else "No")
@@ -100,8 +113,9 @@ def test_answers_are_grounded_in_the_records(built: Path, workspace: Path) -> No
 def test_unanswerable_tasks_are_skipped_and_counted(built: Path) -> None:
     report = json.loads((built / "build.json").read_text())["corpora"]["mini"]
     # The CinC records carry no free-text report: the report task is never asked, and says why.
-    assert report["unanswered"]["report_open"] == {"the record has no report": report["unanswered"]["report_open"][
-        "the record has no report"]}
+    assert report["unanswered"]["report_open"] == {
+        "the record has no report": report["unanswered"]["report_open"]["the record has no report"]
+    }
     assert sum(report["unanswered"]["report_open"].values()) >= 1
     assert "report_open" not in report["counts"]["task"]
     assert report["items"] == 14 and report["instances"] == sum(report["counts"]["task"].values())
@@ -134,7 +148,10 @@ def test_a_build_killed_with_sigkill_resumes_and_loses_nothing(workspace: Path) 
 
     result = subprocess.run(cmd, cwd=workspace, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert f"{done_before} resumed" in result.stdout or f"({14 - done_before} built, {done_before} resumed)" in result.stdout
+    assert (
+        f"{done_before} resumed" in result.stdout
+        or f"({14 - done_before} built, {done_before} resumed)" in result.stdout
+    )
     assert build(workspace, "-j", "1", "-o", "fresh") == 0
     assert tree_bytes(workspace / "killed") == tree_bytes(workspace / "fresh")
     items = json.loads((workspace / "killed" / "manifests" / "mini.json").read_text())
@@ -160,8 +177,11 @@ def test_editing_a_template_redoes_only_what_it_changes(workspace: Path) -> None
     t.write_text(t.read_text().replace("Fill in the blank:", "Fill the gap:"))
     assert build(workspace, "-j", "1") == 0
     after = tree_bytes(workspace / "out")
-    fills = [json.loads(x) for x in (workspace / "out" / "prompts" / "mini.jsonl").read_text().splitlines()
-             if '"rate_fill"' in x]
+    fills = [
+        json.loads(x)
+        for x in (workspace / "out" / "prompts" / "mini.jsonl").read_text().splitlines()
+        if '"rate_fill"' in x
+    ]
     assert fills and all("Fill the gap:" in f["question"] or "Complete the sentence" in f["question"] for f in fills)
     assert before != after
 
@@ -177,7 +197,9 @@ def test_the_shipped_ecginstruct_corpus_is_llava_format_in_all_four_families_and
     assert len(items) >= 30
     for item in items:
         conv = item["conversations"]
-        assert [t["from"] for t in conv] == ["human", "gpt"] * (len(conv) // 2) and all(t["value"].strip() for t in conv)
+        assert [t["from"] for t in conv] == ["human", "gpt"] * (len(conv) // 2) and all(
+            t["value"].strip() for t in conv
+        )
         assert conv[0]["value"].startswith("<image>\n") and sum(t["value"].count("<image>") for t in conv) == 1
         assert (tmp_path / "images" / item["image"]).is_file()
     assert any(len(i["conversations"]) >= 4 for i in items), "some conversations are multi-turn"
@@ -197,8 +219,9 @@ def test_shards_built_apart_merge_into_the_same_corpus(workspace: Path) -> None:
     assert tree_bytes(workspace / "sharded") == tree_bytes(workspace / "whole")
 
 
-def test_a_template_that_fails_on_a_record_is_a_located_error(workspace: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_template_that_fails_on_a_record_is_a_located_error(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     t = workspace / "templates" / "instruct" / "basic" / "rate_open.j2"
     t.write_text("{% block question %}\nRate of {{ record.no_such_field }}?\n{% endblock %}\n")
     assert build(workspace, "-j", "1") == 1

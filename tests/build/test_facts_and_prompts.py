@@ -12,7 +12,7 @@ import pytest
 from ecgspec.draw import stream
 from ecgspec.ir import Task
 from ecgspec.ir.task import FACTS
-from ecgspec.render.record import Record
+from ecgspec.records import Record
 from ecgspec.targets import facts
 from ecgspec.targets.facts import COMPUTE, Subject, Unknown, qrs_axis_degrees
 from ecgspec.targets.prompts import PromptError, TaskPrompter, _number_distractors, make_environment
@@ -50,8 +50,15 @@ def test_the_facts_declared_for_the_checker_are_the_facts_computed() -> None:
     assert set(FACTS) == set(COMPUTE)
 
 
-@pytest.mark.parametrize(("angle", "expected"), [(60, "normal axis"), (-60, "left axis deviation"),
-                                                 (130, "right axis deviation"), (-135, "extreme axis deviation")])
+@pytest.mark.parametrize(
+    ("angle", "expected"),
+    [
+        (60, "normal axis"),
+        (-60, "left axis deviation"),
+        (130, "right axis deviation"),
+        (-135, "extreme axis deviation"),
+    ],
+)
 def test_the_axis_is_measured_from_leads_i_and_avf(angle: float, expected: str) -> None:
     rec = _record(angle)
     assert qrs_axis_degrees(rec) == pytest.approx(angle, abs=3)
@@ -104,8 +111,14 @@ class _Labels:
 
 
 def _task(**kw) -> Task:
-    base = {"name": "t", "family": "rhythm", "form": "multiple_choice", "answer": "record.labels", "labels": "rhythm",
-            "question": "Which? {% for c in choices %}{{ c }} {% endfor %}"}
+    base = {
+        "name": "t",
+        "family": "rhythm",
+        "form": "multiple_choice",
+        "answer": "record.labels",
+        "labels": "rhythm",
+        "question": "Which? {% for c in choices %}{{ c }} {% endfor %}",
+    }
     return Task(**{**base, **kw})
 
 
@@ -121,8 +134,9 @@ def test_a_multiple_choice_question_has_exactly_one_true_option() -> None:
 
 
 def test_closed_questions_ask_about_true_and_absent_labels_alike() -> None:
-    prompter = TaskPrompter(_task(form="closed", question="Is there {{ candidate }}?"), make_environment(None),
-                            _Labels())
+    prompter = TaskPrompter(
+        _task(form="closed", question="Is there {{ candidate }}?"), make_environment(None), _Labels()
+    )
     subject = _subject(_record(60), codes={"AFIB": 100.0})
     answers = [prompter.ask(subject, stream("h", i)) for i in range(200)]
     yes = [a for a in answers if a.target == "yes"]
@@ -141,8 +155,9 @@ def test_a_template_file_cannot_include_files_outside_the_templates_folder(tmp_p
     (tmp_path / "t").mkdir()
     (tmp_path / "secret.txt").write_text("secret")
     (tmp_path / "t" / "q.j2").write_text('{% include "../secret.txt" %}')
-    prompter = TaskPrompter(_task(form="open", question=None, template="q.j2"), make_environment(tmp_path / "t"),
-                            _Labels())
+    prompter = TaskPrompter(
+        _task(form="open", question=None, template="q.j2"), make_environment(tmp_path / "t"), _Labels()
+    )
     with pytest.raises(PromptError) as err:
         prompter.ask(_subject(_record(60), codes={"SR": 100.0}), stream("h", 1))
     assert err.value.where.endswith("q.j2:1:1")

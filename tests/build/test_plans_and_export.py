@@ -10,13 +10,21 @@ import pyarrow.parquet as pq
 import pytest
 import wfdb
 
-from ecgspec.artifacts.plan import load_plan
+from ecgspec.artifacts.plan_schema import load_plan
 from ecgspec.cli import main
 
 from .conftest import REPO
 
-RHYTHM = {"426783006": "SR", "164889003": "AFIB", "427084000": "STACH", "426177001": "SBRAD", "427393009": "SARRH",
-          "164890007": "AFLT", "426761007": "SVTAC", "10370003": "PACE"}
+RHYTHM = {
+    "426783006": "SR",
+    "164889003": "AFIB",
+    "427084000": "STACH",
+    "426177001": "SBRAD",
+    "427393009": "SARRH",
+    "164890007": "AFLT",
+    "426761007": "SVTAC",
+    "10370003": "PACE",
+}
 
 
 def _run(*argv: str, cwd: Path = REPO) -> int:
@@ -45,8 +53,9 @@ def test_the_sample_suite_compiles_into_a_plan_whose_targets_are_the_records_sta
         assert len(item.options) == 4 and item.target in "ABCD"
 
 
-def test_a_suite_whose_data_are_missing_is_an_error_unless_asked_to_skip(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_suite_whose_data_are_missing_is_an_error_unless_asked_to_skip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run("build", "specs/ecgbench.ecg", "-o", str(tmp_path)) == 1
     err = capsys.readouterr().err
     assert "does not exist" in err and "--skip-missing" in err and "Traceback" not in err
@@ -71,7 +80,7 @@ def test_a_corpus_exports_to_parquet_with_embedded_images(tmp_path: Path) -> Non
     assert features["image"] == {"_type": "Image"}
 
 
-SYNTH = '''
+SYNTH = """
 import "std/layouts.ecg"
 import "std/papers.ecg"
 
@@ -94,7 +103,7 @@ corpus scale {
     distorted = 0%
     dpi       = 40 dpi
 }
-'''
+"""
 
 
 def test_synthetic_records_are_marked_in_every_artifact(tmp_path: Path) -> None:

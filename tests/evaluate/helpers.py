@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ecgspec.artifacts.plan import Extract, Item, Plan, Task, Turn
+from ecgspec.artifacts.plan_schema import Extract, Item, Plan, Task, Turn
 
 Rule = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | str, float]]  # body → (status, reply, delay s)
 
@@ -26,8 +26,13 @@ def user_text(body: dict[str, Any]) -> str:
 
 
 def completion(text: str, **message: Any) -> dict[str, Any]:
-    return {"id": "x", "object": "chat.completion", "choices": [
-        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text, **message}}]}
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text, **message}}
+        ],
+    }
 
 
 class RuleServer:
@@ -67,7 +72,7 @@ class RuleServer:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> RuleServer:  # noqa: PYI034 (a plain class, not subclassed)
+    def __enter__(self) -> RuleServer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -76,15 +81,29 @@ class RuleServer:
         self._server.server_close()
 
 
-def item(id_: str, target: Any, question: str = "Q", options: tuple[str, ...] | None = None,
-         answer: str | None = None, image: str | None = None) -> Item:
-    return Item(id=id_, turns=(Turn(question=question, answer=answer),), target=target, options=options,
-                image=image)
+def item(
+    id_: str,
+    target: Any,
+    question: str = "Q",
+    options: tuple[str, ...] | None = None,
+    answer: str | None = None,
+    image: str | None = None,
+) -> Item:
+    return Item(id=id_, turns=(Turn(question=question, answer=answer),), target=target, options=options, image=image)
 
 
 def plan_of(*tasks: Task, bootstrap: int = 0, seed: int = 0, scoring: str = "default") -> Plan:
-    return Plan(suite="mini", version="0.1", suite_hash="s" * 8, spec_hash="p" * 8, scoring=scoring,  # type: ignore[arg-type]
-                judge="judge-model", bootstrap=bootstrap, seed=seed, tasks=tasks)
+    return Plan(
+        suite="mini",
+        version="0.1",
+        suite_hash="s" * 8,
+        spec_hash="p" * 8,
+        scoring=scoring,  # type: ignore[arg-type]
+        judge="judge-model",
+        bootstrap=bootstrap,
+        seed=seed,
+        tasks=tasks,
+    )
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgspec.artifacts.plan import Item, Plan, Task, Turn, load_plan
+from ecgspec.artifacts.plan_schema import Item, Plan, Task, Turn, load_plan
 from ecgspec.cli import main
 from runtime.evaluate.backends.base import data_url
 from tests.helpers import ecgspec_build
@@ -67,8 +67,9 @@ def test_eval_against_an_openai_compatible_server_scores_and_reports(mini_plan: 
         assert len(srv.bodies) == n_items
         assert srv.bodies[0]["messages"][0]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
         # a second run answers every model request from the cache
-        assert main(["eval", str(mini_plan), "--backend", "openai", "--url", srv.url, "--model", "m",
-                     "-o", str(out)]) == 0
+        assert (
+            main(["eval", str(mini_plan), "--backend", "openai", "--url", srv.url, "--model", "m", "-o", str(out)]) == 0
+        )
         assert sum(srv.calls.values()) == first
     res = json.loads((out / "results" / "ecgbench_samples.json").read_text())
     by = {t["id"]: t for t in res["tasks"]}
@@ -88,8 +89,9 @@ def test_eval_against_an_openai_compatible_server_scores_and_reports(mini_plan: 
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert {r["id"] for r in rows} == {it.id for t in plan.tasks for it in t.items}
     # the same responses, scored from the predictions file by `score`
-    assert main(["score", str(mini_plan), "--predictions", str(out / "predictions.jsonl"), "-o",
-                 str(tmp_path / "s")]) == 0
+    assert (
+        main(["score", str(mini_plan), "--predictions", str(out / "predictions.jsonl"), "-o", str(tmp_path / "s")]) == 0
+    )
     again = json.loads((tmp_path / "s" / "results" / "ecgbench_samples.json").read_text())
     assert [t["metrics"] for t in again["tasks"]] == [t["metrics"] for t in res["tasks"]]
 
@@ -98,8 +100,23 @@ def test_eval_with_the_tiny_transformers_model(mini_plan: Path, tmp_path: Path) 
     tiny = pytest.importorskip("runtime.model.tiny", reason="runtime/model/tiny.py (trainer engineer) not present")
     ckpt = tiny.save_tiny_llava(tmp_path / "tiny")
     out = tmp_path / "out"
-    assert main(["eval", str(mini_plan), "--backend", "transformers", "--model", str(ckpt), "--max-tokens", "8",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(mini_plan),
+                "--backend",
+                "transformers",
+                "--model",
+                str(ckpt),
+                "--max-tokens",
+                "8",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     plan = load_plan(mini_plan)
     res = json.loads((out / "results" / "ecgbench_samples.json").read_text())
     assert [t["id"] for t in res["tasks"]] == ["rhythm", "findings"] and res["backend"] == "transformers"
@@ -112,17 +129,43 @@ def test_eval_with_the_tiny_transformers_model(mini_plan: Path, tmp_path: Path) 
 
 def test_a_killed_run_resumes_without_losing_duplicating_or_resending(tmp_path: Path) -> None:
     n = 24
-    task = Task(id="mc", form="multiple_choice", items=tuple(
-        Item(id=f"i{k:02d}", options=("x", "y"), turns=(Turn(question=f"item {k:02d}: A or B?"),), target="A")
-        for k in range(n)))
+    task = Task(
+        id="mc",
+        form="multiple_choice",
+        items=tuple(
+            Item(id=f"i{k:02d}", options=("x", "y"), turns=(Turn(question=f"item {k:02d}: A or B?"),), target="A")
+            for k in range(n)
+        ),
+    )
     plan_path = Plan(suite="kill", version="1", suite_hash="h", spec_hash="h", bootstrap=0, tasks=(task,)).write(
-        tmp_path / "kill.json")
+        tmp_path / "kill.json"
+    )
     out = tmp_path / "out"
     with RuleServer(lambda body: (200, completion("A"), 0.05)) as srv:
-        cmd = [sys.executable, "-m", "ecgspec", "eval", str(plan_path), "--backend", "openai", "--url", srv.url,
-               "--model", "m", "--concurrency", "2", "-o", str(out)]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cmd = [
+            sys.executable,
+            "-m",
+            "ecgspec",
+            "eval",
+            str(plan_path),
+            "--backend",
+            "openai",
+            "--url",
+            srv.url,
+            "--model",
+            "m",
+            "--concurrency",
+            "2",
+            "-o",
+            str(out),
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         deadline = time.time() + 60
         while sum(srv.calls.values()) < 8 and time.time() < deadline:
             time.sleep(0.01)
@@ -132,8 +175,25 @@ def test_a_killed_run_resumes_without_losing_duplicating_or_resending(tmp_path: 
         with sqlite3.connect(out / "cache.sqlite") as db:
             cached = {r[0] for r in db.execute("SELECT item FROM responses")}
         assert 0 < len(cached) < n, "the run was not killed mid-way"
-        assert main(["eval", str(plan_path), "--backend", "openai", "--url", srv.url, "--model", "m",
-                     "--concurrency", "2", "-o", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    str(plan_path),
+                    "--backend",
+                    "openai",
+                    "--url",
+                    srv.url,
+                    "--model",
+                    "m",
+                    "--concurrency",
+                    "2",
+                    "-o",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         # every prompt reached the server once, except those in flight at the kill (sent, never cached)
         resent = {t for t, c in srv.calls.items() if c > 1}
         assert all(c <= 2 for c in srv.calls.values())

@@ -23,17 +23,22 @@ def _preds(texts: dict[str, str]) -> dict[tuple[str, int], Prediction]:
 
 def ptb_task() -> Task:
     targets = {"p1": ("NORM",), "p2": ("STTC",), "p3": ("MI", "CD"), "p4": ("HYP",), "p5": ("NORM",), "p6": ("CD",)}
-    return Task(id="ptb", form="multi_label", labels=SUPER, metrics=("auc", "f1", "hamming"),
-                synonyms={"MI": ("myocardial infarction",)},
-                items=tuple(item(k, v, answer=", ".join(v)) for k, v in targets.items()))
+    return Task(
+        id="ptb",
+        form="multi_label",
+        labels=SUPER,
+        metrics=("auc", "f1", "hamming"),
+        synonyms={"MI": ("myocardial infarction",)},
+        items=tuple(item(k, v, answer=", ".join(v)) for k, v in targets.items()),
+    )
 
 
 PTB_RESPONSES = {
     "p1": "NORM",
-    "p2": "ABNORMAL ECG with STTC",          # trap: NORM inside ABNORMAL, ST inside STTC
+    "p2": "ABNORMAL ECG with STTC",  # trap: NORM inside ABNORMAL, ST inside STTC
     "p3": "Signs of myocardial infarction and CD.",
     "p4": "STTC",
-    "p5": "normal",                           # not a label, not a synonym
+    "p5": "normal",  # not a label, not a synonym
     "p6": "CD",
 }
 
@@ -70,15 +75,24 @@ def test_pulse_compat_multilabel_reproduces_substring_matching_and_hard_label_au
     p = np.array([[c in r for c in classes] for r in pred], dtype=int)
     assert res.metrics["f1"].value == pytest.approx(float(np.mean(f1_score(t, p, average=None))))
     assert res.metrics["auc"].value == pytest.approx(
-        float(np.mean([roc_auc_score(t[:, j], p[:, j]) for j in range(len(classes))])))
+        float(np.mean([roc_auc_score(t[:, j], p[:, j]) for j in range(len(classes))]))
+    )
     assert res.metrics["hamming"].value == pytest.approx(hamming_loss(t, p))
     assert res.metrics["f1"].value != score_plan(plan_of(task), _preds(PTB_RESPONSES)).tasks[0].metrics["f1"].value
 
 
 def test_pulse_compat_auc_is_nan_when_a_class_has_one_value_and_correct_mode_leaves_it_out() -> None:
-    task = Task(id="t", form="multi_label", labels=("AF", "RBBB"), metrics=("auc", "f1"),
-                items=(item("a", ("AF",), answer="AF"), item("b", ("AF", "RBBB"), answer="AF, RBBB"),
-                       item("c", ("AF",), answer="AF")))
+    task = Task(
+        id="t",
+        form="multi_label",
+        labels=("AF", "RBBB"),
+        metrics=("auc", "f1"),
+        items=(
+            item("a", ("AF",), answer="AF"),
+            item("b", ("AF", "RBBB"), answer="AF, RBBB"),
+            item("c", ("AF",), answer="AF"),
+        ),
+    )
     preds = _preds({"a": "AF", "b": "RBBB", "c": "AF"})
     compat = score_plan(plan_of(task, scoring="pulse_compat"), preds).tasks[0]
     assert compat.metrics["auc"].value is None and any("NaN" in n for n in compat.notes)
@@ -90,13 +104,23 @@ def test_pulse_compat_auc_is_nan_when_a_class_has_one_value_and_correct_mode_lea
 
 def code15_task() -> Task:
     targets = {"c1": ("NORM",), "c2": ("ABNORMAL",), "c3": ("ST",), "c4": ("AF", "RBBB"), "c5": ("SB",)}
-    return Task(id="code15", form="multi_label", labels=("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF"),
-                metrics=("auc", "f1", "hamming"), extract=Extract(answers=("NORM", "ABNORMAL")),
-                items=tuple(item(k, v, answer=" ".join(v)) for k, v in targets.items()))
+    return Task(
+        id="code15",
+        form="multi_label",
+        labels=("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF"),
+        metrics=("auc", "f1", "hamming"),
+        extract=Extract(answers=("NORM", "ABNORMAL")),
+        items=tuple(item(k, v, answer=" ".join(v)) for k, v in targets.items()),
+    )
 
 
-CODE15_RESPONSES = {"c1": "NORM", "c2": "ABNORMAL", "c3": "STTC changes, ST", "c4": "Answer: AF, RBBB",
-                    "c5": "SB with ST-elevation"}
+CODE15_RESPONSES = {
+    "c1": "NORM",
+    "c2": "ABNORMAL",
+    "c3": "STTC changes, ST",
+    "c4": "Answer: AF, RBBB",
+    "c5": "SB with ST-elevation",
+}
 
 
 def test_code15_norm_abnormal_answers_and_st_trap_in_both_modes() -> None:
@@ -124,12 +148,21 @@ def test_code15_norm_abnormal_answers_and_st_trap_in_both_modes() -> None:
 def mcq_task(n: int = 4) -> Task:
     opts = tuple(f"option {i}" for i in range(n))
     rows = {"m1": "B", "m2": "C", "m3": "A", "m4": "D", "m5": "A"}
-    return Task(id="mcq", form="multiple_choice", metrics=("accuracy",),
-                items=tuple(item(k, v, options=opts) for k, v in rows.items()))
+    return Task(
+        id="mcq",
+        form="multiple_choice",
+        metrics=("accuracy",),
+        items=tuple(item(k, v, options=opts) for k, v in rows.items()),
+    )
 
 
-MCQ_RESPONSES = {"m1": "B", "m2": "The answer is (C).", "m3": "I am not sure.", "m4": "Answer: A normal ECG, D.",
-                 "m5": "option 0"}
+MCQ_RESPONSES = {
+    "m1": "B",
+    "m2": "The answer is (C).",
+    "m3": "I am not sure.",
+    "m4": "Answer: A normal ECG, D.",
+    "m5": "option 0",
+}
 
 
 def test_multiple_choice_correct_mode_rules_fallback_and_accuracy() -> None:
@@ -165,9 +198,12 @@ def test_pulse_compat_multiple_choice_cascade_and_seed_42_fallbacks() -> None:
 def test_select_all_is_exact_set_match_and_compat_reads_options_from_the_question() -> None:
     q = "Which? Options: yes, no, not sure. Only answer based on the given Options without any explanation."
     opts = ("yes", "no", "not sure")
-    task = Task(id="qa", form="select_all", metrics=("exact_match",),
-                items=(item("q1", ("yes",), q, opts), item("q2", ("not sure",), q, opts),
-                       item("q3", ("no",), q, opts)))
+    task = Task(
+        id="qa",
+        form="select_all",
+        metrics=("exact_match",),
+        items=(item("q1", ("yes",), q, opts), item("q2", ("not sure",), q, opts), item("q3", ("no",), q, opts)),
+    )
     preds = _preds({"q1": "Yes.", "q2": "not sure", "q3": "No, not sure"})
     res = score_plan(plan_of(task), preds)
     assert [r["extracted"] for r in res.rows] == [["yes"], ["not sure"], ["no", "not sure"]]
@@ -186,8 +222,9 @@ def test_bootstrap_formulas_equal_sklearn_on_resamples() -> None:
     s = rng.random((40, 4))
     for _ in range(5):
         ix = rng.integers(0, 40, 40)
-        assert np.allclose(_f1_per_class(t[ix], p[ix]), f1_score(t[ix], p[ix], average=None, zero_division=np.nan),
-                           equal_nan=True)
+        assert np.allclose(
+            _f1_per_class(t[ix], p[ix]), f1_score(t[ix], p[ix], average=None, zero_division=np.nan), equal_nan=True
+        )
         assert np.allclose(_auc_per_class(t[ix], s[ix]), [roc_auc_score(t[ix][:, j], s[ix][:, j]) for j in range(4)])
         assert np.allclose(_auc_per_class(t[ix], p[ix]), [roc_auc_score(t[ix][:, j], p[ix][:, j]) for j in range(4)])
     ls = label_metrics(t, p, list("abcd"), ["f1", "auc"], scores=s, b=200, seed=1)
@@ -197,8 +234,13 @@ def test_bootstrap_formulas_equal_sklearn_on_resamples() -> None:
 
 
 def test_auc_uses_scores_when_predictions_carry_them() -> None:
-    task = Task(id="t", form="multi_label", labels=("AF", "RBBB"), metrics=("auc",),
-                items=(item("a", ("AF",)), item("b", ("RBBB",)), item("c", ("AF", "RBBB")), item("d", ())))
+    task = Task(
+        id="t",
+        form="multi_label",
+        labels=("AF", "RBBB"),
+        metrics=("auc",),
+        items=(item("a", ("AF",)), item("b", ("RBBB",)), item("c", ("AF", "RBBB")), item("d", ())),
+    )
     sc = {"a": (0.9, 0.2), "b": (0.3, 0.8), "c": (0.6, 0.4), "d": (0.1, 0.5)}
     preds = {(k, 0): Prediction("AF", {"AF": v[0], "RBBB": v[1]}) for k, v in sc.items()}
     res = score_plan(plan_of(task), preds).tasks[0]

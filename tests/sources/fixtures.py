@@ -53,8 +53,9 @@ def samples() -> list[Digital]:
     return [digital(PTBXL_RECORD), *(digital(p) for p in CINC)]
 
 
-def assert_adc_equal(read: dict[str, np.ndarray], d: Digital, leads: tuple[str, ...] = STANDARD_12,
-                     steps: float = 1.0) -> None:
+def assert_adc_equal(
+    read: dict[str, np.ndarray], d: Digital, leads: tuple[str, ...] = STANDARD_12, steps: float = 1.0
+) -> None:
     """|read − original| ≤ one ADC step for every sample of every lead."""
     for lead in leads:
         x = np.asarray(read[lead])
@@ -77,16 +78,22 @@ def write_muse(d: Digital, path: Path, patient: str = "P1", age: int = 60, sex: 
         f"<LeadAmplitudeUnitsPerBit>{uv_per_bit:g}</LeadAmplitudeUnitsPerBit>"
         f"<LeadAmplitudeUnits>MICROVOLTS</LeadAmplitudeUnits><LeadID>{lead}</LeadID>"
         f"<WaveFormData>{base64.b64encode(d.counts[lead].astype('<i2').tobytes()).decode()}</WaveFormData>"
-        "</LeadData>" for lead in MUSE_LEADS)
-    median = ("<Waveform><WaveformType>Median</WaveformType><SampleBase>500</SampleBase><LeadData><LeadID>I</LeadID>"
-              "<LeadAmplitudeUnitsPerBit>4.88</LeadAmplitudeUnitsPerBit><WaveFormData>AAAAAA==</WaveFormData>"
-              "</LeadData></Waveform>")
-    xml = (f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<RestingECG><MuseInfo><MuseVersion>9.0.9.18167'
-           f"</MuseVersion></MuseInfo><PatientDemographics><PatientID>{patient}</PatientID><PatientAge>{age}"
-           f"</PatientAge><AgeUnits>YEARS</AgeUnits><Gender>{sex}</Gender></PatientDemographics>"
-           f"<TestDemographics><AcquisitionDate>01-02-2020</AcquisitionDate></TestDemographics>{median}"
-           f"<Waveform><WaveformType>Rhythm</WaveformType><SampleBase>{d.fs:g}</SampleBase>{leads}</Waveform>"
-           "</RestingECG>\n")
+        "</LeadData>"
+        for lead in MUSE_LEADS
+    )
+    median = (
+        "<Waveform><WaveformType>Median</WaveformType><SampleBase>500</SampleBase><LeadData><LeadID>I</LeadID>"
+        "<LeadAmplitudeUnitsPerBit>4.88</LeadAmplitudeUnitsPerBit><WaveFormData>AAAAAA==</WaveFormData>"
+        "</LeadData></Waveform>"
+    )
+    xml = (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<RestingECG><MuseInfo><MuseVersion>9.0.9.18167'
+        f"</MuseVersion></MuseInfo><PatientDemographics><PatientID>{patient}</PatientID><PatientAge>{age}"
+        f"</PatientAge><AgeUnits>YEARS</AgeUnits><Gender>{sex}</Gender></PatientDemographics>"
+        f"<TestDemographics><AcquisitionDate>01-02-2020</AcquisitionDate></TestDemographics>{median}"
+        f"<Waveform><WaveformType>Rhythm</WaveformType><SampleBase>{d.fs:g}</SampleBase>{leads}</Waveform>"
+        "</RestingECG>\n"
+    )
     path.write_text(xml, encoding="iso-8859-1")
     return path
 
@@ -94,23 +101,30 @@ def write_muse(d: Digital, path: Path, patient: str = "P1", age: int = 60, sex: 
 def write_hl7(d: Digital, path: Path, patient: str = "S-001") -> Path:
     """HL7 aECG: a time sequence and one sequence per lead, digits as text, scale in µV."""
     uv = 1000.0 / d.gain
-    time = (f'<component><sequence><code code="TIME_ABSOLUTE" codeSystem="2.16.840.1.113883.5.4"/>'
-            f'<value xsi:type="GLIST_TS"><head value="20200102100000.000"/><increment value="{1 / d.fs:g}" '
-            f'unit="s"/></value></sequence></component>')
+    time = (
+        f'<component><sequence><code code="TIME_ABSOLUTE" codeSystem="2.16.840.1.113883.5.4"/>'
+        f'<value xsi:type="GLIST_TS"><head value="20200102100000.000"/><increment value="{1 / d.fs:g}" '
+        f'unit="s"/></value></sequence></component>'
+    )
     seqs = [time]
     for lead in STANDARD_12:
         code = "MDC_ECG_LEAD_" + lead.upper()
         digits = " ".join(str(int(v)) for v in d.counts[lead])
-        seqs.append(f'<component><sequence><code code="{code}" codeSystem="2.16.840.1.113883.6.24"/>'
-                    f'<value xsi:type="SLIST_PQ"><origin value="0" unit="uV"/><scale value="{uv:g}" unit="uV"/>'
-                    f"<digits>{digits}</digits></value></sequence></component>")
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<AnnotatedECG xmlns="urn:hl7-org:v3" '
-           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><id root="1.2.3"/><code code="93000"/>'
-           '<effectiveTime><low value="20200102100000"/></effectiveTime>'
-           "<componentOf><timepointEvent><componentOf><subjectAssignment><subject><trialSubject>"
-           f'<id extension="{patient}"/></trialSubject></subject></subjectAssignment></componentOf>'
-           "</timepointEvent></componentOf><component><series><code code=\"RHYTHM\"/><component><sequenceSet>"
-           + "".join(seqs) + "</sequenceSet></component></series></component></AnnotatedECG>\n")
+        seqs.append(
+            f'<component><sequence><code code="{code}" codeSystem="2.16.840.1.113883.6.24"/>'
+            f'<value xsi:type="SLIST_PQ"><origin value="0" unit="uV"/><scale value="{uv:g}" unit="uV"/>'
+            f"<digits>{digits}</digits></value></sequence></component>"
+        )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<AnnotatedECG xmlns="urn:hl7-org:v3" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><id root="1.2.3"/><code code="93000"/>'
+        '<effectiveTime><low value="20200102100000"/></effectiveTime>'
+        "<componentOf><timepointEvent><componentOf><subjectAssignment><subject><trialSubject>"
+        f'<id extension="{patient}"/></trialSubject></subject></subjectAssignment></componentOf>'
+        '</timepointEvent></componentOf><component><series><code code="RHYTHM"/><component><sequenceSet>'
+        + "".join(seqs)
+        + "</sequenceSet></component></series></component></AnnotatedECG>\n"
+    )
     path.write_text(xml, encoding="utf-8")
     return path
 
@@ -134,10 +148,17 @@ format acme_cardio from xml {
 
 
 def write_acme(d: Digital, path: Path, mrn: str = "MRN1") -> Path:
-    chans = "".join(f'<channel label="Lead {lead}" lsb="{1000.0 / d.gain:g}"><samples>'
-                    + ",".join(str(int(v)) for v in d.counts[lead]) + "</samples></channel>" for lead in STANDARD_12)
-    path.write_text(f'<acme version="2"><person mrn="{mrn}"><age>61</age><sex>F</sex></person>'
-                    f'<recording rate="{d.fs:g}"><channels>{chans}</channels></recording></acme>', encoding="utf-8")
+    chans = "".join(
+        f'<channel label="Lead {lead}" lsb="{1000.0 / d.gain:g}"><samples>'
+        + ",".join(str(int(v)) for v in d.counts[lead])
+        + "</samples></channel>"
+        for lead in STANDARD_12
+    )
+    path.write_text(
+        f'<acme version="2"><person mrn="{mrn}"><age>61</age><sex>F</sex></person>'
+        f'<recording rate="{d.fs:g}"><channels>{chans}</channels></recording></acme>',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -153,9 +174,13 @@ def write_csv(d: Digital, path: Path, delimiter: str = ",") -> Path:
 
 
 def write_json(d: Digital, path: Path, patient: str = "J1") -> Path:
-    doc = {"sampling_rate": d.fs, "patient": {"id": patient, "age": 50, "sex": "male"},
-           "leads": [{"name": lead, "samples": [float(v) * 1000.0 / d.gain for v in d.counts[lead]]}
-                     for lead in STANDARD_12]}
+    doc = {
+        "sampling_rate": d.fs,
+        "patient": {"id": patient, "age": 50, "sex": "male"},
+        "leads": [
+            {"name": lead, "samples": [float(v) * 1000.0 / d.gain for v in d.counts[lead]]} for lead in STANDARD_12
+        ],
+    }
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
 
@@ -217,8 +242,18 @@ def write_dicom(d: Digital, path: Path, patient: str = "D1") -> Path:
 def write_wfdb(d: Digital, folder: Path, name: str, comments: list[str] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     sig = np.stack([d.counts[lead] for lead in STANDARD_12], axis=1).astype(np.int16)
-    wfdb.wrsamp(name, fs=d.fs, units=["mV"] * 12, sig_name=list(STANDARD_12), d_signal=sig, fmt=["16"] * 12,
-                adc_gain=[d.gain] * 12, baseline=[0] * 12, comments=comments or [], write_dir=str(folder))
+    wfdb.wrsamp(
+        name,
+        fs=d.fs,
+        units=["mV"] * 12,
+        sig_name=list(STANDARD_12),
+        d_signal=sig,
+        fmt=["16"] * 12,
+        adc_gain=[d.gain] * 12,
+        baseline=[0] * 12,
+        comments=comments or [],
+        write_dir=str(folder),
+    )
     return folder / name
 
 
@@ -233,9 +268,28 @@ def write_mimic(records: list[Digital], root: Path) -> list[tuple[str, str]]:
         write_wfdb(d, root / Path(rel).parent, study)
         rows.append([subject, study, f"{study}", "2180-07-23 08:44:00", rel])
         rr = 800 + 10 * i
-        meas.append([subject, study, "6848296", "2180-07-23 08:44:00", "Sinus rhythm", "Normal ECG", *[""] * 16,
-                     "0.5-150 Hz", "60 Hz notch", str(rr), "40", "128", "170", "264", "29999" if i == 0 else "570",
-                     "81", "77", "29999" if i == 1 else "55"])
+        meas.append(
+            [
+                subject,
+                study,
+                "6848296",
+                "2180-07-23 08:44:00",
+                "Sinus rhythm",
+                "Normal ECG",
+                *[""] * 16,
+                "0.5-150 Hz",
+                "60 Hz notch",
+                str(rr),
+                "40",
+                "128",
+                "170",
+                "264",
+                "29999" if i == 0 else "570",
+                "81",
+                "77",
+                "29999" if i == 1 else "55",
+            ]
+        )
         ids.append((study, subject))
     with (root / "record_list.csv").open("w", newline="") as f:
         w = csv.writer(f)
@@ -243,9 +297,26 @@ def write_mimic(records: list[Digital], root: Path) -> list[tuple[str, str]]:
         w.writerows(rows)
     with (root / "machine_measurements.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["subject_id", "study_id", "cart_id", "ecg_time", *[f"report_{i}" for i in range(18)],
-                    "bandwidth", "filtering", "rr_interval", "p_onset", "p_end", "qrs_onset", "qrs_end", "t_end",
-                    "p_axis", "qrs_axis", "t_axis"])
+        w.writerow(
+            [
+                "subject_id",
+                "study_id",
+                "cart_id",
+                "ecg_time",
+                *[f"report_{i}" for i in range(18)],
+                "bandwidth",
+                "filtering",
+                "rr_interval",
+                "p_onset",
+                "p_end",
+                "qrs_onset",
+                "qrs_end",
+                "t_end",
+                "p_axis",
+                "qrs_axis",
+                "t_axis",
+            ]
+        )
         w.writerows(meas)
     return ids
 
@@ -266,20 +337,48 @@ def write_code15(records: list[Digital], root: Path, labels: list[dict[str, bool
             n = min(4000, len(d.counts["I"]))
             pad = (4096 - n) // 2
             for j, lead in enumerate(STANDARD_12):
-                tr[row, pad:pad + n, j] = d.mv(lead)[:n]
+                tr[row, pad : pad + n, j] = d.mv(lead)[:n]
         with h5py.File(root / fname, "w") as f:
             f["exam_id"] = np.array([ids[i] for i in idx] + [0], dtype=np.int64)
             f["tracings"] = tr
     with (root / "exams.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["exam_id", "age", "is_male", "nn_predicted_age", "1dAVb", "RBBB", "LBBB", "SB", "ST", "AF",
-                    "patient_id", "death", "timey", "normal_ecg", "trace_file"])
-        for i, d in enumerate(records):
+        w.writerow(
+            [
+                "exam_id",
+                "age",
+                "is_male",
+                "nn_predicted_age",
+                "1dAVb",
+                "RBBB",
+                "LBBB",
+                "SB",
+                "ST",
+                "AF",
+                "patient_id",
+                "death",
+                "timey",
+                "normal_ecg",
+                "trace_file",
+            ]
+        )
+        for i in range(len(records)):
             lab = labels[i]
             fname = "exams_part0.hdf5" if i % 2 == 0 else "exams_part1.hdf5"
-            w.writerow([ids[i], 40 + i, i % 2 == 0, 41.5, *(lab.get(c, False) for c in
-                        ("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF")), 500 + i // 2, "", "",
-                        not any(lab.values()), fname])
+            w.writerow(
+                [
+                    ids[i],
+                    40 + i,
+                    i % 2 == 0,
+                    41.5,
+                    *(lab.get(c, False) for c in ("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF")),
+                    500 + i // 2,
+                    "",
+                    "",
+                    not any(lab.values()),
+                    fname,
+                ]
+            )
     return ids
 
 

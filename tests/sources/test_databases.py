@@ -11,7 +11,7 @@ import pytest
 
 from ecgspec.leads import STANDARD_12
 from ecgspec.program import load
-from ecgspec.render import read_wfdb
+from ecgspec.records import read_wfdb
 from ecgspec.sources import SourceError, label_set, open_source
 from tests.helpers import check_text
 
@@ -34,8 +34,9 @@ def test_ptbxl_lists_every_index_row_in_key_order_with_folds_codes_reports_and_d
     assert len(refs) == 521 and reader.skipped == []
     assert [r.key for r in refs] == sorted(r.key for r in refs) and refs[0].key == "00001"
     first = refs[0]
-    assert first.patient == "15709" and first.split == "train" and first.codes == {"NORM": 100.0, "LVOLT": 0.0,
-                                                                                    "SR": 0.0}
+    assert (
+        first.patient == "15709" and first.split == "train" and first.codes == {"NORM": 100.0, "LVOLT": 0.0, "SR": 0.0}
+    )
     assert first.labels == ("NORM",) and first.report == "sinusrhythmus periphere niederspannung"
     assert first.meta["age"] == 56 and first.meta["sex"] == "Female" and first.meta["date"] == "1984-11-09 09:17:34"
     assert Counter(r.split for r in refs) == {"train": 372, "val": 79, "test": 70}
@@ -120,18 +121,50 @@ def test_ecgqa_attaches_questions_to_ptbxl_records_and_splits_by_their_folds(tmp
     qa = tmp_path / "ecgqa" / "paraphrased"
     (qa / "train").mkdir(parents=True)
     items = [
-        {"template_id": 1, "question_id": 0, "sample_id": 0, "question_type": "single-verify",
-         "attribute_type": "scp_code", "question": "Does this ECG show sinus rhythm?", "answer": ["yes"],
-         "ecg_id": [1], "attribute": ["sinus rhythm"]},
-        {"template_id": 2, "question_id": 1, "sample_id": 1, "question_type": "comparison_consecutive-verify",
-         "attribute_type": "scp_code", "question": "Is there a change between the two ECGs?", "answer": ["no"],
-         "ecg_id": [2, 1], "attribute": []},
-        {"template_id": 3, "question_id": 2, "sample_id": 2, "question_type": "single-query",
-         "attribute_type": "noise", "question": "What noise does this ECG show?", "answer": ["none"],
-         "ecg_id": [1], "attribute": []},
-        {"template_id": 3, "question_id": 3, "sample_id": 3, "question_type": "single-query",
-         "attribute_type": "noise", "question": "A record that PTB-XL lacks", "answer": ["none"],
-         "ecg_id": [999999], "attribute": []},
+        {
+            "template_id": 1,
+            "question_id": 0,
+            "sample_id": 0,
+            "question_type": "single-verify",
+            "attribute_type": "scp_code",
+            "question": "Does this ECG show sinus rhythm?",
+            "answer": ["yes"],
+            "ecg_id": [1],
+            "attribute": ["sinus rhythm"],
+        },
+        {
+            "template_id": 2,
+            "question_id": 1,
+            "sample_id": 1,
+            "question_type": "comparison_consecutive-verify",
+            "attribute_type": "scp_code",
+            "question": "Is there a change between the two ECGs?",
+            "answer": ["no"],
+            "ecg_id": [2, 1],
+            "attribute": [],
+        },
+        {
+            "template_id": 3,
+            "question_id": 2,
+            "sample_id": 2,
+            "question_type": "single-query",
+            "attribute_type": "noise",
+            "question": "What noise does this ECG show?",
+            "answer": ["none"],
+            "ecg_id": [1],
+            "attribute": [],
+        },
+        {
+            "template_id": 3,
+            "question_id": 3,
+            "sample_id": 3,
+            "question_type": "single-query",
+            "attribute_type": "noise",
+            "question": "A record that PTB-XL lacks",
+            "answer": ["none"],
+            "ecg_id": [999999],
+            "attribute": [],
+        },
     ]
     (qa / "train" / "00000.json").write_text(json.dumps(items[:2]))
     (qa / "train" / "00001.json").write_text(json.dumps(items[2:]))
@@ -140,8 +173,7 @@ def test_ecgqa_attaches_questions_to_ptbxl_records_and_splits_by_their_folds(tmp
     reader = open_source(program, "ecgqa")
     refs = list(reader.refs())
     assert [r.key for r in refs] == ["00001", "00002"]
-    assert [q["question"] for q in refs[0].qa] == ["Does this ECG show sinus rhythm?",
-                                                  "What noise does this ECG show?"]
+    assert [q["question"] for q in refs[0].qa] == ["Does this ECG show sinus rhythm?", "What noise does this ECG show?"]
     assert refs[0].qa[0]["answer"] == ["yes"] and refs[0].labels == ("NORM",) and refs[0].split == "train"
     assert refs[1].qa[0]["ecg_ids"] == [2, 1]
     reasons = " | ".join(s.reason for s in reader.skipped)
@@ -160,11 +192,15 @@ def test_a_generic_table_source_reads_numpy_csv_and_wfdb_files(tmp_path: Path):
 
     write_csv(d, root / "c.csv")
     write_wfdb(d, root / "w", "rec")
-    (root / "index.csv").write_text("id,path,pid,dx,note\nr1,a.npy,p1,426783006;164934002,first\n"
-                                    "r2,b.npy,p1,426783006,\nr3,w/rec,p2,,third\nr4,../escape.npy,p3,,\n")
-    spec = ('import "std/sources.ecg"\nsource mine from table {\n  root = "db"\n  index = "index.csv"\n'
-            '  key = id\n  file = path\n  patient = pid\n  codes = dx\n  report = note\n  labels = snomed\n'
-            '  sample_rate = 500 Hz\n}\n')
+    (root / "index.csv").write_text(
+        "id,path,pid,dx,note\nr1,a.npy,p1,426783006;164934002,first\n"
+        "r2,b.npy,p1,426783006,\nr3,w/rec,p2,,third\nr4,../escape.npy,p3,,\n"
+    )
+    spec = (
+        'import "std/sources.ecg"\nsource mine from table {\n  root = "db"\n  index = "index.csv"\n'
+        "  key = id\n  file = path\n  patient = pid\n  codes = dx\n  report = note\n  labels = snomed\n"
+        "  sample_rate = 500 Hz\n}\n"
+    )
     program = check_text(tmp_path, spec)
     reader = open_source(program, "mine")
     refs = list(reader.refs())

@@ -10,17 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgspec.render import RecordError, read_wfdb
+from ecgspec.records import RecordError, read_wfdb
 from ecgspec.sources import open_source
 from tests.helpers import check_text
 
 from .fixtures import CINC, PTBXL_RECORD, copy_record, samples, write_muse
 
-BOMB = ('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;'
-        '&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n'
-        "<RestingECG>&lol3;</RestingECG>\n")
-EXTERNAL = ('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
-            "<RestingECG>&x;</RestingECG>\n")
+BOMB = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;'
+    '&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n'
+    "<RestingECG>&lol3;</RestingECG>\n"
+)
+EXTERNAL = (
+    '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<RestingECG>&x;</RestingECG>\n'
+)
 
 
 def _wfdb_faults(src: Path, dest: Path, name: str) -> list[tuple[str, str]]:
@@ -96,7 +99,9 @@ def test_over_a_hundred_corrupted_wfdb_variants_are_each_reported_and_the_valid_
         assert name in failed or name in skipped, f"{name} ({what}) was lost without a report"
         where = failed[name].path if name in failed else skipped[name].path
         assert name in where, f"{name} ({what}): the message names {where}"
-    assert {s.key for s in reader.skipped if "unknown code" in s.reason} >= {n for n, w in faults if w == "unknown code"}
+    assert {s.key for s in reader.skipped if "unknown code" in s.reason} >= {
+        n for n, w in faults if w == "unknown code"
+    }
     # Every valid original is read exactly as read_wfdb reads it alone.
     for src in originals:
         alone = read_wfdb(src)
@@ -105,8 +110,23 @@ def test_over_a_hundred_corrupted_wfdb_variants_are_each_reported_and_the_valid_
     assert len(read) == len(originals)
 
 
-@pytest.mark.parametrize("variant", ["truncated", "not_xml", "bomb", "external", "bad_base64", "odd_bytes",
-                                     "no_rate", "no_leads", "empty", "bad_scale", "text_in_rate", "dup_lead"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "truncated",
+        "not_xml",
+        "bomb",
+        "external",
+        "bad_base64",
+        "odd_bytes",
+        "no_rate",
+        "no_leads",
+        "empty",
+        "bad_scale",
+        "text_in_rate",
+        "dup_lead",
+    ],
+)
 def test_broken_xml_exports_are_reported_with_their_file_and_never_expanded(tmp_path: Path, variant: str):
     out = tmp_path / "exports"
     out.mkdir()
@@ -124,10 +144,15 @@ def test_broken_xml_exports_are_reported_with_their_file_and_never_expanded(tmp_
         "no_rate": text.replace("<SampleBase>500</SampleBase>", "", 2),
         "no_leads": text.replace("LeadData", "LeadDatum"),
         "empty": "",
-        "bad_scale": text.replace("<LeadAmplitudeUnitsPerBit>1</LeadAmplitudeUnitsPerBit>",
-                                  "<LeadAmplitudeUnitsPerBit>-1</LeadAmplitudeUnitsPerBit>", 1),
-        "text_in_rate": text.replace("<WaveformType>Rhythm</WaveformType><SampleBase>500</SampleBase>",
-                                     "<WaveformType>Rhythm</WaveformType><SampleBase>fast</SampleBase>"),
+        "bad_scale": text.replace(
+            "<LeadAmplitudeUnitsPerBit>1</LeadAmplitudeUnitsPerBit>",
+            "<LeadAmplitudeUnitsPerBit>-1</LeadAmplitudeUnitsPerBit>",
+            1,
+        ),
+        "text_in_rate": text.replace(
+            "<WaveformType>Rhythm</WaveformType><SampleBase>500</SampleBase>",
+            "<WaveformType>Rhythm</WaveformType><SampleBase>fast</SampleBase>",
+        ),
         "dup_lead": text.replace("<LeadID>V1</LeadID>", "<LeadID>V2</LeadID>"),
     }[variant]
     bad.write_text(body, encoding="iso-8859-1")
@@ -154,7 +179,7 @@ def test_broken_index_rows_are_skipped_and_counted(tmp_path: Path):
     shutil.copytree(src, db)
     index = db / "ptbxl_database.csv"
     lines = index.read_text().splitlines()
-    lines[2] = lines[2].replace("\"{'NORM': 80.0, 'SBRAD': 0.0}\"", "\"{NORM: eighty}\"")
+    lines[2] = lines[2].replace("\"{'NORM': 80.0, 'SBRAD': 0.0}\"", '"{NORM: eighty}"')
     lines[3] = "3,not,enough,cells"
     lines[4] = "x" + lines[4]
     index.write_text("\n".join(lines) + "\n")
@@ -165,5 +190,7 @@ def test_broken_index_rows_are_skipped_and_counted(tmp_path: Path):
     reasons = {s.key: s.reason for s in reader.skipped}
     assert "00002" in reasons and "scp_codes" in reasons["00002"]
     assert any("cells" in r for r in reasons.values()) and any("not a record number" in r for r in reasons.values())
-    assert all(s.path.endswith(tuple(f"ptbxl_database.csv:{n}" for n in range(1, 600))) or "ptbxl_database.csv"
-               in s.path for s in reader.skipped)
+    assert all(
+        s.path.endswith(tuple(f"ptbxl_database.csv:{n}" for n in range(1, 600))) or "ptbxl_database.csv" in s.path
+        for s in reader.skipped
+    )

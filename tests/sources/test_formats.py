@@ -50,8 +50,9 @@ def test_ge_muse_xml_reads_back_every_stored_lead_to_adc_resolution_and_derives_
     out.mkdir()
     for i, d in enumerate(RECORDS):
         write_muse(d, out / f"{d.name}.xml", patient=f"P{i // 2}", age=40 + i)
-    reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/ge_muse.ecg"', "ge_muse",
-                                     body="    patient = patient\n"))
+    reader = _open(
+        tmp_path, _source(tmp_path, 'import "std/formats/ge_muse.ecg"', "ge_muse", body="    patient = patient\n")
+    )
     refs, recs = _read_all(reader)
     assert [r.key for r in refs] == sorted(d.name for d in RECORDS) and reader.skipped == []
     by_name = {d.name: d for d in RECORDS}
@@ -74,8 +75,9 @@ def test_hl7_aecg_reads_back_to_adc_resolution_with_rate_from_the_sampling_inter
     out.mkdir()
     for d in RECORDS[:6]:
         write_hl7(d, out / f"{d.name}.xml", patient=f"S-{d.name}")
-    reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/hl7_aecg.ecg"', "hl7_aecg",
-                                     body="    patient = patient\n"))
+    reader = _open(
+        tmp_path, _source(tmp_path, 'import "std/formats/hl7_aecg.ecg"', "hl7_aecg", body="    patient = patient\n")
+    )
     refs, recs = _read_all(reader)
     assert len(recs) == 6
     for d in RECORDS[:6]:
@@ -119,7 +121,7 @@ def test_a_hospital_variant_extends_a_shipped_csv_format_with_its_own_rate(tmp_p
     out.mkdir()
     d = RECORDS[0]  # PTB-XL at 100 Hz
     write_csv(d, out / "ward3.csv")
-    extra = 'format ward3 extends csv_500hz_uv {\n    fs = 100 Hz\n}\n'
+    extra = "format ward3 extends csv_500hz_uv {\n    fs = 100 Hz\n}\n"
     reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/csv.ecg"', "ward3", extra))
     _, recs = _read_all(reader)
     assert recs["ward3"].fs == 100
@@ -131,8 +133,9 @@ def test_json_exports_read_back_to_adc_resolution(tmp_path: Path):
     out.mkdir()
     for d in RECORDS[:5]:
         write_json(d, out / f"{d.name}.json", patient=d.name)
-    reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/json.ecg"', "json_leads",
-                                     body="    patient = patient\n"))
+    reader = _open(
+        tmp_path, _source(tmp_path, 'import "std/formats/json.ecg"', "json_leads", body="    patient = patient\n")
+    )
     refs, recs = _read_all(reader)
     for d in RECORDS[:5]:
         assert_adc_equal(recs[d.name].signals, d)
@@ -145,8 +148,9 @@ def test_dicom_waveforms_read_back_to_adc_resolution(tmp_path: Path):
     out.mkdir()
     for d in RECORDS[:4]:
         write_dicom(d, out / f"{d.name}.dcm", patient=f"D-{d.name}")
-    reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/dicom.ecg"', "dicom_ecg",
-                                     body="    patient = patient\n"))
+    reader = _open(
+        tmp_path, _source(tmp_path, 'import "std/formats/dicom.ecg"', "dicom_ecg", body="    patient = patient\n")
+    )
     refs, recs = _read_all(reader)
     for d in RECORDS[:4]:
         assert recs[d.name].fs == d.fs
@@ -177,7 +181,7 @@ def test_missing_limb_leads_are_an_error_when_the_format_does_not_derive_them(tm
     write_muse(RECORDS[0], out / "a.xml")
     extra = "format muse_raw extends ge_muse {\n    derive = false\n}\n"
     reader = _open(tmp_path, _source(tmp_path, 'import "std/formats/ge_muse.ecg"', "muse_raw", extra))
-    from ecgspec.render import RecordError
+    from ecgspec.records import RecordError
 
     ref = next(reader.refs())
     with pytest.raises(RecordError, match=r"a\.xml: has no lead III, aVR, aVL, aVF"):

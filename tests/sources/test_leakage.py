@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.helpers import check_text
 
-HEAD = '''import "std/layouts.ecg"
+HEAD = """import "std/layouts.ecg"
 import "std/papers.ecg"
 source ptbxl from ptbxl {
     root = "db"
@@ -43,12 +43,14 @@ source cinc_js from cinc {
 source cinc_all from cinc {
     root = "cinc"
 }
-'''
+"""
 
 
 def _spec(corpus_from: str, suite_from: str) -> str:
-    return (HEAD + f"corpus c {{\n    {corpus_from}\n    distorted = 0%\n}}\n"
-            f'suite s version "1" {{\n    task t {{\n        {suite_from}\n    }}\n}}\n')
+    return (
+        HEAD + f"corpus c {{\n    {corpus_from}\n    distorted = 0%\n}}\n"
+        f'suite s version "1" {{\n    task t {{\n        {suite_from}\n    }}\n}}\n'
+    )
 
 
 def _leaks(tmp_path: Path, corpus_from: str, suite_from: str) -> list[str]:
@@ -100,20 +102,25 @@ def test_ecgqa_questions_are_ptbxl_records_for_leakage(tmp_path: Path):
     text = _spec("from qa split tr", "from ptbxl split val").replace("corpus c", extra + "corpus c")
     p = check_text(tmp_path, text)
     assert [d.message for d in p.diagnostics if d.code == "leakage"]  # fold 9 on both sides
-    ok = check_text(tmp_path, _spec("from qa split te", "from ptbxl split train").replace("corpus c", extra + "corpus c"))
+    ok = check_text(
+        tmp_path, _spec("from qa split te", "from ptbxl split train").replace("corpus c", extra + "corpus c")
+    )
     assert [d for d in ok.diagnostics if d.code == "leakage"] == []
 
 
 def test_cinc_against_ptbxl_is_a_warning_that_can_be_silenced(tmp_path: Path):
     p = check_text(tmp_path, _spec("from hosp split train", "from ptbxl split test"))
     assert [d.code for d in p.diagnostics if d.code.startswith("leakage")] == ["leakage-possible"] and p.ok
-    quiet = check_text(tmp_path, _spec("from hosp split train  # ecgspec: ignore[leakage-possible]",
-                                       "from ptbxl split test"))
+    quiet = check_text(
+        tmp_path, _spec("from hosp split train  # ecgspec: ignore[leakage-possible]", "from ptbxl split test")
+    )
     assert [d for d in quiet.diagnostics if d.code == "leakage-possible"] == []
 
 
 def test_a_split_that_gives_one_fold_to_two_parts_is_an_error(tmp_path: Path):
-    p = check_text(tmp_path, 'source s from ptbxl {\n  root = "r"\n  split by strat_fold { train = 1..9; test = 9..10 }\n}\n')
+    p = check_text(
+        tmp_path, 'source s from ptbxl {\n  root = "r"\n  split by strat_fold { train = 1..9; test = 9..10 }\n}\n'
+    )
     assert any("fold 9 is in both 'train' and 'test'" in d.message for d in p.diagnostics)
 
 

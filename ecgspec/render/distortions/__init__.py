@@ -12,11 +12,22 @@ random fields, gains, displacements), geometry / paper / sensor (the step famili
 
 from ...ir import STEPS as _STEPS
 from .apply import Result, apply_raster, map_points
-from .plan import Applied, Plan, draw_params, plan
+from .draw import Applied, Plan, draw_params, plan
 from .registry import RASTER, Canvas, raster
 
 # Steps the renderer applies while it draws (planned here, applied there).
 SCENE_OPS: frozenset[str] = frozenset(k for k, s in _STEPS.items() if s.stage == "scene")
 
-__all__ = ["RASTER", "SCENE_OPS", "Applied", "Canvas", "Plan", "Result", "apply_raster", "draw_params",
-           "map_points", "plan", "raster"]
+__all__ = [
+    "RASTER",
+    "SCENE_OPS",
+    "Applied",
+    "Canvas",
+    "Plan",
+    "Result",
+    "apply_raster",
+    "draw_params",
+    "map_points",
+    "plan",
+    "raster",
+]

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import geometry, paper, sensor  # noqa: F401  (each module registers its steps)
-from .plan import Applied
+from .draw import Applied
 from .registry import RASTER, Canvas, as_rgb
 
 
@@ -22,8 +22,9 @@ class Result:
     max_warp_px: float  # bound on the non-linear displacement (wrinkles, creases), final px
 
 
-def apply_raster(img: np.ndarray, steps: Sequence[Applied], *, px_per_mm: float,
-                 background: tuple[int, int, int]) -> Result:
+def apply_raster(
+    img: np.ndarray, steps: Sequence[Applied], *, px_per_mm: float, background: tuple[int, int, int]
+) -> Result:
     """Apply `steps` (a plan's raster steps, in order) to `img`, a clean (H, W, 3) uint8 RGB page
     with `px_per_mm` pixels per millimetre on paper of colour `background`.
 
@@ -36,9 +37,9 @@ def apply_raster(img: np.ndarray, steps: Sequence[Applied], *, px_per_mm: float,
     of processes or of OpenCV threads (each step's randomness comes from its own seed)."""
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {img.dtype} {img.shape}")
-    canvas = Canvas(img=np.ascontiguousarray(img), px_per_mm=float(px_per_mm),
-                    background=as_rgb(background),
-                    transform=np.eye(3))
+    canvas = Canvas(
+        img=np.ascontiguousarray(img), px_per_mm=float(px_per_mm), background=as_rgb(background), transform=np.eye(3)
+    )
     records: list[dict[str, Any]] = []
     for step in steps:
         if step.stage != "raster":

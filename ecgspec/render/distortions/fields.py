@@ -44,7 +44,7 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: float)
     margin = math.ceil(3 * sigma)  # blurred away, so that the edges are not special
     gh, gw = max(2, math.ceil(h * scale)), max(2, math.ceil(w * scale))
     white = rng.standard_normal((gh + 2 * margin, gw + 2 * margin)).astype(np.float32)
-    grid: np.ndarray = cv2.GaussianBlur(white, (0, 0), sigma)[margin:margin + gh, margin:margin + gw]
+    grid: np.ndarray = cv2.GaussianBlur(white, (0, 0), sigma)[margin : margin + gh, margin : margin + gw]
     field = grid if (gh, gw) == (h, w) else cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
     field -= field.mean()
     std = float(field.std())

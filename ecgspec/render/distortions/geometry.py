@@ -88,8 +88,14 @@ def rotate(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) 
     cx, cy = canvas.width / 2, canvas.height / 2
     matrix = rotation(angle, cx, cy)
     fill = _fill(canvas, params)
-    canvas.img = cv2.warpAffine(canvas.img, _to_cv(matrix)[:2], (canvas.width, canvas.height),
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    canvas.img = cv2.warpAffine(
+        canvas.img,
+        _to_cv(matrix)[:2],
+        (canvas.width, canvas.height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
     canvas.compose(matrix, 1.0)
     return {"angle": angle, "centre": [cx, cy], "fill": rgb_hex(fill)}
 
@@ -107,11 +113,16 @@ def perspective(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Genera
     dst = src + inward * offsets
     matrix = homography(src, dst)
     fill = _fill(canvas, params)
-    canvas.img = cv2.warpPerspective(canvas.img, _to_cv(matrix), (w, h), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    canvas.img = cv2.warpPerspective(
+        canvas.img, _to_cv(matrix), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
+    )
     canvas.compose(matrix, lipschitz(matrix, w, h))
-    return {"strength": strength, "offsets": offsets.round(3).tolist(), "corners": dst.round(3).tolist(),
-            "fill": rgb_hex(fill)}
+    return {
+        "strength": strength,
+        "offsets": offsets.round(3).tolist(),
+        "corners": dst.round(3).tolist(),
+        "fill": rgb_hex(fill),
+    }
 
 
 @raster("crop")
@@ -121,7 +132,7 @@ def crop(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) ->
     w, h = canvas.width, canvas.height
     left, top, right, bottom = (round(u * amount * n) for u, n in zip(rng.random(4), (w, h, w, h), strict=True))
     box = [left, top, w - right, h - bottom]
-    canvas.img = np.ascontiguousarray(canvas.img[top:h - bottom, left:w - right])
+    canvas.img = np.ascontiguousarray(canvas.img[top : h - bottom, left : w - right])
     canvas.compose(translation(-left, -top), 1.0)
     return {"amount": amount, "box": box, "size": [canvas.width, canvas.height]}
 
@@ -136,12 +147,19 @@ def shift(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -
     if x.is_integer() and y.is_integer() and abs(x) < w and abs(y) < h:
         # A whole-pixel shift is a crop and a border: exact, and a fifth of a warp's time.
         ix, iy = int(x), int(y)
-        src = canvas.img[max(0, -iy):h - max(0, iy), max(0, -ix):w - max(0, ix)]
-        canvas.img = cv2.copyMakeBorder(src, max(0, iy), max(0, -iy), max(0, ix), max(0, -ix),
-                                        cv2.BORDER_CONSTANT, value=fill)
+        src = canvas.img[max(0, -iy) : h - max(0, iy), max(0, -ix) : w - max(0, ix)]
+        canvas.img = cv2.copyMakeBorder(
+            src, max(0, iy), max(0, -iy), max(0, ix), max(0, -ix), cv2.BORDER_CONSTANT, value=fill
+        )
     else:
-        canvas.img = cv2.warpAffine(canvas.img, translation(x, y)[:2], (w, h), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+        canvas.img = cv2.warpAffine(
+            canvas.img,
+            translation(x, y)[:2],
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=fill,
+        )
     canvas.compose(translation(x, y), 1.0)
     return {"x": x, "y": y, "fill": rgb_hex(fill)}
 

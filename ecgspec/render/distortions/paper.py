@@ -16,7 +16,13 @@ import cv2
 import numpy as np
 
 from .fields import (
-    apply_displacement, apply_gain, coarse_grid, coarse_shape, normal_field, smooth_noise, upsample,
+    apply_displacement,
+    apply_gain,
+    coarse_grid,
+    coarse_shape,
+    normal_field,
+    smooth_noise,
+    upsample,
 )
 from .registry import Canvas, as_rgb, clamp, hex_rgb, raster, rgb_hex
 
@@ -75,12 +81,24 @@ def wrinkle(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator)
     canvas.img = apply_displacement(canvas.img, dx, dy)
     apply_gain(canvas.img, gain.astype(np.float32))
     canvas.max_warp_px += amplitude
-    return {"strength": strength, "count": count, "max_displacement_px": round(amplitude, 4),
-            "light_angle": round(math.degrees(light), 3)}
+    return {
+        "strength": strength,
+        "count": count,
+        "max_displacement_px": round(amplitude, 4),
+        "light_angle": round(math.degrees(light), 3),
+    }
 
 
-def _profile_field(profile: np.ndarray, step: float, half: float, normal: tuple[float, float],
-                   offset: float, height: int, width: int, far: float) -> np.ndarray:
+def _profile_field(
+    profile: np.ndarray,
+    step: float,
+    half: float,
+    normal: tuple[float, float],
+    offset: float,
+    height: int,
+    width: int,
+    far: float,
+) -> np.ndarray:
     """A field constant along a line: value(x, y) = profile at signed distance d = nx·x + ny·y -
     offset, where profile[i] is the value at d = -half + i·step. One warpAffine of a 2-row
     table (a bilinear lookup), far cheaper than evaluating the profile per pixel."""
@@ -88,14 +106,20 @@ def _profile_field(profile: np.ndarray, step: float, half: float, normal: tuple[
     nx, ny = normal
     # Output pixel index (c, r) has its centre at (c + 0.5, r + 0.5); its table column is
     # (d + half) / step.
-    m = np.array([[nx / step, ny / step, ((nx + ny) * 0.5 - offset + half) / step],
-                  [0.0, 0.0, 0.5]], dtype=np.float64)
-    return cv2.warpAffine(table, m, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=far)
+    m = np.array([[nx / step, ny / step, ((nx + ny) * 0.5 - offset + half) / step], [0.0, 0.0, 0.5]], dtype=np.float64)
+    return cv2.warpAffine(
+        table,
+        m,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=far,
+    )
 
 
-def _band_box(normal: tuple[float, float], offset: float, half: float, width: int,
-              height: int) -> tuple[int, int, int, int]:
+def _band_box(
+    normal: tuple[float, float], offset: float, half: float, width: int, height: int
+) -> tuple[int, int, int, int]:
     """Pixel box (x0, y0, x1, y1) that holds every pixel of the page within `half` of the line
     nx·x + ny·y = offset: a strip across the page for a fold near an axis, more for a slanted one."""
     nx, ny = normal
@@ -121,9 +145,9 @@ def crease(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) 
     half = 12.0 * mm
     step = 0.25
     d = np.arange(-half, half + step, step) / mm  # mm
-    valley = np.exp(-(d / 0.3) ** 2)
-    highlight = np.exp(-((d - 0.7) / 0.35) ** 2)
-    side = np.sign(d) * np.exp(-np.abs(d) / 3.0) * (1 - np.exp(-(d / 0.5) ** 2))
+    valley = np.exp(-((d / 0.3) ** 2))
+    highlight = np.exp(-(((d - 0.7) / 0.35) ** 2))
+    side = np.sign(d) * np.exp(-np.abs(d) / 3.0) * (1 - np.exp(-((d / 0.5) ** 2)))
     shading = 1.0 - depth * (0.3 * valley - 0.06 * highlight + 0.07 * side)
     push_mm = CREASE_MAX_MM * depth
     push = push_mm * mm * (d / 1.5) * np.exp((1 - (d / 1.5) ** 2) / 2)  # peaks at ±push at d = ±1.5 mm
@@ -221,8 +245,9 @@ def texture(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator)
     return {"strength": strength}
 
 
-def _stain_alpha(rng: np.random.Generator, radius: float, px_per_mm: float,
-                 xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def _stain_alpha(
+    rng: np.random.Generator, radius: float, px_per_mm: float, xs: np.ndarray, ys: np.ndarray
+) -> np.ndarray:
     """Opacity of one stain (coffee or water) around (0, 0) at offsets xs (1, n) and ys (m, 1):
     an irregular outline (random harmonics of the radius), a translucent, mottled inside and
     the darker rim that a drying liquid leaves."""
@@ -238,8 +263,9 @@ def _stain_alpha(rng: np.random.Generator, radius: float, px_per_mm: float,
     inside = float(rng.uniform(0.15, 0.35))
     rim = float(rng.uniform(0.25, 0.55))
     alpha = inside + rim * np.exp(-(((1.0 - r) / rim_width) ** 2))
-    mottle = cv2.resize(rng.standard_normal((6, 6)).astype(np.float32), (xs.shape[1], ys.shape[0]),
-                        interpolation=cv2.INTER_CUBIC)
+    mottle = cv2.resize(
+        rng.standard_normal((6, 6)).astype(np.float32), (xs.shape[1], ys.shape[0]), interpolation=cv2.INTER_CUBIC
+    )
     alpha = alpha * (1.0 + 0.25 * mottle)
     edge = np.clip((1.0 - r) * radius / 1.5 + 0.5, 0.0, 1.0)  # a 1.5 px soft edge
     return (np.clip(alpha, 0.0, 0.9) * edge * float(rng.uniform(0.6, 1.0))).astype(np.float32)
@@ -296,8 +322,12 @@ def shadow(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) 
     tone = np.array([1.0, 0.98, 0.92], dtype=np.float32)  # blue is dimmed least
     gain = 1.0 - strength * mask[..., None].astype(np.float32) * tone[None, None, :]
     apply_gain(canvas.img, gain.astype(np.float32))
-    return {"strength": strength, "angle": round(math.degrees(angle), 3), "coverage": round(coverage, 4),
-            "softness": round(softness, 4)}
+    return {
+        "strength": strength,
+        "angle": round(math.degrees(angle), 3),
+        "coverage": round(coverage, 4),
+        "softness": round(softness, 4),
+    }
 
 
 @raster("lighting")

@@ -21,8 +21,7 @@ import numpy as np
 
 from ...ir import Format
 from ...leads import canonical_lead
-from ...render.errors import RecordError
-from ...render.record import Record
+from ...records import Record, RecordError
 from ..base import Entry, RecordRef, SourceReader
 from ..ptbxl import number
 
@@ -36,7 +35,7 @@ def lead_of(name: str, prefix: str | None) -> str | None:
     """A file's lead name → canonical ('MDC_ECG_LEAD_AVR' with its prefix, 'Lead I (Einthoven)')."""
     text = name.strip()
     if prefix and text.startswith(prefix):
-        text = text[len(prefix):]
+        text = text[len(prefix) :]
     return canonical_lead(_PAREN.sub("", text))
 
 
@@ -133,8 +132,13 @@ class FormatReader(SourceReader):
                 self.skip(key, path, f"cannot read: {exc.strerror or exc}")
                 continue
             patient = meta.get(self.decl.patient) if self.decl.patient else None
-            yield Entry(key=key, path=str(path), patient=str(patient) if patient is not None else None, meta=meta,
-                        fields={k: str(v) for k, v in meta.items()})
+            yield Entry(
+                key=key,
+                path=str(path),
+                patient=str(patient) if patient is not None else None,
+                meta=meta,
+                fields={k: str(v) for k, v in meta.items()},
+            )
 
     def load(self, ref: RecordRef) -> Record:
         path = Path(ref.path or "")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...leads import canonical_lead
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader
 
 
@@ -42,8 +42,12 @@ class CsvReader(FormatReader):
                         cols[c].append(float(row[j]))
                     except (ValueError, IndexError):
                         cell = row[j] if j < len(row) else ""
-                        raise RecordError(path, f"line {line}, column {names[c]}: '{cell[:20]}' is not a number") \
-                            from None
+                        raise RecordError(
+                            path, f"line {line}, column {names[c]}: '{cell[:20]}' is not a number"
+                        ) from None
         unit = fmt.scale if fmt.scale is not None else 1.0
-        return {n: np.asarray(c, dtype=np.float64) * unit for n, c in zip(names, cols, strict=True)}, \
-            float(fmt.fs or 0), {}
+        return (
+            {n: np.asarray(c, dtype=np.float64) * unit for n, c in zip(names, cols, strict=True)},
+            float(fmt.fs or 0),
+            {},
+        )

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader, lead_of, normalise_meta
 
 _UNITS = {"uv": 1e-3, "µv": 1e-3, "mv": 1.0, "v": 1e3}
@@ -32,9 +32,14 @@ class DicomReader(FormatReader):
         pydicom = _pydicom()
         self.check_size(path)
         try:
-            return pydicom.dcmread(str(path), stop_before_pixels=False, specific_tags=None if not header_only
-                                   else ["PatientID", "PatientAge", "PatientSex", "AcquisitionDateTime"])
-        except Exception as exc:  # noqa: BLE001 — pydicom raises many kinds for a broken file
+            return pydicom.dcmread(
+                str(path),
+                stop_before_pixels=False,
+                specific_tags=None
+                if not header_only
+                else ["PatientID", "PatientAge", "PatientSex", "AcquisitionDateTime"],
+            )
+        except Exception as exc:
             raise RecordError(path, f"not a readable DICOM file: {exc}") from None
 
     def metadata(self, path: Path) -> dict[str, Any]:
@@ -43,12 +48,14 @@ class DicomReader(FormatReader):
     @staticmethod
     def _meta(ds: Any) -> dict[str, Any]:
         age = str(getattr(ds, "PatientAge", "") or "")
-        return normalise_meta({
-            "patient": str(getattr(ds, "PatientID", "") or "") or None,
-            "age": age.rstrip("Y").lstrip("0") or None if age.endswith("Y") else None,
-            "sex": str(getattr(ds, "PatientSex", "") or "") or None,
-            "date": str(getattr(ds, "AcquisitionDateTime", "") or "") or None,
-        })
+        return normalise_meta(
+            {
+                "patient": str(getattr(ds, "PatientID", "") or "") or None,
+                "age": age.rstrip("Y").lstrip("0") or None if age.endswith("Y") else None,
+                "sex": str(getattr(ds, "PatientSex", "") or "") or None,
+                "date": str(getattr(ds, "AcquisitionDateTime", "") or "") or None,
+            }
+        )
 
     def signals(self, path: Path) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
         ds = self._ds(path, header_only=False)

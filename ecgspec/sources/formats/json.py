@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader, decode, lead_of, normalise_meta
 
 

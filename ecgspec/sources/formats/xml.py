@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 import numpy as np
 
-from ...render.errors import RecordError
+from ...records import RecordError
 from .common import FormatReader, decode, lead_of, normalise_meta
 
 
@@ -26,11 +26,16 @@ def parse(path: Path, keep_namespaces: bool) -> Element:
     try:
         root = DET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
     except DefusedXmlException as exc:
-        raise RecordError(path, f"refused: the XML declares entities or external references ({exc}); an export "
-                          "never needs them, and they are how XML bombs work") from None
+        raise RecordError(
+            path,
+            f"refused: the XML declares entities or external references ({exc}); an export "
+            "never needs them, and they are how XML bombs work",
+        ) from None
     except ParseError as exc:
         line, col = getattr(exc, "position", (0, 0))
-        raise RecordError(path, f"malformed XML at line {line}, column {col + 1}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        raise RecordError(
+            path, f"malformed XML at line {line}, column {col + 1}: {exc.msg if hasattr(exc, 'msg') else exc}"
+        ) from None
     if not keep_namespaces:
         for el in root.iter():
             if isinstance(el.tag, str) and el.tag.startswith("{"):
@@ -46,7 +51,7 @@ def select(node: Element, path: str, ns: dict[str, str]) -> list[str | Element]:
     elems = elems.rstrip("/") or "."
     found = node.findall(elems, ns or None)
     if attr:
-        return [e.get(attr) for e in found if e.get(attr) is not None]
+        return [v for e in found if (v := e.get(attr)) is not None]
     return list(found)
 
 
@@ -88,7 +93,9 @@ class XmlReader(FormatReader):
             except ValueError:
                 interval = 0.0
             if not interval > 0:
-                raise RecordError(path, f"the sampling interval at {fmt.interval_path} is '{raw}', not a positive number")
+                raise RecordError(
+                    path, f"the sampling interval at {fmt.interval_path} is '{raw}', not a positive number"
+                )
             fs = 1.0 / interval
         signals: dict[str, np.ndarray] = {}
         elements = [e for e in select(doc, fmt.leads or "", ns) if not isinstance(e, str)]

@@ -33,10 +33,13 @@ def manifest_items(path: Path) -> Iterator[dict[str, Any]]:
 
 def _features() -> dict[str, Any]:
     text = {"dtype": "string", "_type": "Value"}
-    return {"id": text, "image": {"_type": "Image"},
-            "conversations": [{"from": text, "value": text}],
-            **{k: text for k in ("source", "record", "split", "layout", "paper", "distort")},
-            "synthetic": {"dtype": "bool", "_type": "Value"}}
+    return {
+        "id": text,
+        "image": {"_type": "Image"},
+        "conversations": [{"from": text, "value": text}],
+        **{k: text for k in ("source", "record", "split", "layout", "paper", "distort")},
+        "synthetic": {"dtype": "bool", "_type": "Value"},
+    }
 
 
 def export_parquet(build: Path, corpus: str, out: Path, *, embed: bool = True) -> int:
@@ -44,16 +47,20 @@ def export_parquet(build: Path, corpus: str, out: Path, *, embed: bool = True) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..build.store import ItemStore
+    from .store import ItemStore
 
     manifest = build / "manifests" / f"{corpus}.json"
     store = ItemStore(build, corpus)
     schema = pa.schema(
-        [("id", pa.string()), ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-         ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
-         *((k, pa.string()) for k in ("source", "record", "split", "layout", "paper", "distort")),
-         ("synthetic", pa.bool_())],
-        metadata={"huggingface": json.dumps({"info": {"features": _features()}})})
+        [
+            ("id", pa.string()),
+            ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+            ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
+            *((k, pa.string()) for k in ("source", "record", "split", "layout", "paper", "distort")),
+            ("synthetic", pa.bool_()),
+        ],
+        metadata={"huggingface": json.dumps({"info": {"features": _features()}})},
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     rows: list[dict[str, Any]] = []
@@ -66,15 +73,23 @@ def export_parquet(build: Path, corpus: str, out: Path, *, embed: bool = True) -
             except (OSError, ValueError):
                 meta = {}
             render = meta.get("render") or {}
-            rows.append({
-                "id": item["id"],
-                "image": {"bytes": image_path.read_bytes() if embed else None,
-                          "path": item["image"] if embed else str(image_path)},
-                "conversations": item["conversations"],
-                "source": meta.get("source"), "record": meta.get("record"), "split": meta.get("split"),
-                "layout": render.get("layout"), "paper": render.get("paper"), "distort": render.get("distort"),
-                "synthetic": bool(meta.get("synthetic") or item.get("synthetic")),
-            })
+            rows.append(
+                {
+                    "id": item["id"],
+                    "image": {
+                        "bytes": image_path.read_bytes() if embed else None,
+                        "path": item["image"] if embed else str(image_path),
+                    },
+                    "conversations": item["conversations"],
+                    "source": meta.get("source"),
+                    "record": meta.get("record"),
+                    "split": meta.get("split"),
+                    "layout": render.get("layout"),
+                    "paper": render.get("paper"),
+                    "distort": render.get("distort"),
+                    "synthetic": bool(meta.get("synthetic") or item.get("synthetic")),
+                }
+            )
             if len(rows) >= ROW_GROUP:
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
                 n += len(rows)

@@ -50,7 +50,7 @@ def detect_r_peaks(signals: np.ndarray, fs: float) -> np.ndarray:
     x = _moving_average(x, max(1, int(round(0.025 * fw))))
     lag = max(1, int(round(0.008 * fw)))
     d = np.zeros_like(x)
-    d[:, lag:-lag] = x[:, 2 * lag:] - x[:, : -2 * lag]
+    d[:, lag:-lag] = x[:, 2 * lag :] - x[:, : -2 * lag]
     # Each lead normalised by its typical large slope, so leads weigh alike; then summed.
     scale = np.percentile(np.abs(d), 99, axis=1, keepdims=True)
     scale[scale <= 1e-9] = np.inf  # a flat lead contributes nothing

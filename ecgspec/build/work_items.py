@@ -13,9 +13,23 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ..ir import Corpus
+from ..ir import From
+
+
+class Selection(Protocol):
+    """What a walk reads of a corpus: a `Corpus`, or a suite task (`suite_plan.TaskSelection`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def sources(self) -> tuple[From, ...]: ...
+    @property
+    def limit(self) -> int | None: ...
+    @property
+    def variants(self) -> int: ...
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -76,13 +90,13 @@ class SourcePlan:
     keep: set[str] | None  # None: every record of the split
 
 
-def effective_limit(corpus: Any, limit: int | None) -> int | None:
+def effective_limit(corpus: Selection, limit: int | None) -> int | None:
     """The item cap of a corpus: its own `limit` or the command line's, whichever is smaller."""
     caps = [x for x in (corpus.limit, limit) if x is not None]
     return min(caps) if caps else None
 
 
-def plan_sources(corpus: Corpus, corpus_hash: str, readers: dict[str, Any], limit: int | None) -> list[SourcePlan]:
+def plan_sources(corpus: Selection, corpus_hash: str, readers: dict[str, Any], limit: int | None) -> list[SourcePlan]:
     """Which records each `from` step contributes (keys only)."""
     cap = effective_limit(corpus, limit)
     keys: list[list[str]] = []
@@ -105,8 +119,9 @@ def plan_sources(corpus: Corpus, corpus_hash: str, readers: dict[str, Any], limi
     return plans
 
 
-def walk(corpus: Corpus, plans: list[SourcePlan], readers: dict[str, Any], limit: int | None
-         ) -> Iterator[tuple[WorkItem, Any]]:
+def walk(
+    corpus: Selection, plans: list[SourcePlan], readers: dict[str, Any], limit: int | None
+) -> Iterator[tuple[WorkItem, Any]]:
     """The work items in plan order, each with its record's index entry (streamed)."""
     cap = effective_limit(corpus, limit)
     seen: set[tuple[str, str]] = set()

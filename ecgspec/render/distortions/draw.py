@@ -87,8 +87,17 @@ class Plan:
         (what a step derived: a rotation's centre, a crop's box) are ignored by the appliers."""
         from ...ir import STEPS
 
-        return cls(tuple(Applied(op=d["op"], stage=STEPS[d["op"]].stage, params=dict(d["params"]),  # type: ignore[arg-type]
-                                 seed=int(d["seed"])) for d in records))
+        return cls(
+            tuple(
+                Applied(
+                    op=d["op"],
+                    stage=STEPS[d["op"]].stage,  # type: ignore[arg-type]
+                    params=dict(d["params"]),
+                    seed=int(d["seed"]),
+                )
+                for d in records
+            )
+        )
 
 
 def _is_whole_number(step_cls: type[Step], name: str) -> bool:
@@ -148,5 +157,13 @@ def plan(pipeline: Distort, rng: np.random.Generator) -> Plan:
         chosen = _pick(step.steps, sub) if isinstance(step, OneOfStep) else step
         if chosen is None:
             continue
-        applied.append(Applied(op=chosen.keyword, stage=chosen.stage, params=draw_params(chosen, sub), seed=seed))
+        # A group picks one of its simple steps, whose stage is scene or raster.
+        applied.append(
+            Applied(
+                op=chosen.keyword,
+                stage=chosen.stage,  # type: ignore[arg-type]
+                params=draw_params(chosen, sub),
+                seed=seed,
+            )
+        )
     return Plan(tuple(applied))

@@ -1,17 +1,12 @@
-"""Records: an ECG as the renderer sees it, read from WFDB files.
+"""Reading WFDB records (PhysioNet's header + signal files) into a `Record` in mV.
 
-A `Record` holds each lead in millivolts under its canonical name (ecgspec.leads), so every later
-stage can trust two things: `signals["aVR"]` is aVR whatever the file called it, and 1.0 is 1 mV
-whatever the file's units and ADC gain were. Everything else a header might print (age, sex,
-diagnosis codes, the recording date) goes into `meta`.
+Header comments (`# Age: 56`) become `meta`; units and ADC gains are undone so that 1.0 is 1 mV.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +14,23 @@ import numpy as np
 
 from ..leads import STANDARD_12, canonical_lead
 from .errors import RecordError
+from .record import Record, fill_nan
 
 # Scale from a WFDB unit string to mV. WFDB writes what the digitiser wrote: `mV`, `mv` (the
 # CinC 2021 MAT files), `uV`, `µV`… An empty unit is WFDB's default, millivolts.
 _TO_MV: dict[str, float] = {
-    "": 1.0, "mv": 1.0, "millivolt": 1.0, "millivolts": 1.0,
-    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
-    "v": 1e3, "volt": 1e3, "volts": 1e3,
+    "": 1.0,
+    "mv": 1.0,
+    "millivolt": 1.0,
+    "millivolts": 1.0,
+    "uv": 1e-3,
+    "µv": 1e-3,
+    "μv": 1e-3,
+    "microvolt": 1e-3,
+    "microvolts": 1e-3,
+    "v": 1e3,
+    "volt": 1e3,
+    "volts": 1e3,
     "nv": 1e-6,
 }
 
@@ -34,62 +39,11 @@ _META_KEYS = {"ecg_date": "date", "recording_date": "date", "gender": "sex"}
 _COMMENT = re.compile(r"^\s*([A-Za-z][\w ()/.\-]*?)\s*:\s*(.*?)\s*$")
 
 
-@dataclass
-class Record:
-    """One ECG recording: leads in mV at one sampling rate, plus what its header says.
-
-    `signals` maps canonical lead names (ecgspec.leads) to 1-D arrays in mV, all of the same
-    length. `meta` holds header facts (`age`, `sex`, `date`, `dx`…) and reading notes
-    (`nan_samples`: per lead, how many missing samples were filled in).
-    """
-
-    id: str
-    fs: float
-    signals: dict[str, np.ndarray]
-    meta: dict[str, Any] = field(default_factory=dict)
-    source: str = ""
-
-    @property
-    def n_samples(self) -> int:
-        return len(next(iter(self.signals.values()))) if self.signals else 0
-
-    @property
-    def duration(self) -> float:
-        """Length in seconds (samples / fs)."""
-        return self.n_samples / self.fs if self.fs else 0.0
-
-    @property
-    def leads(self) -> tuple[str, ...]:
-        return tuple(self.signals)
-
-    @cached_property
-    def rhythm(self) -> Any:
-        """R peaks and heart rate measured on the signal (ecgspec.render.measure), computed once."""
-        from .measure import measure_rhythm
-
-        return measure_rhythm(self)
-
-
 def _unit_scale(path: Path, lead: str, unit: str) -> float:
     key = unit.strip().lower().replace(" ", "")
     if key not in _TO_MV:
         raise RecordError(path, f"lead {lead} is in '{unit}', which is not a voltage (mV, uV or V expected)")
     return _TO_MV[key]
-
-
-def _fill_nan(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Missing samples (NaN, WFDB's marker for an invalid ADC value) filled by linear
-    interpolation; ends take the nearest valid value and an all-missing lead becomes 0 mV."""
-    bad = ~np.isfinite(x)
-    n = int(bad.sum())
-    if n == 0:
-        return x, 0
-    if n == len(x):
-        return np.zeros_like(x), n
-    idx = np.arange(len(x))
-    x = x.copy()
-    x[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    return x, n
 
 
 def _number(text: str) -> int | float | str | None:
@@ -170,7 +124,7 @@ def read_wfdb(path: str | Path, leads: list[str] | tuple[str, ...] | None = None
         raise
     except FileNotFoundError as exc:
         raise RecordError(exc.filename or path, "file not found (the header names it)") from None
-    except Exception as exc:  # noqa: BLE001 — wfdb raises many kinds for a broken file
+    except Exception as exc:
         msg = str(exc).strip() or type(exc).__name__
         if any(k in msg for k in ("reshape", "buffer", "not loaded correctly", "size")):
             msg = f"the signal file is truncated or does not match its header ({msg})"
@@ -192,7 +146,7 @@ def read_wfdb(path: str | Path, leads: list[str] | tuple[str, ...] | None = None
     for j, name in enumerate(keep):
         unit = (rec.units or [""] * len(keep))[j] or ""
         x = np.ascontiguousarray(sig[:, j], dtype=np.float64) * _unit_scale(path, name, unit)
-        x, n_nan = _fill_nan(x)
+        x, n_nan = fill_nan(x)
         if n_nan:
             nan_counts[name] = n_nan
         signals[name] = x

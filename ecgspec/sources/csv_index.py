@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..leads import canonical_lead
-from ..render.errors import RecordError
-from ..render.record import Record, read_wfdb
+from ..records import Record, RecordError, read_wfdb
 from .base import Entry, RecordRef, SourceReader
 from .paths import inner_path
 from .ptbxl import number
@@ -75,14 +74,20 @@ class TableReader(SourceReader):
         for field_ in ("key", "file", "patient", "codes", "report"):
             col = getattr(self.decl, field_)
             if col is not None and self.table.column(col) is None:
-                raise self.error(field_, f"source '{self.name}': {self.table.path} has no column '{col}'",
-                                 f"its columns are {', '.join(self.table.header)}")
+                raise self.error(
+                    field_,
+                    f"source '{self.name}': {self.table.path} has no column '{col}'",
+                    f"its columns are {', '.join(self.table.header)}",
+                )
         self.key_col = self.table.column(self.decl.key) if self.decl.key else self.table.column(self.decl.file)
 
     def entries(self) -> Iterator[Entry]:
         file_col = self.table.column(self.decl.file)
-        used = {self.key_col, file_col, *(self.table.column(c) for c in (self.decl.patient, self.decl.codes,
-                                                                      self.decl.report) if c)}
+        used = {
+            self.key_col,
+            file_col,
+            *(self.table.column(c) for c in (self.decl.patient, self.decl.codes, self.decl.report) if c),
+        }
         for key, row in in_key_order(self.table, lambda r: r.get(self.key_col), self.skipped):
             where = f"{self.table.path}:{row.line}"
             if not key:
@@ -101,14 +106,23 @@ class TableReader(SourceReader):
                     n = number(v)
                     meta[col] = n if n is not None else v.strip()
             patient = row.get(self.decl.patient) or None if self.decl.patient else None
-            yield Entry(key=key, path=str(path), patient=patient, codes=codes,
-                        report=row.get(self.decl.report) or None if self.decl.report else None,
-                        meta=meta, fields=row.cells)
+            yield Entry(
+                key=key,
+                path=str(path),
+                patient=patient,
+                codes=codes,
+                report=row.get(self.decl.report) or None if self.decl.report else None,
+                meta=meta,
+                fields=row.cells,
+            )
 
     def load(self, ref: RecordRef) -> Record:
         path = Path(ref.path or "")
-        if path.suffix in ("", ".hea", ".dat", ".mat") or path.with_suffix(".hea").is_file() and \
-                path.suffix not in (".npy", ".csv", ".tsv"):
+        if (
+            path.suffix in ("", ".hea", ".dat", ".mat")
+            or path.with_suffix(".hea").is_file()
+            and path.suffix not in (".npy", ".csv", ".tsv")
+        ):
             return read_wfdb(path, leads=self.leads)
         if self.decl.sample_rate is None:
             raise RecordError(path, "a .npy or .csv record needs the source's `sample_rate`")

@@ -1,0 +1,76 @@
+"""Checks across declarations: defaults that name a declaration, splits that a source declares."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import Diagnostics, Pos, did_you_mean
+from ..ir import Corpus, From, Source, Suite
+from ..ir.base import Decl, RefTo
+from ..resolve import Scope
+from .context import ByIdentity
+from .schema import field_markers, is_union, marker, unwrap
+
+Key = tuple[str, str]
+
+
+def check_default_references(
+    scope: Scope,
+    diags: Diagnostics,
+    cls: type[BaseModel],
+    values: dict[str, Any],
+    what: str,
+    deps: set[Key],
+    where: Pos,
+) -> None:
+    """A default that names a declaration (`layout = "4x3"`) must exist, and counts as a use."""
+    for fname, info in cls.model_fields.items():
+        if fname in values or info.is_required() or not isinstance(info.default, str):
+            continue
+        tp, markers = field_markers(info)
+        members = typing.get_args(tp) if is_union(tp) else (tp,)
+        ref = marker(markers, RefTo) or next(
+            (r for m in members if (r := marker(unwrap(m)[1], RefTo)) is not None), None
+        )
+        if ref is None:
+            continue
+        found = next((k for k in ref.kinds if (k, info.default) in scope.decls), None)
+        if found is not None:
+            deps.add((found, info.default))
+            continue
+        kinds = " or ".join(ref.kinds)
+        diags.error(
+            where,
+            f"{what} uses the default {kinds} '{info.default}', which is not declared",
+            f"import a file that declares it (the shipped ones are in specs/), or set `{fname} = …`",
+            code="unknown-default",
+        )
+
+
+def check_splits(
+    scope: Scope, diags: Diagnostics, decls: dict[Key, Decl], positions: ByIdentity[dict[str, Pos]]
+) -> None:
+    """A corpus or suite may only name splits that its source declares."""
+    for decl in list(decls.values()):
+        froms: list[From] = []
+        if isinstance(decl, Corpus):
+            froms = list(decl.sources)
+        elif isinstance(decl, Suite):
+            froms = [f for t in decl.tasks for f in t.sources]
+        for f in froms:
+            source = decls.get(("source", f.source))
+            if f.split is None or not isinstance(source, Source):
+                continue
+            names = [name for sp in source.split for name in sp.parts]
+            if f.split in names:
+                continue
+            pos = (positions.get(f) or {}).get("split") or scope.decls[(decl.kind, decl.name)].name.pos
+            hint = did_you_mean(f.split, names) or (
+                f"its splits are {', '.join(names)}"
+                if names
+                else f"declare one in source '{f.source}': `split by strat_fold {{ train = 1..8; test = 9..10 }}`"
+            )
+            diags.error(pos, f"source '{f.source}' has no split '{f.split}'", hint, code="unknown-split")
