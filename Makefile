@@ -18,7 +18,6 @@ demo: setup
 	bash scripts/demo.sh $(BIN) $(OUT)
 
 # Lint (ruff: rules and formatting) and types (mypy); the configuration is in pyproject.toml.
-# TODO(merge): runtime/ is excluded there while it is rewritten on main.
 LINTED := ecgspec runtime tests bench scripts docs/gallery
 lint: setup
 	$(BIN)/ruff check $(LINTED)

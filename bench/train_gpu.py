@@ -57,13 +57,35 @@ def peak_tflops(name: str) -> float | None:
 def llava_7b_config(layers: int = 32) -> Any:
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
 
-    vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-                              image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu")
-    text = LlamaConfig(vocab_size=32064, hidden_size=4096, intermediate_size=11008, num_hidden_layers=layers,
-                       num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096,
-                       rms_norm_eps=1e-5, tie_word_embeddings=False)
-    return LlavaConfig(vision_config=vision, text_config=text, image_token_index=32000, image_seq_length=576,
-                       vision_feature_select_strategy="default", vision_feature_layer=-2)
+    vision = CLIPVisionConfig(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        image_size=336,
+        patch_size=14,
+        projection_dim=768,
+        hidden_act="quick_gelu",
+    )
+    text = LlamaConfig(
+        vocab_size=32064,
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=layers,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=False,
+    )
+    return LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=32000,
+        image_seq_length=576,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+    )
 
 
 @dataclass(frozen=True)
@@ -164,14 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         opt = torch.optim.SGD(trainable, lr=2e-5)
     flops = step_flops(config, params, batch=args.batch, seq_len=args.seq_len, image_tokens=IMAGE_TOKENS_336)
-    print(f"train_gpu: {name}; LLaVA with a {params['llm'] / 1e9:.2f} B-parameter LLM ({args.layers} layers), "
-          f"vision {params['vision'] / 1e6:.0f} M frozen, projector {params['projector'] / 1e6:.1f} M; "
-          f"batch {args.batch} × {args.seq_len} tokens; {args.optimizer}; "
-          f"checkpointing {'off' if args.no_checkpointing else 'on'}")
+    print(
+        f"train_gpu: {name}; LLaVA with a {params['llm'] / 1e9:.2f} B-parameter LLM ({args.layers} layers), "
+        f"vision {params['vision'] / 1e6:.0f} M frozen, projector {params['projector'] / 1e6:.1f} M; "
+        f"batch {args.batch} × {args.seq_len} tokens; {args.optimizer}; "
+        f"checkpointing {'off' if args.no_checkpointing else 'on'}"
+    )
 
     def step() -> float:
-        batch = synthetic_batch(config, batch=args.batch, seq_len=args.seq_len, image_tokens=IMAGE_TOKENS_336,
-                                device="cuda")
+        batch = synthetic_batch(
+            config, batch=args.batch, seq_len=args.seq_len, image_tokens=IMAGE_TOKENS_336, device="cuda"
+        )
         loss = model(**batch).loss
         loss.backward()
         opt.step()
@@ -190,12 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     tokens_per_s = args.batch * args.seq_len / seconds
     six_n = 6.0 * params["llm_matmul"] * args.batch * args.seq_len / seconds
     model_flops = flops.total / seconds
-    print(f"train_gpu: {seconds * 1000:.0f} ms/step, {tokens_per_s:,.0f} tokens/s, "
-          f"peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    print(
+        f"train_gpu: {seconds * 1000:.0f} ms/step, {tokens_per_s:,.0f} tokens/s, "
+        f"peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+    )
     print(f"train_gpu: model FLOPs {model_flops / 1e12:.1f} TFLOP/s (6N: {six_n / 1e12:.1f} TFLOP/s)")
     if peak:
-        print(f"train_gpu: MFU {100 * model_flops / (peak * 1e12):.1f}% (6N only: {100 * six_n / (peak * 1e12):.1f}%) "
-              f"of an assumed {peak:.0f} TFLOP/s dense bf16 peak for {name}")
+        print(
+            f"train_gpu: MFU {100 * model_flops / (peak * 1e12):.1f}% (6N only: {100 * six_n / (peak * 1e12):.1f}%) "
+            f"of an assumed {peak:.0f} TFLOP/s dense bf16 peak for {name}"
+        )
     else:
         print(f"train_gpu: no peak figure known for {name}; pass --peak-tflops to get MFU")
     return 0

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,8 +71,10 @@ def synth_manifest(folder: Path, n: int, images: int = 2000) -> Path:
             turns = []
             for t in range(1 + i % 4):
                 q = QUESTIONS[(i + t) % len(QUESTIONS)]
-                turns += [{"from": "human", "value": ("<image>\n" if t == 0 else "") + q},
-                          {"from": "gpt", "value": ANSWERS[(i * 7 + t) % len(ANSWERS)]}]
+                turns += [
+                    {"from": "human", "value": ("<image>\n" if t == 0 else "") + q},
+                    {"from": "gpt", "value": ANSWERS[(i * 7 + t) % len(ANSWERS)]},
+                ]
             item = {"id": f"s{i}", "image": f"p{i % images}.png", "conversations": turns}
             f.write(("," if i else "") + "\n" + json.dumps(item))
             ids.append(item["id"])
@@ -80,8 +83,15 @@ def synth_manifest(folder: Path, n: int, images: int = 2000) -> Path:
         f.write("\n]\n")
     from runtime.train.lengths import file_sha256
 
-    side = {"schema": "ecgspec.lengths/1", "manifest": manifest.name, "manifest_sha256": file_sha256(manifest),
-            "estimate": "llava modality_lengths", "ids": ids, "modality_lengths": lengths, "image_sizes": shapes}
+    side = {
+        "schema": "ecgspec.lengths/1",
+        "manifest": manifest.name,
+        "manifest_sha256": file_sha256(manifest),
+        "estimate": "llava modality_lengths",
+        "ids": ids,
+        "modality_lengths": lengths,
+        "image_sizes": shapes,
+    }
     manifest.with_name("synthetic.lengths.json").write_text(json.dumps(side, separators=(",", ":")))
     return manifest
 
@@ -106,6 +116,30 @@ def median_time(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def measure(folder: Path, n: int, encoder: Any, repeat: int) -> tuple[float, float, float]:
+    """Median seconds to load an n-item manifest, to plan its lengths afresh, and to read them from the cache."""
+    from runtime.data.manifest import load_manifests
+    from runtime.train.lengths import plan_lengths
+
+    manifest = synth_manifest(folder, n)
+    t_load, loaded = median_time(lambda: load_manifests([manifest]), repeat)
+    items = loaded.items  # type: ignore[attr-defined]
+    assert len(items) == n, loaded.summary()  # type: ignore[attr-defined]
+    cache = folder / "cache"
+
+    def plan() -> object:
+        return plan_lengths(items, encoder, manifests=[manifest], cache_dir=cache, say=lambda m: None)
+
+    def fresh() -> object:
+        for f in cache.glob("*.npz"):
+            f.unlink()
+        return plan()
+
+    t_plan, _ = median_time(fresh, repeat)
+    t_cached, _ = median_time(plan, repeat)
+    return t_load, t_plan, t_cached
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, nargs="+", default=[10_000, 1_000_000])
@@ -118,37 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.chat import get_format
     from runtime.data.manifest import load_manifests
     from runtime.train.encode import ItemEncoder
-    from runtime.train.lengths import plan_lengths
 
     encoder = ItemEncoder(processor(args.next), get_format(args.format), 4096)
     kind = "LLaVA-NeXT" if args.next else "LLaVA-1.5"
     print(f"{kind} processor, real LLaMA-2 tokenizer, format {args.format}, {os.cpu_count()} CPUs")
-    print(f"{'items':>10} {'load':>9} {'plan':>9} {'cached':>9} {'load µs/it':>11} {'plan µs/it':>11} "
-          f"{'cache µs/it':>12} {'start-up 1.2M (first / later)':>30}")
+    print(
+        f"{'items':>10} {'load':>9} {'plan':>9} {'cached':>9} {'load µs/it':>11} {'plan µs/it':>11} "
+        f"{'cache µs/it':>12} {'start-up 1.2M (first / later)':>30}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.items:
-            folder = Path(tmp) / f"n{n}"
-            manifest = synth_manifest(folder, n)
-            repeat = args.repeat if n <= 100_000 else 1
-            t_load, loaded = median_time(lambda: load_manifests([manifest]), repeat)
-            items = loaded.items  # type: ignore[attr-defined]
-            assert len(items) == n, loaded.summary()  # type: ignore[attr-defined]
-            cache = folder / "cache"
-
-            def fresh() -> object:
-                for f in cache.glob("*.npz"):
-                    f.unlink()
-                return plan_lengths(items, encoder, manifests=[manifest], cache_dir=cache, say=lambda m: None)
-
-            t_plan, _ = median_time(fresh, repeat)
-            t_cached, _ = median_time(
-                lambda: plan_lengths(items, encoder, manifests=[manifest], cache_dir=cache, say=lambda m: None), repeat)
+            t_load, t_plan, t_cached = measure(Path(tmp) / f"n{n}", n, encoder, args.repeat if n <= 100_000 else 1)
             per = [t / n for t in (t_load, t_plan, t_cached)]
             first = ECGINSTRUCT_ITEMS * (per[0] + per[1])
             later = ECGINSTRUCT_ITEMS * (per[0] + per[2])
-            print(f"{n:>10,} {t_load:>8.2f}s {t_plan:>8.2f}s {t_cached:>8.2f}s {1e6 * per[0]:>11.1f} "
-                  f"{1e6 * per[1]:>11.1f} {1e6 * per[2]:>12.1f} {first / 60:>17.1f} / {later / 60:.1f} min")
-            del items, loaded
+            print(
+                f"{n:>10,} {t_load:>8.2f}s {t_plan:>8.2f}s {t_cached:>8.2f}s {1e6 * per[0]:>11.1f} "
+                f"{1e6 * per[1]:>11.1f} {1e6 * per[2]:>12.1f} {first / 60:>17.1f} / {later / 60:.1f} min"
+            )
     if args.per_item:
         from PIL import Image
 
@@ -167,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                         size = (im.height, im.width)
                 model.plan(item, size)
             per_item = (time.perf_counter() - start) / len(items)
-            print(f"previous planner (template rendered per turn, item by item, image opened): "
-                  f"{1e6 * per_item:.0f} µs/item, {ECGINSTRUCT_ITEMS * per_item / 60:.1f} min for 1.2M items")
+            print(
+                f"previous planner (template rendered per turn, item by item, image opened): "
+                f"{1e6 * per_item:.0f} µs/item, {ECGINSTRUCT_ITEMS * per_item / 60:.1f} min for 1.2M items"
+            )
     return 0
 
 

@@ -19,6 +19,3 @@ def add_commands(sub: Any) -> None:
                 raise
             continue
         register(sub)
-
-
-

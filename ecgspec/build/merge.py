@@ -43,10 +43,14 @@ class CorpusCounts:
     unanswered: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def as_json(self) -> dict[str, Any]:
-        return {"items": self.items, "instances": self.instances, "skipped": dict(sorted(self.skipped.items())),
-                "failed": self.failed,
-                "counts": {k: dict(sorted(v.items())) for k, v in sorted(self.by.items())},
-                "unanswered": {t: dict(sorted(r.items())) for t, r in sorted(self.unanswered.items())}}
+        return {
+            "items": self.items,
+            "instances": self.instances,
+            "skipped": dict(sorted(self.skipped.items())),
+            "failed": self.failed,
+            "counts": {k: dict(sorted(v.items())) for k, v in sorted(self.by.items())},
+            "unanswered": {t: dict(sorted(r.items())) for t, r in sorted(self.unanswered.items())},
+        }
 
 
 class _AtomicText:
@@ -106,15 +110,23 @@ class _LengthsSidecar:
         self.sizes.append(size)
 
     def write(self, path: Path, manifest_name: str, manifest_sha256: str) -> str:
-        doc = {"schema": "ecgspec.lengths/1", "manifest": manifest_name, "manifest_sha256": manifest_sha256,
-               "estimate": "llava modality_lengths", "ids": self.ids, "modality_lengths": self.lengths,
-               "image_sizes": self.sizes}
+        doc = {
+            "schema": "ecgspec.lengths/1",
+            "manifest": manifest_name,
+            "manifest_sha256": manifest_sha256,
+            "estimate": "llava modality_lengths",
+            "ids": self.ids,
+            "modality_lengths": self.lengths,
+            "image_sizes": self.sizes,
+        }
         out = _AtomicText(path)
         out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
         return out.commit()
 
 
-def merge_corpus(out: Path, name: str, results: Iterable[tuple[WorkItem, dict[str, Any]]]) -> tuple[CorpusCounts, dict[str, str]]:
+def merge_corpus(
+    out: Path, name: str, results: Iterable[tuple[WorkItem, dict[str, Any]]]
+) -> tuple[CorpusCounts, dict[str, str]]:
     """Write prompts/NAME.jsonl and manifests/NAME.json; return the counts and artifact hashes."""
     counts = CorpusCounts()
     prompts = _AtomicText(out / "prompts" / f"{name}.jsonl")
@@ -153,12 +165,28 @@ def merge_corpus(out: Path, name: str, results: Iterable[tuple[WorkItem, dict[st
                 counts.by["form"][t["form"]] += 1
                 counts.by["task"][t["task"]] += 1
                 line = {
-                    "id": f"{r['id']}/{i}", "item": r["id"], "image": r["image"], "turn": i,
-                    "family": t["family"], "form": t["form"], "task": t["task"],
-                    "question": t["question"], "answer": t["answer"], "target": t["target"], "options": t["options"],
-                    "provenance": {"source": r["source"], "record": r["record"], "variant": r["variant"],
-                                   "split": r["split"], "patient": r["patient"], "fact": t["fact"],
-                                   "labels": r.get("labels") or [], "synthetic": bool(r.get("synthetic")), **render},
+                    "id": f"{r['id']}/{i}",
+                    "item": r["id"],
+                    "image": r["image"],
+                    "turn": i,
+                    "family": t["family"],
+                    "form": t["form"],
+                    "task": t["task"],
+                    "question": t["question"],
+                    "answer": t["answer"],
+                    "target": t["target"],
+                    "options": t["options"],
+                    "provenance": {
+                        "source": r["source"],
+                        "record": r["record"],
+                        "variant": r["variant"],
+                        "split": r["split"],
+                        "patient": r["patient"],
+                        "fact": t["fact"],
+                        "labels": r.get("labels") or [],
+                        "synthetic": bool(r.get("synthetic")),
+                        **render,
+                    },
                 }
                 prompts.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
             entry = {"id": r["id"], "image": r["image"], "conversations": conversation(r)}
@@ -173,8 +201,12 @@ def merge_corpus(out: Path, name: str, results: Iterable[tuple[WorkItem, dict[st
         manifest.abort()
         raise
     manifest_sha256 = manifest.commit()
-    hashes = {f"prompts/{name}.jsonl": prompts.commit(), f"manifests/{name}.json": manifest_sha256,
-              f"images/{name}/": images.hexdigest()}
+    hashes = {
+        f"prompts/{name}.jsonl": prompts.commit(),
+        f"manifests/{name}.json": manifest_sha256,
+        f"images/{name}/": images.hexdigest(),
+    }
     hashes[f"manifests/{name}.lengths.json"] = lengths.write(
-        out / "manifests" / f"{name}.lengths.json", f"{name}.json", manifest_sha256)
+        out / "manifests" / f"{name}.lengths.json", f"{name}.json", manifest_sha256
+    )
     return counts, hashes

@@ -4,6 +4,13 @@ from runtime.chat.encoder import IGNORE_INDEX, ChatEncoder, Dialogue, Encoded, M
 from runtime.chat.formats import ChatFormat, FormatError, available_formats, get_format
 
 __all__ = [
-    "IGNORE_INDEX", "ChatEncoder", "ChatFormat", "Dialogue", "Encoded", "FormatError", "Measure", "available_formats",
+    "IGNORE_INDEX",
+    "ChatEncoder",
+    "ChatFormat",
+    "Dialogue",
+    "Encoded",
+    "FormatError",
+    "Measure",
+    "available_formats",
     "get_format",
 ]

@@ -86,8 +86,10 @@ class ChatEncoder:
         self.image_token_id: int = self.tokenizer.convert_tokens_to_ids(self.image_token)
         self.eos: str = self.tokenizer.eos_token or ""
         if fmt.style == "chat_template" and self._template() is None:
-            raise TemplateError("the model has no chat template (chat_template.jinja); use the llava_v1 format "
-                                "or add the base model's template")
+            raise TemplateError(
+                "the model has no chat template (chat_template.jinja); use the llava_v1 format "
+                "or add the base model's template"
+            )
         self._fixed_image_tokens: int | None = None
         self._image_tokens: dict[tuple[int, ...], int] = {}
         # A template that does not write BOS itself gets the one the tokenizer adds to any text, as the model's
@@ -150,14 +152,18 @@ class ChatEncoder:
             before = self._render(messages[:i], True)
             through = self._render(messages[: i + 1], False)
             if not (through.startswith(before) and full.startswith(through)):
-                raise TemplateError("the chat template does not render turn by turn (the text up to an answer "
-                                    "is not a prefix of the whole conversation)")
+                raise TemplateError(
+                    "the chat template does not render turn by turn (the text up to an answer "
+                    "is not a prefix of the whole conversation)"
+                )
             spans.append((len(before), len(through)))
         if not self.eos or all(self.eos in full[s:e] for s, e in spans):
             return full, spans
         # No end-of-turn marker after the answers: append EOS to each, in prompts as in training, so that
         # the model learns to stop and sees its earlier answers the way it was trained on them.
-        pieces, moved, cursor = [], [], 0
+        pieces: list[str] = []
+        moved: list[Span] = []
+        cursor = 0
         for start, end in spans:
             shift = len(self.eos) * len(moved)
             pieces += [full[cursor:end], self.eos]
@@ -183,7 +189,7 @@ class ChatEncoder:
         out: list[Encoded] = []
         cursor = 0
         placeholder = self.format.image_placeholder
-        for (text, spans), chunks in zip(texts, pieces):
+        for (text, spans), chunks in zip(texts, pieces, strict=True):
             ids: list[int] = [self.tokenizer.bos_token_id] if self._starts_with_bos(text) else []
             labels: list[int] = [IGNORE_INDEX] * len(ids)
             offset = 0
@@ -207,7 +213,7 @@ class ChatEncoder:
         out: list[Measure] = []
         cursor = 0
         placeholder = self.format.image_placeholder
-        for (text, spans), chunks in zip(texts, pieces):
+        for (text, spans), chunks in zip(texts, pieces, strict=True):
             n = 1 if self._starts_with_bos(text) else 0
             first: int | None = None
             image: int | None = None
@@ -221,8 +227,9 @@ class ChatEncoder:
                 if image is None and self.image_token_id in chunk_ids:
                     image = n + chunk_ids.index(self.image_token_id)
                 if first is None and spans:
-                    j = _first_supervised(chunk_ids, enc["offset_mapping"][cursor], offset, spans[0],
-                                          self.image_token_id)
+                    j = _first_supervised(
+                        chunk_ids, enc["offset_mapping"][cursor], offset, spans[0], self.image_token_id
+                    )
                     first = None if j is None else n + j
                 n += len(chunk_ids)
                 offset += len(chunk)
@@ -237,7 +244,7 @@ class ChatEncoder:
         chunked = self.format.style == "separators" and self.format.image_chunks
         placeholder = self.format.image_placeholder
         pieces: list[list[str]] = []
-        for (text, _), d in zip(texts, dialogues):
+        for (text, _), d in zip(texts, dialogues, strict=True):
             if self.format.style == "separators" and d.image:
                 if chunked:
                     pieces.append(text.split(placeholder))
@@ -281,7 +288,7 @@ class ChatEncoder:
         else:  # a processor without the helper: expand a blank image of that size and count
             from PIL import Image
 
-            n = self.image_inputs(Image.new("RGB", size[::-1]))[0]
+            n = self.image_inputs(Image.new("RGB", (size[1], size[0])))[0]
         if not self.needs_image_size():
             self._fixed_image_tokens = n
         self._image_tokens[size] = n
@@ -302,7 +309,7 @@ class ChatEncoder:
         """Each image token repeated to the image's token count, with ignored labels."""
         ids: list[int] = []
         labels: list[int] = []
-        for tok, lab in zip(encoded.input_ids, encoded.labels):
+        for tok, lab in zip(encoded.input_ids, encoded.labels, strict=True):
             if tok == self.image_token_id:
                 ids += [tok] * n_image_tokens
                 labels += [IGNORE_INDEX] * n_image_tokens
@@ -330,8 +337,7 @@ def _labels(ids: list[int], offsets: list[tuple[int, int]], shift: int, spans: l
     return labels
 
 
-def _first_supervised(ids: list[int], offsets: list[tuple[int, int]], shift: int, span: Span,
-                      image: int) -> int | None:
+def _first_supervised(ids: list[int], offsets: list[tuple[int, int]], shift: int, span: Span, image: int) -> int | None:
     s, e = span
     for j, (a, b) in enumerate(offsets):
         a, b = a + shift, b + shift

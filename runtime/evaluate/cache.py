@@ -57,21 +57,24 @@ class ResponseCache:
             row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def put(self, key: str, *, plan_hash: str, item: str, turn: int, model: str, settings: dict[str, Any],
-            response: str) -> None:
+    def put(
+        self, key: str, *, plan_hash: str, item: str, turn: int, model: str, settings: dict[str, Any], response: str
+    ) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO responses (key, plan_hash, item, turn, model, settings, response) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, plan_hash, item, turn, model, settings_json(settings), response))
+                (key, plan_hash, item, turn, model, settings_json(settings), response),
+            )
             self._db.commit()
 
     def count(self, plan_hash: str | None = None) -> int:
         with self._lock:
             if plan_hash is None:
                 return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-            return int(self._db.execute("SELECT COUNT(*) FROM responses WHERE plan_hash = ?",
-                                        (plan_hash,)).fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM responses WHERE plan_hash = ?", (plan_hash,)).fetchone()[0]
+            )
 
     def close(self) -> None:
         with self._lock:

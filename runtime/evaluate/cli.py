@@ -26,21 +26,32 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--cache", type=Path, help="response cache (default: OUT/cache.sqlite)")
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
-    p.add_argument("--conversation", help="transformers/vllm: the conversation format to prompt in (default: the "
-                   "one the checkpoint was trained in, else its own chat template)")
-    p.add_argument("--add-special-tokens", action="store_true",
-                   help="openai backend on `vllm serve`: ask the server to add the tokenizer's BOS to the rendered "
-                        "chat (checkpoints trained in llava_v1 and llava-hf templates expect it)")
-    p.add_argument("--show-prompts", type=int, metavar="N",
-                   help="transformers: print the prompts of the first N items as JSON lines {id, turn, input_ids}, "
-                        "exactly as given to generate(), and exit (later turns where earlier answers are cached)")
+    p.add_argument(
+        "--conversation",
+        help="transformers/vllm: the conversation format to prompt in (default: the "
+        "one the checkpoint was trained in, else its own chat template)",
+    )
+    p.add_argument(
+        "--add-special-tokens",
+        action="store_true",
+        help="openai backend on `vllm serve`: ask the server to add the tokenizer's BOS to the rendered "
+        "chat (checkpoints trained in llava_v1 and llava-hf templates expect it)",
+    )
+    p.add_argument(
+        "--show-prompts",
+        type=int,
+        metavar="N",
+        help="transformers: print the prompts of the first N items as JSON lines {id, turn, input_ids}, "
+        "exactly as given to generate(), and exit (later turns where earlier answers are cached)",
+    )
     _shared(p, output_required=False)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("score", help="score predictions made elsewhere (ours or the released PULSE JSONL)")
     p.add_argument("plan", type=Path)
-    p.add_argument("--predictions", type=Path, required=True, action="append",
-                   help="a predictions JSONL file (repeatable)")
+    p.add_argument(
+        "--predictions", type=Path, required=True, action="append", help="a predictions JSONL file (repeatable)"
+    )
     _shared(p)
     p.set_defaults(func=cmd_score)
 
@@ -81,8 +92,14 @@ def _judge(args: argparse.Namespace, plan: Any, cache: Any) -> Any:
     model = args.judge_model or plan.judge
     if not model:
         raise SystemExit(_fail("the plan pins no judge model; pass --judge-model"))
-    backend = OpenAIBackend(url=args.judge_url, model=model, timeout=args.judge_timeout,
-                            retries=args.judge_retries, max_tokens=1024, json_mode=True)
+    backend = OpenAIBackend(
+        url=args.judge_url,
+        model=model,
+        timeout=args.judge_timeout,
+        retries=args.judge_retries,
+        max_tokens=1024,
+        json_mode=True,
+    )
     return Judge(backend, cache, plan.content_hash())
 
 
@@ -103,25 +120,38 @@ def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend
     for t in scored.tasks:
         plots = plot_task(t, scored.arrays.get(t.id, {}), out)
         tasks.append(t.model_copy(update={"plots": tuple(plots)}))
-    res = Results(suite=plan.suite, version=plan.version, suite_hash=plan.suite_hash, spec_hash=plan.spec_hash,
-                  plan_hash=plan.content_hash(), scoring=mode, backend=getattr(backend, "name", None),
-                  model=getattr(backend, "model", None), generation=getattr(backend, "settings", {}) or {},
-                  judge=judge.backend.model if judge else plan.judge, bootstrap=plan.bootstrap, seed=plan.seed,
-                  created=datetime.now(UTC).isoformat(timespec="seconds"), tasks=tuple(tasks))
+    res = Results(
+        suite=plan.suite,
+        version=plan.version,
+        suite_hash=plan.suite_hash,
+        spec_hash=plan.spec_hash,
+        plan_hash=plan.content_hash(),
+        scoring=mode,
+        backend=getattr(backend, "name", None),
+        model=getattr(backend, "model", None),
+        generation=getattr(backend, "settings", {}) or {},
+        judge=judge.backend.model if judge else plan.judge,
+        bootstrap=plan.bootstrap,
+        seed=plan.seed,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        tasks=tuple(tasks),
+    )
     res.write(out / "results" / f"{plan.suite}.json")
-    write_text_atomic(out / "predictions.jsonl",
-                      "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.rows))
+    write_text_atomic(out / "predictions.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.rows))
     md, _ = write_report(res, out)
     for t in res.tasks:
         shown = ", ".join(f"{k} {m.value:.3f}" if m.value is not None else f"{k} n/a" for k, m in t.metrics.items())
-        print(f"{t.id:>14}: {shown}  (fallbacks {t.fallbacks}, missing {t.missing}"
-              + (f", judge failures {sum(t.judge.failures.values())}" if t.judge else "") + ")")
+        print(
+            f"{t.id:>14}: {shown}  (fallbacks {t.fallbacks}, missing {t.missing}"
+            + (f", judge failures {sum(t.judge.failures.values())}" if t.judge else "")
+            + ")"
+        )
     print(f"wrote {out / 'results' / (plan.suite + '.json')}, {md}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
-    from ecgspec.artifacts.plan import ArtifactError, load_plan
+    from ecgspec.artifacts.plan_schema import ArtifactError, load_plan
 
     from .backends.base import BackendError, make_backend
     from .cache import ResponseCache
@@ -144,8 +174,14 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
     if args.backend == "openai":
         if not args.url:
             return _fail("--backend openai needs --url")
-        opts.update(url=args.url, api_key=args.api_key, concurrency=args.concurrency, retries=args.retries,
-                    timeout=args.timeout, add_special_tokens=args.add_special_tokens)
+        opts.update(
+            url=args.url,
+            api_key=args.api_key,
+            concurrency=args.concurrency,
+            retries=args.retries,
+            timeout=args.timeout,
+            add_special_tokens=args.add_special_tokens,
+        )
     try:
         backend = make_backend(args.backend, **opts)
     except BackendError as exc:
@@ -155,13 +191,16 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
 
     lost = missing_images(plan, args.plan.parent, tasks)
     if lost:
-        return _fail(f"{args.plan}: {len(lost)} item image(s) missing (paths are relative to the plan's folder), "
-                     f"e.g. {lost[0]}")
+        return _fail(
+            f"{args.plan}: {len(lost)} item image(s) missing (paths are relative to the plan's folder), e.g. {lost[0]}"
+        )
     cache = ResponseCache(args.cache or args.output / "cache.sqlite")
     try:
         outcome = run_plan(plan, args.plan.parent, backend, cache, tasks=tasks, progress=stderr_progress())
-        print(f"responses: {outcome.sent} sent, {outcome.cached} from the cache, {len(outcome.failures)} failed",
-              file=sys.stderr)
+        print(
+            f"responses: {outcome.sent} sent, {outcome.cached} from the cache, {len(outcome.failures)} failed",
+            file=sys.stderr,
+        )
         for (item, turn), why in sorted(outcome.failures.items())[:10]:
             print(f"  failed: {item} turn {turn}: {why}", file=sys.stderr)
         preds = {k: Prediction(v) for k, v in outcome.responses.items()}
@@ -186,8 +225,9 @@ def show_prompts(args: argparse.Namespace, plan: Any) -> int:
     from .cache import ResponseCache, cache_key
 
     try:
-        backend = TransformersBackend(model=args.model, max_tokens=args.max_tokens, conversation=args.conversation,
-                                      load_weights=False)
+        backend = TransformersBackend(
+            model=args.model, max_tokens=args.max_tokens, conversation=args.conversation, load_weights=False
+        )
     except BackendError as exc:
         return _fail(str(exc))
     cache_path = args.cache or (args.output / "cache.sqlite" if args.output else None)
@@ -211,7 +251,7 @@ def show_prompts(args: argparse.Namespace, plan: Any) -> int:
 
 
 def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
-    from ecgspec.artifacts.plan import ArtifactError, load_plan
+    from ecgspec.artifacts.plan_schema import ArtifactError, load_plan
 
     from .cache import ResponseCache
     from .score import read_predictions
@@ -236,7 +276,7 @@ def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
 
 
 def cmd_import(args: argparse.Namespace, parser: Any = None) -> int:
-    from ecgspec.artifacts.plan import ArtifactError
+    from ecgspec.artifacts.plan_schema import ArtifactError
     from ecgspec.errors import format_all
     from ecgspec.program import load
 
@@ -244,16 +284,20 @@ def cmd_import(args: argparse.Namespace, parser: Any = None) -> int:
 
     program = load([args.spec])
     if not program.ok:
-        print(format_all([d for d in program.diagnostics if d.severity == "error"], program.sources),
-              file=sys.stderr)
+        print(format_all([d for d in program.diagnostics if d.severity == "error"], program.sources), file=sys.stderr)
         return 1
     try:
         suite = program.get("suite", args.suite)
     except KeyError:
         return _fail(f"{args.spec}: no suite '{args.suite}'")
     try:
-        plan = released_plan(program, suite, released_dir=args.released, plan_path=args.output,
-                             only=set(args.tasks.split(",")) if args.tasks else None)
+        plan = released_plan(
+            program,
+            suite,
+            released_dir=args.released,
+            plan_path=args.output,
+            only=set(args.tasks.split(",")) if args.tasks else None,
+        )
     except ArtifactError as exc:
         return _fail(str(exc))
     plan.write(args.output)
@@ -262,7 +306,7 @@ def cmd_import(args: argparse.Namespace, parser: Any = None) -> int:
 
 
 def cmd_export(args: argparse.Namespace, parser: Any = None) -> int:
-    from ecgspec.artifacts.plan import ArtifactError, load_plan
+    from ecgspec.artifacts.plan_schema import ArtifactError, load_plan
 
     from .lmms_export import export
 

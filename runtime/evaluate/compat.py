@@ -110,6 +110,13 @@ def multilabel_scores(y_pred: list[list[str]], y_true: list[list[str]]) -> dict[
             aucs.append(float(roc_auc_score(t[:, i], p[:, i])))
         except ValueError:
             aucs.append(float("nan"))
-    return {"classes": list(mlb.classes_), "f1": float(np.mean(f1s)), "auc": float(np.mean(aucs)),
-            "hamming": float(hamming_loss(t, p)), "f1_per_class": [float(x) for x in f1s], "auc_per_class": aucs,
-            "y_true": t, "y_pred": p}
+    return {
+        "classes": list(mlb.classes_),
+        "f1": float(np.mean(f1s)),
+        "auc": float(np.mean(aucs)),
+        "hamming": float(hamming_loss(t, p)),
+        "f1_per_class": [float(x) for x in f1s],
+        "auc_per_class": aucs,
+        "y_true": t,
+        "y_pred": p,
+    }

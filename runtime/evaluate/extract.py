@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ecgspec.artifacts.plan import LETTERS, Extract, Task
+from ecgspec.artifacts.plan_schema import LETTERS, Extract, Task
 
 _EDGE_L = r"(?<![A-Za-z0-9_\-])"
 _EDGE_R = r"(?![A-Za-z0-9_\-])"
@@ -55,7 +55,8 @@ def find_labels(text: str, classes: Sequence[str], synonyms: dict[str, tuple[str
     found = []
     for label in classes:
         if word_pattern(label, True).search(text) or any(
-                word_pattern(s, False).search(text) for s in synonyms.get(label, ())):
+            word_pattern(s, False).search(text) for s in synonyms.get(label, ())
+        ):
             found.append(label)
     return found
 
@@ -68,8 +69,7 @@ def find_options(text: str, options: Sequence[str]) -> list[str]:
     for opt in options:
         for m in word_pattern(opt, False).finditer(text):
             spans.append((m.start(), m.end(), opt))
-    kept = {opt for s, e, opt in spans
-            if not any((s2 <= s and e <= e2) and (e2 - s2) > (e - s) for s2, e2, _ in spans)}
+    kept = {opt for s, e, opt in spans if not any((s2 <= s and e <= e2) and (e2 - s2) > (e - s) for s2, e2, _ in spans)}
     return [o for o in options if o in kept]
 
 
@@ -87,8 +87,9 @@ def mcq_rule(rule: str, text: str, letters: str, options: Sequence[str]) -> str 
     if rule == "answer_is":
         pat = re.compile(rf"(?i:answer|option|choice)(?:\s+(?i:is))?\s*[:\-]?\s*\(?({cls})\)?(?![A-Za-z0-9])")
         # "Answer: A normal ECG" is the article, not option A.
-        hits = [m.group(1) for m in pat.finditer(text)
-                if not (m.group(1) == "A" and re.match(r"\s+[a-z]", text[m.end():]))]
+        hits = [
+            m.group(1) for m in pat.finditer(text) if not (m.group(1) == "A" and re.match(r"\s+[a-z]", text[m.end() :]))
+        ]
         return hits[-1] if hits else None
     if rule == "letter_paren":
         return _one(re.findall(rf"\(({cls})\)", text))
@@ -101,7 +102,7 @@ def mcq_rule(rule: str, text: str, letters: str, options: Sequence[str]) -> str 
 
 
 def extract_letter(text: str, options: Sequence[str], rules: Sequence[str]) -> str | None:
-    letters = LETTERS[:len(options)]
+    letters = LETTERS[: len(options)]
     for rule in rules:
         got = mcq_rule(rule, text, letters, options)
         if got is not None:
@@ -120,8 +121,9 @@ class Extracted:
     fallback: bool = False  # nothing was extracted (for multiple choice: the fallback answered)
 
 
-def extract(task: Task, item_id: str, options: Sequence[str] | None, text: str, seed: int,
-            rules: Extract | None = None) -> Extracted:
+def extract(
+    task: Task, item_id: str, options: Sequence[str] | None, text: str, seed: int, rules: Extract | None = None
+) -> Extracted:
     """Correct-mode extraction for one response of a task."""
     ex = rules or task.extract
     if task.form == "multi_label":

@@ -29,8 +29,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from .backends.base import Backend, BackendError, Request
 from .cache import ResponseCache, cache_key
 
-_REFUSAL = re.compile(r"(?i)\b(i\s*(?:'m| am)\s+(?:sorry|unable)|i\s+can(?:no|')t|cannot (?:help|assist|comply)"
-                      r"|as an ai)\b")
+_REFUSAL = re.compile(
+    r"(?i)\b(i\s*(?:'m| am)\s+(?:sorry|unable)|i\s+can(?:no|')t|cannot (?:help|assist|comply)"
+    r"|as an ai)\b"
+)
 _env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 
 
@@ -61,7 +63,7 @@ def parse_verdict(text: str, criteria: Sequence[str]) -> Verdict:
             return Verdict(None, "refusal", text[:200])
         return Verdict(None, "malformed_json", text[:200])
     try:
-        obj = json.loads(text[start:end + 1])
+        obj = json.loads(text[start : end + 1])
     except json.JSONDecodeError as exc:
         return Verdict(None, "malformed_json", f"{exc.msg}: {text[:200]}")
     if not isinstance(obj, dict):
@@ -101,14 +103,23 @@ class Judge:
         verdicts: dict[str, Verdict] = {}
         pending: list[Request] = []
         for item, prompt, criteria in jobs:
-            key = cache_key(self.plan_hash, item, -1, self.backend.model, self.backend.settings,
-                            extra=hashlib.sha256(prompt.encode()).hexdigest())
+            key = cache_key(
+                self.plan_hash,
+                item,
+                -1,
+                self.backend.model,
+                self.backend.settings,
+                extra=hashlib.sha256(prompt.encode()).hexdigest(),
+            )
             cached = self.cache.get(key) if self.cache else None
             if cached is not None:
                 verdicts[item] = parse_verdict(cached, criteria)
                 continue
-            pending.append(Request(key, ({"role": "user", "content": prompt},), None,
-                                   meta={"item": item, "criteria": tuple(criteria)}))
+            pending.append(
+                Request(
+                    key, ({"role": "user", "content": prompt},), None, meta={"item": item, "criteria": tuple(criteria)}
+                )
+            )
         for req, out in self.backend.generate(pending):
             item, criteria = req.meta["item"], req.meta["criteria"]
             if isinstance(out, BackendError):
@@ -117,8 +128,15 @@ class Judge:
             v = parse_verdict(out, criteria)
             verdicts[item] = v
             if self.cache is not None and v.failure is None:  # failures are asked again on a rerun
-                self.cache.put(req.key, plan_hash=self.plan_hash, item=item, turn=-1, model=self.backend.model,
-                               settings=self.backend.settings, response=out)
+                self.cache.put(
+                    req.key,
+                    plan_hash=self.plan_hash,
+                    item=item,
+                    turn=-1,
+                    model=self.backend.model,
+                    settings=self.backend.settings,
+                    response=out,
+                )
         return verdicts
 
 

@@ -15,7 +15,7 @@ import inspect
 import json
 from pathlib import Path
 
-from ecgspec.artifacts.plan import Plan
+from ecgspec.artifacts.plan_schema import Plan
 from ecgspec.artifacts.results import write_text_atomic
 
 from . import extract as ex
@@ -99,15 +99,29 @@ def agg_auc(rows):
     return float(roc_auc_score(t[:, keep], p[:, keep], average="macro")) if keep else float("nan")
 '''
 
-_FUNCS = (ex.word_pattern, ex.final_answer, ex.find_labels, ex.find_options, ex._one, ex.mcq_rule,
-          ex.extract_letter, ex.fallback_letter)
+_FUNCS = (
+    ex.word_pattern,
+    ex.final_answer,
+    ex.find_labels,
+    ex.find_options,
+    ex._one,
+    ex.mcq_rule,
+    ex.extract_letter,
+    ex.fallback_letter,
+)
 
 
 def utils_source(plan: Plan) -> str:
-    head = _HEAD.format(suite=plan.suite, version=plan.version, plan_hash=plan.content_hash()[:16],
-                        edge_l=ex._EDGE_L, edge_r=ex._EDGE_R, seed=plan.seed)
+    head = _HEAD.format(
+        suite=plan.suite,
+        version=plan.version,
+        plan_hash=plan.content_hash()[:16],
+        edge_l=ex._EDGE_L,
+        edge_r=ex._EDGE_R,
+        seed=plan.seed,
+    )
     body = "\n\n".join(inspect.getsource(f) for f in _FUNCS)
-    body = body.replace("from ecgspec.artifacts.plan import LETTERS", "")
+    body = body.replace("from ecgspec.artifacts.plan_schema import LETTERS", "")
     return head + "\n\n" + body + _HOOKS
 
 
@@ -123,13 +137,23 @@ def export(plan: Plan, plan_dir: Path, out: Path) -> list[Path]:
         data = out / f"{task.id}.jsonl"
         lines = []
         for it in task.items:
-            lines.append(json.dumps({
-                "id": it.id, "question": it.turns[0].question, "form": task.form,
-                "image": str((plan_dir / it.image).resolve()) if it.image else None,
-                "target": list(it.target) if isinstance(it.target, tuple) else it.target,
-                "options": list(it.options or ()), "rules": list(task.extract.rules),
-                "fallback": task.extract.fallback, "classes": [*task.labels, *task.extract.answers],
-                "synonyms": {k: list(v) for k, v in task.synonyms.items()}}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": it.id,
+                        "question": it.turns[0].question,
+                        "form": task.form,
+                        "image": str((plan_dir / it.image).resolve()) if it.image else None,
+                        "target": list(it.target) if isinstance(it.target, tuple) else it.target,
+                        "options": list(it.options or ()),
+                        "rules": list(task.extract.rules),
+                        "fallback": task.extract.fallback,
+                        "classes": [*task.labels, *task.extract.answers],
+                        "synonyms": {k: list(v) for k, v in task.synonyms.items()},
+                    },
+                    ensure_ascii=False,
+                )
+            )
         write_text_atomic(data, "\n".join(lines) + "\n")
         if task.form == "multiple_choice":
             metrics = [("accuracy", "mean", True), ("fallbacks", "sum", False)]
@@ -138,14 +162,17 @@ def export(plan: Plan, plan_dir: Path, out: Path) -> list[Path]:
         else:
             agg = {"f1": "agg_f1", "hamming": "agg_hamming", "exact_match": "agg_exact", "auc": "agg_auc"}
             metrics = [(m, f"!function utils.{agg[m]}", m != "hamming") for m in task.metrics if m in agg]
-        metric_yaml = "".join(f"  - metric: {m}\n    aggregation: {a}\n    higher_is_better: {str(h).lower()}\n"
-                              for m, a, h in metrics)
-        yaml = (f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data.resolve()}\n"
-                "test_split: test\noutput_type: generate_until\ndoc_to_visual: !function utils.doc_to_visual\n"
-                "doc_to_text: !function utils.doc_to_text\ndoc_to_target: target\n"
-                "generation_kwargs:\n  max_new_tokens: 512\n  temperature: 0\n  do_sample: false\n"
-                f"process_results: !function utils.process_results\nmetric_list:\n{metric_yaml}"
-                f"metadata:\n  suite_hash: {plan.suite_hash}\n  plan_hash: {plan.content_hash()}\n")
+        metric_yaml = "".join(
+            f"  - metric: {m}\n    aggregation: {a}\n    higher_is_better: {str(h).lower()}\n" for m, a, h in metrics
+        )
+        yaml = (
+            f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data.resolve()}\n"
+            "test_split: test\noutput_type: generate_until\ndoc_to_visual: !function utils.doc_to_visual\n"
+            "doc_to_text: !function utils.doc_to_text\ndoc_to_target: target\n"
+            "generation_kwargs:\n  max_new_tokens: 512\n  temperature: 0\n  do_sample: false\n"
+            f"process_results: !function utils.process_results\nmetric_list:\n{metric_yaml}"
+            f"metadata:\n  suite_hash: {plan.suite_hash}\n  plan_hash: {plan.content_hash()}\n"
+        )
         write_text_atomic(out / f"{name}.yaml", yaml)
         written += [data, out / f"{name}.yaml"]
     group = f"group: {plan.suite}\ntask:\n" + "".join(f"  - {n}\n" for n in names)

@@ -44,6 +44,7 @@ def binarize(rows: Sequence[Sequence[str]], classes: Sequence[str]) -> np.ndarra
 
 # ---- numpy versions for the bootstrap (each equals its scikit-learn call on the same arrays) ----
 
+
 def _f1_per_class(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     """f1_score(average=None, zero_division=nan) along axis -2 (items); t, p: (..., n, C)."""
     tp = (t & p).sum(-2)
@@ -94,8 +95,16 @@ def _metric(value: float | None, ci: tuple[float | None, float | None]) -> Metri
     return Metric(value=value, lo=ci[0], hi=ci[1])
 
 
-def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], wanted: Sequence[str], *,
-                  scores: np.ndarray | None = None, b: int = 0, seed: int = 0) -> LabelScores:
+def label_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[str],
+    wanted: Sequence[str],
+    *,
+    scores: np.ndarray | None = None,
+    b: int = 0,
+    seed: int = 0,
+) -> LabelScores:
     """Multi-label (or select-all over options) metrics: macro/per-class F1 and AUC, Hamming loss,
     exact-set match (subset accuracy)."""
     from sklearn.metrics import (
@@ -122,9 +131,17 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
     per_class = []
     for j, c in enumerate(classes):
         auc = float(roc_auc_score(y_true[:, j], s[:, j])) if j in defined else None
-        per_class.append(ClassRow(label=c, support=int(y_true[:, j].sum()), predicted=int(y_pred[:, j].sum()),
-                                  auc=auc, f1=None if np.isnan(f1_each[j]) else float(f1_each[j]),
-                                  precision=float(prec[j]), recall=float(rec[j])))
+        per_class.append(
+            ClassRow(
+                label=c,
+                support=int(y_true[:, j].sum()),
+                predicted=int(y_pred[:, j].sum()),
+                auc=auc,
+                f1=None if np.isnan(f1_each[j]) else float(f1_each[j]),
+                precision=float(prec[j]),
+                recall=float(rec[j]),
+            )
+        )
 
     out: dict[str, Metric] = {}
     if "f1" in wanted:
@@ -135,6 +152,7 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
         def boot_f1(ix: np.ndarray) -> float:
             per = _f1_per_class(y_true[ix], y_pred[ix])
             return float(np.nanmean(per)) if not np.all(np.isnan(per)) else float("nan")
+
         out["f1"] = _metric(None if np.isnan(macro) else macro, bootstrap(n, b, seed, boot_f1))
     if "auc" in wanted:
         value = float(roc_auc_score(y_true[:, defined], s[:, defined], average="macro")) if defined else None
@@ -142,10 +160,13 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
         def boot_auc(ix: np.ndarray) -> float:
             per = _auc_per_class(y_true[ix][:, defined], s[ix][:, defined])
             return float(np.nanmean(per)) if not np.all(np.isnan(per)) else float("nan")
+
         out["auc"] = _metric(value, bootstrap(n, b, seed, boot_auc) if defined else (None, None))
     if "hamming" in wanted:
-        out["hamming"] = _metric(float(hamming_loss(y_true, y_pred)),
-                                 bootstrap(n, b, seed, lambda ix: float((y_true[ix] != y_pred[ix]).mean())))
+        out["hamming"] = _metric(
+            float(hamming_loss(y_true, y_pred)),
+            bootstrap(n, b, seed, lambda ix: float((y_true[ix] != y_pred[ix]).mean())),
+        )
     if "exact_match" in wanted or "accuracy" in wanted:
         value = float(accuracy_score(y_true, y_pred))
         ci = bootstrap(n, b, seed, lambda ix: float((y_true[ix] == y_pred[ix]).all(1).mean()))
@@ -155,8 +176,9 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
     return LabelScores(out, per_class, undefined)
 
 
-def choice_metrics(y_true: Sequence[str], y_pred: Sequence[str | None], letters: Sequence[str], *,
-                   b: int = 0, seed: int = 0) -> tuple[dict[str, Metric], dict[str, object]]:
+def choice_metrics(
+    y_true: Sequence[str], y_pred: Sequence[str | None], letters: Sequence[str], *, b: int = 0, seed: int = 0
+) -> tuple[dict[str, Metric], dict[str, object]]:
     """Multiple choice: accuracy (an unanswered item is wrong) and the confusion matrix."""
     from sklearn.metrics import accuracy_score, confusion_matrix
 

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ecgspec.artifacts.plan import LETTERS, ArtifactError, Item, Plan, Task, Turn
+from ecgspec.artifacts.plan_schema import LETTERS, ArtifactError, Item, Plan, Task, Turn
 
 from . import compat
 from .extract import find_labels
@@ -125,8 +125,9 @@ def _options(question: str, n: int) -> tuple[str, ...]:
     return tuple(letters)
 
 
-def import_items(shell: dict[str, Any], records: list[dict[str, Any]], *, src: Path, plan_dir: Path,
-                 n_options: int = 4) -> list[Item]:
+def import_items(
+    shell: dict[str, Any], records: list[dict[str, Any]], *, src: Path, plan_dir: Path, n_options: int = 4
+) -> list[Item]:
     form = shell["form"]
     answers = tuple(shell["extract"].answers)
     items: list[Item] = []
@@ -142,27 +143,40 @@ def import_items(shell: dict[str, Any], records: list[dict[str, Any]], *, src: P
         target: Any = None
         options: tuple[str, ...] | None = None
         if form == "multi_label":
-            target = (ref_text.strip(),) if ref_text.strip() in answers else tuple(
-                find_labels(ref_text, shell["labels"], {}))
+            target = (
+                (ref_text.strip(),)
+                if ref_text.strip() in answers
+                else tuple(find_labels(ref_text, shell["labels"], {}))
+            )
         elif form == "multiple_choice":
             options = _options(turns[0][0], n_options)
             target = ref_text.strip()[:1]
-            if target not in LETTERS[:len(options)]:
-                raise ArtifactError(f"{where} (id {item_id}): reference {ref_text[:40]!r} does not start with "
-                                    f"an option letter {LETTERS[0]}-{LETTERS[len(options) - 1]}")
+            if target not in LETTERS[: len(options)]:
+                raise ArtifactError(
+                    f"{where} (id {item_id}): reference {ref_text[:40]!r} does not start with "
+                    f"an option letter {LETTERS[0]}-{LETTERS[len(options) - 1]}"
+                )
         elif form == "select_all":
             options = tuple(c.rstrip(".").strip() for c in compat.ecgqa_candidates(turns[0][0], None) if c.strip())
             target = tuple(ref) if isinstance(ref, list) else tuple(x.strip() for x in ref_text.split(",") if x.strip())
         elif form == "report":
             target = ref_text
         turn_models = [Turn(question=q, answer=", ".join(a) if isinstance(a, list) else a) for q, a in turns]
-        items.append(Item(id=item_id, image=_image(rec, shell["id"], item_id, src.parent, plan_dir),
-                          turns=tuple(turn_models), target=target, options=options or None))
+        items.append(
+            Item(
+                id=item_id,
+                image=_image(rec, shell["id"], item_id, src.parent, plan_dir),
+                turns=tuple(turn_models),
+                target=target,
+                options=options or None,
+            )
+        )
     return items
 
 
-def released_plan(program: Any, suite: Any, *, released_dir: Path | None, plan_path: Path,
-                  only: set[str] | None = None) -> Plan:
+def released_plan(
+    program: Any, suite: Any, *, released_dir: Path | None, plan_path: Path, only: set[str] | None = None
+) -> Plan:
     """A plan of every suite task that names a released `items` file, read from released_dir
     (by the file's name) or from the path as written."""
     from ecgspec.artifacts.suite_tasks import plan_header, task_shell

@@ -70,11 +70,16 @@ def plot_task(task: TaskResult, arrays: dict[str, Any], out_dir: Path) -> list[s
 
 
 def markdown(res: Results) -> str:
-    lines = [f"# {res.suite} {res.version} — results", "",
-             f"- scoring: `{res.scoring}`; backend: `{res.backend}`; model: `{res.model}`; judge: `{res.judge}`",
-             f"- suite hash `{res.suite_hash[:16]}`, spec hash `{res.spec_hash[:16]}`, plan hash `{res.plan_hash[:16]}`",
-             f"- 95% intervals: percentile bootstrap, {res.bootstrap} resamples, seed {res.seed}", "",
-             "| task | form | n | metrics | fallbacks | missing | judge failures |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {res.suite} {res.version} — results",
+        "",
+        f"- scoring: `{res.scoring}`; backend: `{res.backend}`; model: `{res.model}`; judge: `{res.judge}`",
+        f"- suite hash `{res.suite_hash[:16]}`, spec hash `{res.spec_hash[:16]}`, plan hash `{res.plan_hash[:16]}`",
+        f"- 95% intervals: percentile bootstrap, {res.bootstrap} resamples, seed {res.seed}",
+        "",
+        "| task | form | n | metrics | fallbacks | missing | judge failures |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in res.tasks:
         ms = "; ".join(f"{k} {_metric_cell(m)}" for k, m in t.metrics.items())
         jf = sum(t.judge.failures.values()) if t.judge else 0
@@ -84,15 +89,25 @@ def markdown(res: Results) -> str:
         for note in t.notes:
             lines.append(f"> {note}")
         if t.per_class:
-            lines += ["", "| class | support | predicted | AUC | F1 | precision | recall |",
-                      "|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "| class | support | predicted | AUC | F1 | precision | recall |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for r in t.per_class:
-                lines.append(f"| {r.label} | {r.support} | {r.predicted} | {_fmt(r.auc)} | {_fmt(r.f1)} | "
-                             f"{_fmt(r.precision)} | {_fmt(r.recall)} |")
+                lines.append(
+                    f"| {r.label} | {r.support} | {r.predicted} | {_fmt(r.auc)} | {_fmt(r.f1)} | "
+                    f"{_fmt(r.precision)} | {_fmt(r.recall)} |"
+                )
         if t.judge:
-            lines += ["", f"Judge `{t.judge.model}`: {t.judge.scored} scored; failures: "
-                      + (", ".join(f"{k} {n}" for k, n in t.judge.failures.items()) or "none"), "",
-                      "| criterion | mean ×10 |", "|---|---|"]
+            lines += [
+                "",
+                f"Judge `{t.judge.model}`: {t.judge.scored} scored; failures: "
+                + (", ".join(f"{k} {n}" for k, n in t.judge.failures.items()) or "none"),
+                "",
+                "| criterion | mean ×10 |",
+                "|---|---|",
+            ]
             lines += [f"| {c} | {_fmt(v, 1)} |" for c, v in t.judge.criteria.items()]
         for p in t.plots:
             lines += ["", f"![{p}]({p})"]
@@ -107,10 +122,15 @@ def html_page(res: Results, md: str) -> str:
     def flush() -> None:
         if rows:
             head, *rest = rows
-            body.append("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
-                        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rest)
-                        + "</tbody></table>")
+            body.append(
+                "<table><thead><tr>"
+                + "".join(f"<th>{c}</th>" for c in head)
+                + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rest)
+                + "</tbody></table>"
+            )
             rows.clear()
+
     for line in md.splitlines():
         if line.startswith("|"):
             cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
@@ -123,7 +143,7 @@ def html_page(res: Results, md: str) -> str:
         elif line.startswith("## "):
             body.append(f"<h2>{html.escape(line[3:])}</h2>")
         elif line.startswith("!["):
-            src = line[line.index("(") + 1:-1]
+            src = line[line.index("(") + 1 : -1]
             body.append(f'<img src="{html.escape(src)}" alt="{html.escape(src)}">')
         elif line.startswith("> "):
             body.append(f"<p class=note>{html.escape(line[2:])}</p>")
@@ -132,10 +152,14 @@ def html_page(res: Results, md: str) -> str:
         elif line.strip():
             body.append(f"<p>{html.escape(line)}</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.note{color:#a05a00}img{max-width:32em}")
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(res.suite)} results</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.note{color:#a05a00}img{max-width:32em}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(res.suite)} results</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def write_report(res: Results, out_dir: Path) -> tuple[Path, Path]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecgspec.artifacts.plan import Item, Plan
+from ecgspec.artifacts.plan_schema import Item, Plan
 
 from .backends.base import Backend, BackendError, Request
 from .cache import ResponseCache, cache_key
@@ -39,12 +39,24 @@ def _messages(item: Item, turn: int, responses: dict[tuple[str, int], str]) -> t
 
 def missing_images(plan: Plan, plan_dir: Path, tasks: set[str] | None = None) -> list[str]:
     """Items whose image file is not there (checked before anything is sent)."""
-    return [f"{t.id}/{it.id}: {plan_dir / it.image}" for t in plan.tasks if tasks is None or t.id in tasks
-            for it in t.items if it.image and not (plan_dir / it.image).is_file()]
+    return [
+        f"{t.id}/{it.id}: {plan_dir / it.image}"
+        for t in plan.tasks
+        if tasks is None or t.id in tasks
+        for it in t.items
+        if it.image and not (plan_dir / it.image).is_file()
+    ]
 
 
-def run_plan(plan: Plan, plan_dir: Path, backend: Backend, cache: ResponseCache, *,
-             tasks: set[str] | None = None, progress: Callable[[str], None] | None = None) -> RunOutcome:
+def run_plan(
+    plan: Plan,
+    plan_dir: Path,
+    backend: Backend,
+    cache: ResponseCache,
+    *,
+    tasks: set[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunOutcome:
     plan_hash = plan.content_hash()
     out = RunOutcome()
     items = [it for t in plan.tasks if tasks is None or t.id in tasks for it in t.items]
@@ -67,8 +79,15 @@ def run_plan(plan: Plan, plan_dir: Path, backend: Backend, cache: ResponseCache,
             if isinstance(text, BackendError):
                 out.failures[(item_id, turn)] = str(text)
                 continue
-            cache.put(req.key, plan_hash=plan_hash, item=item_id, turn=turn, model=backend.model,
-                      settings=backend.settings, response=text)
+            cache.put(
+                req.key,
+                plan_hash=plan_hash,
+                item=item_id,
+                turn=turn,
+                model=backend.model,
+                settings=backend.settings,
+                response=text,
+            )
             out.responses[(item_id, turn)] = text
             out.sent += 1
             if progress is not None:
@@ -84,4 +103,5 @@ def stderr_progress(every: int = 50) -> Callable[[str], None]:
         count += 1
         if count % every == 0:
             print(f"  {count} responses ({what})", file=sys.stderr, flush=True)
+
     return report

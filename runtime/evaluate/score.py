@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgspec.artifacts.plan import LETTERS, ArtifactError, Item, Plan, Task
+from ecgspec.artifacts.plan_schema import LETTERS, ArtifactError, Item, Plan, Task
 from ecgspec.artifacts.results import ClassRow, JudgeFailure, JudgeSummary, Metric, TaskResult
 
 from . import compat
@@ -38,6 +38,7 @@ class Scored:
 
 
 # ---- reading predictions ----------------------------------------------------------------------
+
 
 def read_predictions(path: str | Path, plan: Plan) -> dict[tuple[str, int], Prediction]:
     """Every response in a predictions file, keyed (item id, turn). Raises ArtifactError naming the
@@ -69,20 +70,25 @@ def read_predictions(path: str | Path, plan: Plan) -> dict[tuple[str, int], Pred
             if (item_id, turn) in out:
                 raise ArtifactError(f"{where}: a second response for item '{item_id}' turn {turn}")
             if turn >= len(known[item_id].turns):
-                raise ArtifactError(f"{where}: item '{item_id}' has {len(known[item_id].turns)} turn(s), not {turn + 1}")
+                raise ArtifactError(
+                    f"{where}: item '{item_id}' has {len(known[item_id].turns)} turn(s), not {turn + 1}"
+                )
             out[(item_id, turn)] = pred
     return out
 
 
 def _turns_of(obj: dict[str, Any], where: str) -> list[tuple[int, Prediction]]:
     scores = obj.get("scores")
-    if scores is not None and not (isinstance(scores, dict) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values())):
+    if scores is not None and not (
+        isinstance(scores, dict)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values())
+    ):
         raise ArtifactError(f"{where}: `scores` is an object of label → number")
     if "predict_convs" in obj:  # released ECG Arena output
         convs = obj["predict_convs"]
-        if not isinstance(convs, list) or not all(isinstance(c, dict) and isinstance(c.get("answer"), str)
-                                                  for c in convs):
+        if not isinstance(convs, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("answer"), str) for c in convs
+        ):
             raise ArtifactError(f"{where}: `predict_convs` is a list of {{question, answer}}")
         return [(k, Prediction(c["answer"])) for k, c in enumerate(convs)]
     text = obj.get("response", obj.get("text"))
@@ -100,14 +106,16 @@ def _turns_of(obj: dict[str, Any], where: str) -> list[tuple[int, Prediction]]:
 
 # ---- scoring -----------------------------------------------------------------------------------
 
+
 def _reference_text(item: Item) -> str:
     if item.turns[-1].answer is not None:
         return item.turns[-1].answer
     return item.target if isinstance(item.target, str) else ", ".join(item.target or ())
 
 
-def score_plan(plan: Plan, preds: dict[tuple[str, int], Prediction], *, judge: Judge | None = None,
-               mode: str | None = None) -> Scored:
+def score_plan(
+    plan: Plan, preds: dict[tuple[str, int], Prediction], *, judge: Judge | None = None, mode: str | None = None
+) -> Scored:
     mode = mode or plan.scoring
     out = Scored()
     stream = compat.FallbackStream(42)  # compat: the released script's one seeded stream, in plan order
@@ -121,30 +129,56 @@ def _final(task: Task, item: Item, preds: dict[tuple[str, int], Prediction]) -> 
     return preds.get((item.id, len(item.turns) - 1))
 
 
-def _score_task(plan: Plan, task: Task, preds: dict[tuple[str, int], Prediction], mode: str,
-                judge: Judge | None, stream: compat.FallbackStream, out: Scored) -> TaskResult:
+def _score_task(
+    plan: Plan,
+    task: Task,
+    preds: dict[tuple[str, int], Prediction],
+    mode: str,
+    judge: Judge | None,
+    stream: compat.FallbackStream,
+    out: Scored,
+) -> TaskResult:
     items = list(task.items)
     missing = [it.id for it in items if any((it.id, k) not in preds for k in range(len(it.turns)))]
-    base: dict[str, Any] = {"id": task.id, "form": task.form, "n": len(items), "missing": len(missing),
-                            "missing_ids": tuple(missing)}
+    base: dict[str, Any] = {
+        "id": task.id,
+        "form": task.form,
+        "n": len(items),
+        "missing": len(missing),
+        "missing_ids": tuple(missing),
+    }
     if task.form in ("report", "open"):
         return _score_judged(plan, task, items, preds, judge, base, out)
     responses = [(p.response if (p := _final(task, it, preds)) else "") for it in items]
     if task.form == "multi_label":
-        return (_multilabel_compat if mode == "pulse_compat" else _multilabel)(plan, task, items, responses, preds,
-                                                                               base, out)
+        return (_multilabel_compat if mode == "pulse_compat" else _multilabel)(
+            plan, task, items, responses, preds, base, out
+        )
     if task.form == "multiple_choice":
         return _choice(plan, task, items, responses, mode, stream, base, out)
     return _select_all(plan, task, items, responses, mode, base, out)
 
 
 def _row(task: Task, item: Item, response: str, extracted: Any, fallback: bool) -> dict[str, Any]:
-    return {"task": task.id, "id": item.id, "turn": len(item.turns) - 1, "response": response,
-            "extracted": list(extracted) if isinstance(extracted, tuple) else extracted, "fallback": fallback}
+    return {
+        "task": task.id,
+        "id": item.id,
+        "turn": len(item.turns) - 1,
+        "response": response,
+        "extracted": list(extracted) if isinstance(extracted, tuple) else extracted,
+        "fallback": fallback,
+    }
 
 
-def _multilabel(plan: Plan, task: Task, items: Sequence[Item], responses: Sequence[str],
-                preds: dict[tuple[str, int], Prediction], base: dict[str, Any], out: Scored) -> TaskResult:
+def _multilabel(
+    plan: Plan,
+    task: Task,
+    items: Sequence[Item],
+    responses: Sequence[str],
+    preds: dict[tuple[str, int], Prediction],
+    base: dict[str, Any],
+    out: Scored,
+) -> TaskResult:
     classes = [*task.labels, *task.extract.answers]
     got = [extract(task, it.id, it.options, r, plan.seed) for it, r in zip(items, responses, strict=True)]
     out.rows += [_row(task, it, r, g.value, g.fallback) for it, r, g in zip(items, responses, got, strict=True)]
@@ -159,17 +193,31 @@ def _multilabel(plan: Plan, task: Task, items: Sequence[Item], responses: Sequen
     out.arrays[task.id] = {"classes": classes, "y_true": y_true, "scores": scores}
     fb = [it.id for it, g in zip(items, got, strict=True) if g.fallback]
     notes = () if have_scores else ("AUC from hard 0/1 labels: the predictions carry no per-label scores",)
-    return TaskResult(**base, metrics=ls.metrics, per_class=tuple(ls.per_class), fallbacks=len(fb),
-                      fallback_ids=tuple(fb), auc_from="scores" if have_scores else "hard_labels",
-                      undefined_auc=tuple(ls.undefined_auc), notes=notes)
+    return TaskResult(
+        **base,
+        metrics=ls.metrics,
+        per_class=tuple(ls.per_class),
+        fallbacks=len(fb),
+        fallback_ids=tuple(fb),
+        auc_from="scores" if have_scores else "hard_labels",
+        undefined_auc=tuple(ls.undefined_auc),
+        notes=notes,
+    )
 
 
 def _nan_metric(x: float) -> Metric:
     return Metric(value=None if np.isnan(x) else x)
 
 
-def _multilabel_compat(plan: Plan, task: Task, items: Sequence[Item], responses: Sequence[str],
-                       preds: dict[tuple[str, int], Prediction], base: dict[str, Any], out: Scored) -> TaskResult:
+def _multilabel_compat(
+    plan: Plan,
+    task: Task,
+    items: Sequence[Item],
+    responses: Sequence[str],
+    preds: dict[tuple[str, int], Prediction],
+    base: dict[str, Any],
+    out: Scored,
+) -> TaskResult:
     space = list(task.labels)
     code15 = bool(task.extract.answers)
     truth, pred = [], []
@@ -178,25 +226,48 @@ def _multilabel_compat(plan: Plan, task: Task, items: Sequence[Item], responses:
         truth.append(compat.code15_reference(ref, space) if code15 else compat.labels_in(ref, space))
         pred.append(compat.code15_prediction(r, space) if code15 else compat.labels_in(r, space))
         out.rows.append(_row(task, it, r, tuple(pred[-1]), False))
-    s = compat.multilabel_scores(pred, truth)
+    s: dict[str, Any] = compat.multilabel_scores(pred, truth)
     metrics = {"f1": _nan_metric(s["f1"]), "auc": _nan_metric(s["auc"]), "hamming": _nan_metric(s["hamming"])}
     metrics = {k: v for k, v in metrics.items() if k in task.metrics}
     t, p = s["y_true"], s["y_pred"]
-    rows = tuple(ClassRow(label=c, support=int(t[:, j].sum()), predicted=int(p[:, j].sum()),
-                          auc=None if np.isnan(s["auc_per_class"][j]) else s["auc_per_class"][j],
-                          f1=s["f1_per_class"][j], precision=None, recall=None)
-                 for j, c in enumerate(s["classes"]))
-    notes = ["pulse_compat: substring label matching, classes fitted on the references, AUC on hard labels",
-             "precision/recall are not computed by the released scorer"]
+    rows = tuple(
+        ClassRow(
+            label=c,
+            support=int(t[:, j].sum()),
+            predicted=int(p[:, j].sum()),
+            auc=None if np.isnan(s["auc_per_class"][j]) else s["auc_per_class"][j],
+            f1=s["f1_per_class"][j],
+            precision=None,
+            recall=None,
+        )
+        for j, c in enumerate(s["classes"])
+    )
+    notes = [
+        "pulse_compat: substring label matching, classes fitted on the references, AUC on hard labels",
+        "precision/recall are not computed by the released scorer",
+    ]
     if np.isnan(s["auc"]):
         notes.append("AUC is NaN under the released rules (a class with one value in the references); shown as null")
-    return TaskResult(**base, metrics=metrics, per_class=rows, auc_from="hard_labels",
-                      undefined_auc=tuple(c for c, a in zip(s["classes"], s["auc_per_class"], strict=True)
-                                          if np.isnan(a)), notes=tuple(notes))
+    return TaskResult(
+        **base,
+        metrics=metrics,
+        per_class=rows,
+        auc_from="hard_labels",
+        undefined_auc=tuple(c for c, a in zip(s["classes"], s["auc_per_class"], strict=True) if np.isnan(a)),
+        notes=tuple(notes),
+    )
 
 
-def _choice(plan: Plan, task: Task, items: Sequence[Item], responses: Sequence[str], mode: str,
-            stream: compat.FallbackStream, base: dict[str, Any], out: Scored) -> TaskResult:
+def _choice(
+    plan: Plan,
+    task: Task,
+    items: Sequence[Item],
+    responses: Sequence[str],
+    mode: str,
+    stream: compat.FallbackStream,
+    base: dict[str, Any],
+    out: Scored,
+) -> TaskResult:
     letters_used: list[str | None] = []
     fb: list[str] = []
     n_opts = max((len(it.options or ()) for it in items), default=0)
@@ -216,14 +287,25 @@ def _choice(plan: Plan, task: Task, items: Sequence[Item], responses: Sequence[s
     truth = [str(it.target) for it in items]
     metrics, confusion = choice_metrics(truth, letters_used, LETTERS[:n_opts], b=plan.bootstrap, seed=plan.seed)
     out.arrays[task.id] = {"confusion": confusion}
-    notes = ("pulse_compat: the released letter cascade over A-H and random.Random(42) fallbacks",) \
-        if mode == "pulse_compat" else ()
-    return TaskResult(**base, metrics=metrics, fallbacks=len(fb), fallback_ids=tuple(fb), confusion=confusion,
-                      notes=notes)
+    notes = (
+        ("pulse_compat: the released letter cascade over A-H and random.Random(42) fallbacks",)
+        if mode == "pulse_compat"
+        else ()
+    )
+    return TaskResult(
+        **base, metrics=metrics, fallbacks=len(fb), fallback_ids=tuple(fb), confusion=confusion, notes=notes
+    )
 
 
-def _select_all(plan: Plan, task: Task, items: Sequence[Item], responses: Sequence[str], mode: str,
-                base: dict[str, Any], out: Scored) -> TaskResult:
+def _select_all(
+    plan: Plan,
+    task: Task,
+    items: Sequence[Item],
+    responses: Sequence[str],
+    mode: str,
+    base: dict[str, Any],
+    out: Scored,
+) -> TaskResult:
     picked: list[tuple[str, ...]] = []
     fb: list[str] = []
     for it, r in zip(items, responses, strict=True):
@@ -238,16 +320,22 @@ def _select_all(plan: Plan, task: Task, items: Sequence[Item], responses: Sequen
         if fallback:
             fb.append(it.id)
         out.rows.append(_row(task, it, r, got, fallback))
-    classes = sorted({o for it in items for o in (it.options or ())} | {t for it in items for t in (it.target or ())}
-                     | {p for g in picked for p in g})
+    classes = sorted(
+        {o for it in items for o in (it.options or ())}
+        | {t for it in items for t in (it.target or ())}
+        | {p for g in picked for p in g}
+    )
     y_true = binarize([it.target or () for it in items], classes)
     y_pred = binarize(picked, classes)
     ls = label_metrics(y_true, y_pred, classes, ["exact_match"], b=plan.bootstrap, seed=plan.seed)
     metrics = {"exact_match": ls.metrics["exact_match"]}
     if "accuracy" in task.metrics:
         metrics["accuracy"] = ls.metrics["exact_match"]
-    notes = ("pulse_compat: candidates from the question's `Options:`, substrings of the lower-cased response",) \
-        if mode == "pulse_compat" else ()
+    notes = (
+        ("pulse_compat: candidates from the question's `Options:`, substrings of the lower-cased response",)
+        if mode == "pulse_compat"
+        else ()
+    )
     return TaskResult(**base, metrics=metrics, fallbacks=len(fb), fallback_ids=tuple(fb), notes=notes)
 
 
@@ -262,30 +350,57 @@ def judge_turns(item: Item, preds: dict[tuple[str, int], Prediction]) -> list[di
     return turns
 
 
-def _score_judged(plan: Plan, task: Task, items: Sequence[Item], preds: dict[tuple[str, int], Prediction],
-                  judge: Judge | None, base: dict[str, Any], out: Scored) -> TaskResult:
+def _score_judged(
+    plan: Plan,
+    task: Task,
+    items: Sequence[Item],
+    preds: dict[tuple[str, int], Prediction],
+    judge: Judge | None,
+    base: dict[str, Any],
+    out: Scored,
+) -> TaskResult:
     answered = [it for it in items if it.id not in base["missing_ids"]]
     for it in items:
-        for k, t in enumerate(it.turns):
+        for k in range(len(it.turns)):
             p = preds.get((it.id, k))
-            out.rows.append({"task": task.id, "id": it.id, "turn": k, "response": p.response if p else None,
-                             "extracted": None, "fallback": False})
+            out.rows.append(
+                {
+                    "task": task.id,
+                    "id": it.id,
+                    "turn": k,
+                    "response": p.response if p else None,
+                    "extracted": None,
+                    "fallback": False,
+                }
+            )
     if judge is None:
-        return TaskResult(**base, metrics={"judge": Metric(value=None)},
-                          notes=("not judged: no judge endpoint was given (--judge-url); no score is reported",))
-    jobs = [(it.id, render_prompt(task.rubric or "", task.criteria, judge_turns(it, preds)), task.criteria)
-            for it in answered]
+        return TaskResult(
+            **base,
+            metrics={"judge": Metric(value=None)},
+            notes=("not judged: no judge endpoint was given (--judge-url); no score is reported",),
+        )
+    jobs = [
+        (it.id, render_prompt(task.rubric or "", task.criteria, judge_turns(it, preds)), task.criteria)
+        for it in answered
+    ]
     verdicts: dict[str, Verdict] = judge.judge(jobs)
     good = [(it.id, verdicts[it.id]) for it in answered if verdicts[it.id].failure is None]
-    failed = tuple(JudgeFailure(item=i, kind=v.failure, detail=v.detail[:300])  # type: ignore[arg-type]
-                   for i, v in sorted(verdicts.items()) if v.failure is not None)
+    failed = tuple(
+        JudgeFailure(item=i, kind=v.failure, detail=v.detail[:300])
+        for i, v in sorted(verdicts.items())
+        if v.failure is not None
+    )
     kinds: dict[str, int] = {}
     for f in failed:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
-    crit = {c: (10 * float(np.mean([v.scores[c] for _, v in good if v.scores])) if good else None)
-            for c in task.criteria}
+    crit = {
+        c: (10 * float(np.mean([v.scores[c] for _, v in good if v.scores])) if good else None) for c in task.criteria
+    }
     summary = JudgeSummary(model=judge.backend.model, criteria=crit, scored=len(good), failures=kinds, failed=failed)
     metric = mean_metric([v.score for _, v in good if v.score is not None], b=plan.bootstrap, seed=plan.seed)
-    notes = (f"{len(failed)} item(s) not scored: the judge failed ({', '.join(f'{k} {n}' for k, n in kinds.items())})",) \
-        if failed else ()
+    notes = (
+        (f"{len(failed)} item(s) not scored: the judge failed ({', '.join(f'{k} {n}' for k, n in kinds.items())})",)
+        if failed
+        else ()
+    )
     return TaskResult(**base, metrics={"judge": metric}, judge=summary, notes=notes)

@@ -29,7 +29,7 @@ def allow_image_only_processors() -> None:
     # The processor looks sub-processor classes up on its own handle of the package.
     package = processing_utils.transformers_module
     if not hasattr(package, "VideoProcessorMixin"):
-        package.VideoProcessorMixin = VideoProcessorMixin
+        setattr(package, "VideoProcessorMixin", VideoProcessorMixin)  # noqa: B010 - mypy cannot see the lazy module
     mapping = processing_utils.MODALITY_TO_AUTOPROCESSOR_MAPPING
     loader = (__name__, ConfigOnlyVideoProcessor.__name__)
     if mapping._MAPPING_NAMES.get("video_processor") != loader:
@@ -51,5 +51,3 @@ class ConfigOnlyVideoProcessor:
             config = {}
         skip = ("video_processor_type", "image_processor_type", "processor_class", "auto_map")
         return BaseVideoProcessor(**{k: v for k, v in config.items() if k not in skip})
-
-

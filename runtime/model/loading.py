@@ -89,7 +89,9 @@ def trained_format(path: Path) -> str | None:
     return str(json.loads(file.read_text(encoding="utf-8")).get("conversation")) or None
 
 
-def load_model(spec: str, *, dtype: Any = None, seed: int = 0, attn_implementation: str | None = None) -> tuple[Any, Any]:
+def load_model(
+    spec: str, *, dtype: Any = None, seed: int = 0, attn_implementation: str | None = None
+) -> tuple[Any, Any]:
     """(model, processor) for `tiny` or a local checkpoint directory."""
     if spec == "tiny":
         from .tiny import build_tiny_llava

@@ -182,30 +182,63 @@ def build_llava_hf_shaped(tokenizer: Any, *, next_: bool, seed: int = 0) -> tupl
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
     from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              image_size=336, patch_size=14, projection_dim=32)
-    text = LlamaConfig(vocab_size=32064, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
-                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                       pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=336,
+        patch_size=14,
+        projection_dim=32,
+    )
+    text = LlamaConfig(
+        vocab_size=32064,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
     image_token = tokenizer.convert_tokens_to_ids("<image>")
     common = {"vision_feature_select_strategy": "default", "num_additional_image_tokens": 1, "patch_size": 14}
+    images: Any
+    processor: Any
+    config: Any
     torch.manual_seed(seed)
     if next_:
-        images = LlavaNextImageProcessorPil(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336},
-                                            image_grid_pinpoints=LLAVA_NEXT_PINPOINTS)
+        images = LlavaNextImageProcessorPil(
+            size={"shortest_edge": 336},
+            crop_size={"height": 336, "width": 336},
+            image_grid_pinpoints=LLAVA_NEXT_PINPOINTS,
+        )
         processor = LlavaNextProcessor(image_processor=images, tokenizer=tokenizer, **common)
-        config = LlavaNextConfig(vision_config=vision, text_config=text, image_token_index=image_token,
-                                 image_grid_pinpoints=LLAVA_NEXT_PINPOINTS, vision_feature_select_strategy="default",
-                                 vision_feature_layer=-2)
+        config = LlavaNextConfig(
+            vision_config=vision,
+            text_config=text,
+            image_token_index=image_token,
+            image_grid_pinpoints=LLAVA_NEXT_PINPOINTS,
+            vision_feature_select_strategy="default",
+            vision_feature_layer=-2,
+        )
         model: Any = LlavaNextForConditionalGeneration(config)
     else:
         images = LlavaImageProcessorPil(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
         processor = LlavaProcessor(image_processor=images, tokenizer=tokenizer, **common)
-        config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token,
-                             image_seq_length=576, vision_feature_select_strategy="default", vision_feature_layer=-2)
+        config = LlavaConfig(
+            vision_config=vision,
+            text_config=text,
+            image_token_index=image_token,
+            image_seq_length=576,
+            vision_feature_select_strategy="default",
+            vision_feature_layer=-2,
+        )
         model = LlavaForConditionalGeneration(config)
-    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
-                                               eos_token_id=tokenizer.eos_token_id,
-                                               pad_token_id=tokenizer.pad_token_id)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
     return model, processor

@@ -30,7 +30,12 @@ MIN_PIXELS = 2 * (PATCH_SIZE * MERGE_SIZE) ** 2
 MAX_PIXELS = 12 * (PATCH_SIZE * MERGE_SIZE) ** 2
 VOCAB_SIZE = 640
 SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
     "<|video_pad|>",
 ]
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -76,8 +81,12 @@ def _train_tokenizer() -> Any:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(_WORDS.strip().splitlines() * 4, trainer=trainer)
     return tok
 
@@ -103,10 +112,16 @@ def build_tiny_qwen_processor(variant: str = "qwen2_vl") -> Any:
         padding_side="right",
         chat_template=CHAT_TEMPLATE,
     )
-    images = Qwen2VLImageProcessorPil(patch_size=PATCH_SIZE, merge_size=MERGE_SIZE, temporal_patch_size=2,
-                                      min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    images = Qwen2VLImageProcessorPil(
+        patch_size=PATCH_SIZE,
+        merge_size=MERGE_SIZE,
+        temporal_patch_size=2,
+        min_pixels=MIN_PIXELS,
+        max_pixels=MAX_PIXELS,
+    )
     # Images only: the video processor is there because the processor class declares one.
-    videos = BaseVideoProcessor(patch_size=PATCH_SIZE, merge_size=MERGE_SIZE, temporal_patch_size=2)
+    settings: dict[str, Any] = {"patch_size": PATCH_SIZE, "merge_size": MERGE_SIZE, "temporal_patch_size": 2}
+    videos = BaseVideoProcessor(**settings)
     cls = transformers.Qwen2VLProcessor if variant == "qwen2_vl" else transformers.Qwen2_5_VLProcessor
     return cls(image_processor=images, tokenizer=tokenizer, video_processor=videos, chat_template=CHAT_TEMPLATE)
 
@@ -116,25 +131,45 @@ def tiny_qwen_config(tokenizer: Any, variant: str = "qwen2_vl") -> Any:
     _check(variant)
     import transformers
 
-    ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in (
-        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    ids = {
+        name: tokenizer.convert_tokens_to_ids(tok)
+        for name, tok in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        )
+    }
     text = {
-        "vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
         # M-RoPE: the head's 8 rotary frequencies split over (time, height, width) as Qwen's 16/24/24 of 64.
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-        "bos_token_id": None, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": None,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
     }
-    common = {"depth": 2, "num_heads": 2, "in_channels": 3, "patch_size": PATCH_SIZE,
-              "spatial_merge_size": MERGE_SIZE, "temporal_patch_size": 2}
+    common = {
+        "depth": 2,
+        "num_heads": 2,
+        "in_channels": 3,
+        "patch_size": PATCH_SIZE,
+        "spatial_merge_size": MERGE_SIZE,
+        "temporal_patch_size": 2,
+    }
     if variant == "qwen2_vl":
         # `hidden_size` here is the merger's output: the LLM's width.
-        vision = dict(common, embed_dim=32, mlp_ratio=2, hidden_size=64)
+        vision: dict[str, Any] = dict(common, embed_dim=32, mlp_ratio=2, hidden_size=64)
         return transformers.Qwen2VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
     # Qwen2.5-VL: windowed attention in every block but the last (a 2×2-merged-token window of 32 px).
-    vision = dict(common, hidden_size=32, intermediate_size=64, out_hidden_size=64, window_size=32,
-                  fullatt_block_indexes=[1])
+    vision = dict[str, Any](
+        common, hidden_size=32, intermediate_size=64, out_hidden_size=64, window_size=32, fullatt_block_indexes=[1]
+    )
     return transformers.Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
 
 
@@ -147,8 +182,11 @@ def build_tiny_qwen2_vl(seed: int = 0, variant: str = "qwen2_vl") -> tuple[Any, 
     processor = build_tiny_qwen_processor(variant)
     config = tiny_qwen_config(processor.tokenizer, variant)
     torch.manual_seed(seed)
-    cls = transformers.Qwen2VLForConditionalGeneration if variant == "qwen2_vl" else \
-        transformers.Qwen2_5_VLForConditionalGeneration
+    cls = (
+        transformers.Qwen2VLForConditionalGeneration
+        if variant == "qwen2_vl"
+        else transformers.Qwen2_5_VLForConditionalGeneration
+    )
     model = cls(config)
     tok = processor.tokenizer
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)

@@ -42,24 +42,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--deepspeed", help="DeepSpeed JSON, e.g. runtime/configs/zero3.json")
     p.add_argument("--fsdp", help="FSDP config, e.g. runtime/configs/fsdp.json")
-    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
-                   help="resume from CKPT, or from the last checkpoint in --output")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CKPT",
+        help="resume from CKPT, or from the last checkpoint in --output",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--save-steps", type=int)
     p.add_argument("--logging-steps", type=int)
     p.add_argument("--workers", type=int, dest="dataloader_num_workers", help="data loader worker processes")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU is present (gloo)")
-    p.add_argument("--conversation", help="conversation format (runtime/configs/chat_formats.yaml): llava_v1, "
-                   "vicuna_v1, or `model` for the checkpoint's own chat template (default: the recipe's)")
-    p.add_argument("--weights-dtype", choices=["auto", "bf16", "fp32"],
-                   help="auto: bf16 under DeepSpeed (fp32 master weights in ZeRO), else fp32")
-    p.add_argument("--no-memory-check", dest="memory_check", action="store_const", const=False,
-                   help="train even when the estimated memory per GPU exceeds the GPU's")
+    p.add_argument(
+        "--conversation",
+        help="conversation format (runtime/configs/chat_formats.yaml): llava_v1, "
+        "vicuna_v1, or `model` for the checkpoint's own chat template (default: the recipe's)",
+    )
+    p.add_argument(
+        "--weights-dtype",
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 under DeepSpeed (fp32 master weights in ZeRO), else fp32",
+    )
+    p.add_argument(
+        "--no-memory-check",
+        dest="memory_check",
+        action="store_const",
+        const=False,
+        help="train even when the estimated memory per GPU exceeds the GPU's",
+    )
     p.add_argument("--dedupe", action="store_true", help="drop later items whose id repeats (default: keep, counted)")
-    p.add_argument("--length-cache", type=Path, help="where planned sequence lengths are cached "
-                   "(default: $ECGSPEC_CACHE_DIR/train-lengths or ~/.cache/ecgspec/train-lengths)")
-    p.add_argument("--show-tokens", type=int, metavar="N",
-                   help="print the first N encoded items as JSON lines {id, input_ids, labels} and exit")
+    p.add_argument(
+        "--length-cache",
+        type=Path,
+        help="where planned sequence lengths are cached "
+        "(default: $ECGSPEC_CACHE_DIR/train-lengths or ~/.cache/ecgspec/train-lengths)",
+    )
+    p.add_argument(
+        "--show-tokens",
+        type=int,
+        metavar="N",
+        help="print the first N encoded items as JSON lines {id, input_ids, labels} and exit",
+    )
 
 
 def add_commands(sub: Any) -> None:
@@ -93,10 +118,27 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser | None =
         config = args.config or (TINY_CONFIG if args.model == "tiny" else DEFAULT_CONFIG)
         overrides = {
             k: getattr(args, k)
-            for k in ("max_steps", "epochs", "learning_rate", "per_device_batch_size", "global_batch_size",
-                      "grad_accum", "max_length", "freeze_llm", "bf16", "gradient_checkpointing", "deepspeed",
-                      "fsdp", "seed", "save_steps", "logging_steps", "dataloader_num_workers", "conversation",
-                      "weights_dtype", "memory_check")
+            for k in (
+                "max_steps",
+                "epochs",
+                "learning_rate",
+                "per_device_batch_size",
+                "global_batch_size",
+                "grad_accum",
+                "max_length",
+                "freeze_llm",
+                "bf16",
+                "gradient_checkpointing",
+                "deepspeed",
+                "fsdp",
+                "seed",
+                "save_steps",
+                "logging_steps",
+                "dataloader_num_workers",
+                "conversation",
+                "weights_dtype",
+                "memory_check",
+            )
         }
         if args.lora:
             overrides["lora"] = {"r": args.lora_r, "alpha": 2 * args.lora_r}  # LLaVA's LoRA recipe: alpha = 2r
@@ -115,9 +157,15 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser | None =
     from runtime.train.trainer import TrainError, TrainRequest, train
 
     request = TrainRequest(
-        manifests=list(args.manifests), model=args.model, output=args.output, recipe=recipe,
-        image_folder=args.image_folder, resume=args.resume, use_cpu=args.cpu or not _has_gpu(),
-        dedupe=args.dedupe, length_cache=args.length_cache,
+        manifests=list(args.manifests),
+        model=args.model,
+        output=args.output,
+        recipe=recipe,
+        image_folder=args.image_folder,
+        resume=args.resume,
+        use_cpu=args.cpu or not _has_gpu(),
+        dedupe=args.dedupe,
+        length_cache=args.length_cache,
     )
     try:
         result = train(request)
@@ -161,7 +209,11 @@ def _has_gpu() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.train", description=__doc__.splitlines()[0],
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime.train",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return cmd_train(parser.parse_args(argv), parser)

@@ -24,8 +24,9 @@ class PadCollator:
     `mm_token_type_ids`, which are then padded like the other rows.
     """
 
-    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None,
-                 image_token_id: int | None = None) -> None:
+    def __init__(
+        self, pad_token_id: int, pad_to_multiple_of: int | None = None, image_token_id: int | None = None
+    ) -> None:
         self.pad_token_id = pad_token_id
         self.pad_to_multiple_of = pad_to_multiple_of
         self.image_token_id = image_token_id
@@ -66,7 +67,9 @@ class PadCollator:
             rows = [list(f["mm_token_type_ids"]) + [0] * (width - len(f["mm_token_type_ids"])) for f in features]
             return torch.tensor(rows, dtype=torch.long)
         if self.image_token_id is None:
-            raise ValueError("PadCollator: this model's images come with image_grid_thw (Qwen2-VL family), whose "
-                             "position ids need to know the image tokens; pass image_token_id")
+            raise ValueError(
+                "PadCollator: this model's images come with image_grid_thw (Qwen2-VL family), whose "
+                "position ids need to know the image tokens; pass image_token_id"
+            )
         # Padding is never the image token, so padded positions stay text (0), as the processor pads them.
         return (input_ids == self.image_token_id).long() * IMAGE_TYPE

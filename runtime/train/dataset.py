@@ -35,8 +35,9 @@ class ConversationDataset:
     length leaves nothing to learn from are left out here, and counted.
     """
 
-    def __init__(self, items: Sequence[Conversation], encoder: ItemEncoder,
-                 plans: Sequence[LengthPlan] | None = None) -> None:
+    def __init__(
+        self, items: Sequence[Conversation], encoder: ItemEncoder, plans: Sequence[LengthPlan] | None = None
+    ) -> None:
         self.encoder = encoder
         self.report = PlanReport()
         self.items: list[Conversation] = []

@@ -50,7 +50,7 @@ class ItemEncoder:
     def plan_many(self, convs: Sequence[Conversation], sizes: Sequence[tuple[int, int] | None]) -> list[LengthPlan]:
         """Exact post-expansion lengths and truncation outcomes, one batched tokenizer call for all items."""
         measured = self.chat.measure_many([dialogue_of(c) for c in convs])
-        return [self._plan(c, m, s) for c, m, s in zip(convs, measured, sizes)]
+        return [self._plan(c, m, s) for c, m, s in zip(convs, measured, sizes, strict=True)]
 
     def plan(self, conv: Conversation, image_size: tuple[int, int] | None = None) -> LengthPlan:
         return self.plan_many([conv], [image_size])[0]

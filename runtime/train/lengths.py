@@ -57,7 +57,10 @@ def sidecar_sizes(manifest: Path, sha256: str) -> dict[str, tuple[int, int]] | N
         return None
     if doc.get("manifest_sha256") != sha256:
         return None  # a stale sidecar: the manifest was edited after the build
-    return {i: (int(s[0]), int(s[1])) for i, s in zip(doc["ids"], doc["image_sizes"]) if s}
+    try:
+        return {i: (int(s[0]), int(s[1])) for i, s in zip(doc["ids"], doc["image_sizes"], strict=True) if s}
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None  # a damaged sidecar: the sizes are read from the images instead
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -84,8 +87,14 @@ def tokenizer_fingerprint(encoder: ItemEncoder) -> str:
 
 def cache_key(manifest_hashes: Sequence[str], image_folder: Path | None, encoder: ItemEncoder) -> str:
     fmt = encoder.chat.format
-    parts = [*manifest_hashes, str(image_folder), tokenizer_fingerprint(encoder), repr(fmt),
-             str(encoder.max_length), "lengths/1"]
+    parts = [
+        *manifest_hashes,
+        str(image_folder),
+        tokenizer_fingerprint(encoder),
+        repr(fmt),
+        str(encoder.max_length),
+        "lengths/1",
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -93,7 +102,7 @@ def _save(path: Path, plans: list[LengthPlan]) -> None:
     import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {
+    arrays: dict[str, Any] = {
         "length": np.array([p.length for p in plans], dtype=np.int32),
         "full_length": np.array([p.full_length for p in plans], dtype=np.int32),
         "dropped": np.array([DROPPED.index(p.dropped) for p in plans], dtype=np.int8),
@@ -118,11 +127,18 @@ def _load(path: Path, count: int) -> list[LengthPlan] | None:
         return None
     if len(length) != count:
         return None
-    return [LengthPlan(int(n), int(f), int(f) > int(n), DROPPED[int(d)]) for n, f, d in zip(length, full, dropped)]
+    return [
+        LengthPlan(int(n), int(f), int(f) > int(n), DROPPED[int(d)])
+        for n, f, d in zip(length, full, dropped, strict=True)
+    ]
 
 
-def compute(items: Sequence[Conversation], encoder: ItemEncoder, sizes: dict[str, tuple[int, int]],
-            progress: Callable[[int, int], None] | None = None) -> list[LengthPlan]:
+def compute(
+    items: Sequence[Conversation],
+    encoder: ItemEncoder,
+    sizes: dict[str, tuple[int, int]],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[LengthPlan]:
     """Exact plans for every item, a block of items per tokenizer call."""
     sized = encoder.needs_image_size()
     plans: list[LengthPlan] = []
@@ -155,13 +171,24 @@ class Progress:
         self.last = now
         rate = done / now if now > 0 else 0.0
         left = (total - done) / rate if rate else 0.0
-        print(f"ecgspec train: planning lengths {done:,}/{total:,} items ({rate:,.0f}/s, {left:,.0f} s left)",
-              file=sys.stderr, flush=True)
+        print(
+            f"ecgspec train: planning lengths {done:,}/{total:,} items ({rate:,.0f}/s, {left:,.0f} s left)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def plan_lengths(items: Sequence[Conversation], encoder: ItemEncoder, *, manifests: Sequence[Path],
-                 image_folder: Path | None = None, cache_dir: Path | None = None, is_main: bool = True,
-                 main_first: Any = None, say: Callable[[str], None] = print) -> list[LengthPlan]:
+def plan_lengths(
+    items: Sequence[Conversation],
+    encoder: ItemEncoder,
+    *,
+    manifests: Sequence[Path],
+    image_folder: Path | None = None,
+    cache_dir: Path | None = None,
+    is_main: bool = True,
+    main_first: Any = None,
+    say: Callable[[str], None] = print,
+) -> list[LengthPlan]:
     """Every item's plan: from the cache when it is there, else computed (rank 0 first) and cached.
 
     `main_first` is a context manager factory that lets the main process run its body before the others
@@ -178,13 +205,15 @@ def plan_lengths(items: Sequence[Conversation], encoder: ItemEncoder, *, manifes
             say(f"lengths of {len(items):,} items from the cache ({path})")
             return cached
         sizes: dict[str, tuple[int, int]] = {}
-        for manifest, sha in zip(manifests, hashes):
+        for manifest, sha in zip(manifests, hashes, strict=True):
             sizes.update(sidecar_sizes(Path(manifest), sha) or {})
         start = time.perf_counter()
         plans = compute(items, encoder, sizes, Progress() if is_main else None)
         took = time.perf_counter() - start
-        say(f"planned lengths of {len(items):,} items in {took:.1f} s"
-            f" ({1e6 * took / max(len(items), 1):.0f} µs/item); cached as {path}")
+        say(
+            f"planned lengths of {len(items):,} items in {took:.1f} s"
+            f" ({1e6 * took / max(len(items), 1):.0f} µs/item); cached as {path}"
+        )
         if is_main:
             try:
                 _save(path, plans)

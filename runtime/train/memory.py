@@ -45,9 +45,11 @@ class MemoryPlan:
         return self.weights + self.gradients + self.optimizer + self.activations
 
     def describe(self) -> str:
-        return (f"{self.total / GiB:.1f} GiB per GPU ({self.strategy}: weights {self.weights / GiB:.1f}, "
-                f"gradients {self.gradients / GiB:.1f}, optimizer {self.optimizer / GiB:.1f}, "
-                f"activations {self.activations / GiB:.1f})")
+        return (
+            f"{self.total / GiB:.1f} GiB per GPU ({self.strategy}: weights {self.weights / GiB:.1f}, "
+            f"gradients {self.gradients / GiB:.1f}, optimizer {self.optimizer / GiB:.1f}, "
+            f"activations {self.activations / GiB:.1f})"
+        )
 
 
 def strategy_of(deepspeed: str | None, fsdp: str | None) -> str:
@@ -59,8 +61,20 @@ def strategy_of(deepspeed: str | None, fsdp: str | None) -> str:
     return "ddp"
 
 
-def estimate(*, params: int, trained: int, strategy: str, world_size: int, weight_bytes: int, batch: int,
-             seq_len: int, hidden: int, layers: int, vocab: int, checkpointing: bool) -> MemoryPlan:
+def estimate(
+    *,
+    params: int,
+    trained: int,
+    strategy: str,
+    world_size: int,
+    weight_bytes: int,
+    batch: int,
+    seq_len: int,
+    hidden: int,
+    layers: int,
+    vocab: int,
+    checkpointing: bool,
+) -> MemoryPlan:
     n = max(world_size, 1)
     if strategy == "zero3":
         weights, grads, optim = 2 * params / n, 2 * trained / n, 12 * trained / n
@@ -82,18 +96,29 @@ def plan_for(model: Any, recipe: Any, world_size: int, weight_bytes: int, strate
     text = getattr(model.config, "text_config", model.config)
     params = sum(p.numel() for p in model.parameters())
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return estimate(params=params, trained=trained, strategy=strategy, world_size=world_size,
-                    weight_bytes=weight_bytes, batch=recipe.per_device_batch_size, seq_len=recipe.max_length,
-                    hidden=text.hidden_size, layers=text.num_hidden_layers, vocab=text.vocab_size,
-                    checkpointing=recipe.gradient_checkpointing)
+    return estimate(
+        params=params,
+        trained=trained,
+        strategy=strategy,
+        world_size=world_size,
+        weight_bytes=weight_bytes,
+        batch=recipe.per_device_batch_size,
+        seq_len=recipe.max_length,
+        hidden=text.hidden_size,
+        layers=text.num_hidden_layers,
+        vocab=text.vocab_size,
+        checkpointing=recipe.gradient_checkpointing,
+    )
 
 
 def fixes(model: Any, recipe: Any, world_size: int, weight_bytes: int, budget: float) -> list[str]:
     """Flags that would make the plan fit, each with its estimate; the cheapest change first."""
     out = []
-    for flag, strategy in (("--deepspeed runtime/configs/zero2.json", "zero2"),
-                           ("--deepspeed runtime/configs/zero3.json", "zero3"),
-                           ("--fsdp runtime/configs/fsdp.json", "fsdp")):
+    for flag, strategy in (
+        ("--deepspeed runtime/configs/zero2.json", "zero2"),
+        ("--deepspeed runtime/configs/zero3.json", "zero3"),
+        ("--fsdp runtime/configs/fsdp.json", "fsdp"),
+    ):
         plan = plan_for(model, recipe, world_size, 2, strategy)
         if plan.total <= budget and world_size > 1:
             out.append(f"{flag} (≈ {plan.total / GiB:.0f} GiB)")

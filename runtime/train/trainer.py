@@ -22,7 +22,7 @@ from runtime.train.collator import PadCollator
 from runtime.train.dataset import ConversationDataset
 from runtime.train.encode import ItemEncoder
 from runtime.train.lengths import plan_lengths
-from runtime.train.memory import GiB, HEADROOM, fixes, plan_for, strategy_of
+from runtime.train.memory import HEADROOM, GiB, fixes, plan_for, strategy_of
 from runtime.train.recipe import Recipe, RecipeError, read_config
 
 DUMP_ENV = "ECGSPEC_TRAIN_DUMP_PARAMS"  # a folder: each rank writes its final parameters there (DDP checks)
@@ -78,8 +78,10 @@ def training_arguments(req: TrainRequest, grad_accum: int) -> Any:
     if r.fsdp:
         spec = read_config(Path(r.fsdp))
         if "fsdp" in spec or not isinstance(spec.get("fsdp_config"), dict):
-            raise RecipeError(f"{r.fsdp}: give FSDP settings as an `fsdp_config` mapping only (the `fsdp` option "
-                              "string is deprecated in transformers); see runtime/configs/fsdp.json")
+            raise RecipeError(
+                f"{r.fsdp}: give FSDP settings as an `fsdp_config` mapping only (the `fsdp` option "
+                "string is deprecated in transformers); see runtime/configs/fsdp.json"
+            )
         # FSDP's own activation checkpointing, not the Trainer's (which adds a redundant all-gather).
         config = {**spec["fsdp_config"], "activation_checkpointing": r.gradient_checkpointing}
         fsdp = {"fsdp": True, "fsdp_config": config}
@@ -120,7 +122,7 @@ def training_arguments(req: TrainRequest, grad_accum: int) -> Any:
     )
 
 
-def make_trainer_class() -> type:
+def make_trainer_class() -> Any:
     """The Trainer subclass; built lazily so that importing this module does not import torch."""
     from transformers import Trainer, TrainerCallback
 
@@ -131,10 +133,11 @@ def make_trainer_class() -> type:
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             dataset = train_dataset if train_dataset is not None else self.train_dataset
-            if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
+            lengths = getattr(dataset, "lengths", None)
+            if self.args.train_sampling_strategy == "group_by_length" and lengths is not None:
                 return EpochLengthGroupedSampler(
                     self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                    lengths=dataset.lengths,
+                    lengths=lengths,
                     seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
                 )
             return super()._get_train_sampler(train_dataset)
@@ -232,8 +235,9 @@ def check_memory(req: TrainRequest, world_size: int, dtype: str, strategy: str) 
         raise TrainError(refused)
 
 
-def memory_verdict(model: Any, recipe: Recipe, world_size: int, weight_bytes: int, strategy: str,
-                   gpu_bytes: int | None) -> tuple[str, str | None]:
+def memory_verdict(
+    model: Any, recipe: Recipe, world_size: int, weight_bytes: int, strategy: str, gpu_bytes: int | None
+) -> tuple[str, str | None]:
     """(the estimate line, the refusal or None) for a plan on a GPU of `gpu_bytes` (None: no GPU)."""
     plan = plan_for(model, recipe, world_size, weight_bytes, strategy)
     if gpu_bytes is None:
@@ -242,8 +246,10 @@ def memory_verdict(model: Any, recipe: Recipe, world_size: int, weight_bytes: in
     if plan.total <= HEADROOM * gpu_bytes or not recipe.memory_check:
         return line, None
     options = fixes(model, recipe, world_size, weight_bytes, HEADROOM * gpu_bytes)
-    return line, (f"this plan needs about {plan.total / GiB:.0f} GiB per GPU and the GPU has "
-                  f"{gpu_bytes / GiB:.0f} GiB; try {' or '.join(options)} (or --no-memory-check to run anyway)")
+    return line, (
+        f"this plan needs about {plan.total / GiB:.0f} GiB per GPU and the GPU has "
+        f"{gpu_bytes / GiB:.0f} GiB; try {' or '.join(options)} (or --no-memory-check to run anyway)"
+    )
 
 
 def train(req: TrainRequest) -> TrainResult:
@@ -268,14 +274,22 @@ def train(req: TrainRequest) -> TrainResult:
     say(f"manifests: {loaded.summary()}")
     import torch
 
-    model, processor = load_model(req.model, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32,
-                                  seed=recipe.seed)
+    model, processor = load_model(
+        req.model, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32, seed=recipe.seed
+    )
     fmt = get_format(recipe.conversation)
     encoder = ItemEncoder(processor, fmt, recipe.max_length)
     say(f"conversation format {fmt.name}; weights {dtype}")
-    plans = plan_lengths(loaded.items, encoder, manifests=req.manifests, image_folder=req.image_folder,
-                         cache_dir=req.length_cache, is_main=rank == 0,
-                         main_first=lambda: args.main_process_first(local=False, desc="length plan"), say=say)
+    plans = plan_lengths(
+        loaded.items,
+        encoder,
+        manifests=req.manifests,
+        image_folder=req.image_folder,
+        cache_dir=req.length_cache,
+        is_main=rank == 0,
+        main_first=lambda: args.main_process_first(local=False, desc="length plan"),
+        say=say,
+    )
     dataset = ConversationDataset(loaded.items, encoder, plans)
     say(dataset.report.summary(recipe.max_length))
     if len(dataset) == 0:
@@ -293,18 +307,25 @@ def train(req: TrainRequest) -> TrainResult:
         model=model,
         args=args,
         train_dataset=dataset,
-        data_collator=PadCollator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-                                  image_token_id=encoder.chat.image_token_id),
+        data_collator=PadCollator(
+            tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+            image_token_id=encoder.chat.image_token_id,
+        ),
         processing_class=processor,
         callbacks=[recorder] + ([cls.CrashAfterSave(int(os.environ[CRASH_ENV]))] if os.environ.get(CRASH_ENV) else []),
     )
     out = trainer.train(resume_from_checkpoint=resume)
-    save_final(trainer, processor, req.output, lora=recipe.lora is not None and not recipe.freeze_llm,
-               conversation=fmt.name)
+    save_final(
+        trainer, processor, req.output, lora=recipe.lora is not None and not recipe.freeze_llm, conversation=fmt.name
+    )
     dump_parameters(trainer.model, rank, [dataset.items[i].id for i in dataset.fetched])
     return TrainResult(
-        req.output, trainer.state.global_step, recorder.losses, out.metrics.get("train_runtime", 0.0),
-        grad_accum, world_size,
+        req.output,
+        trainer.state.global_step,
+        recorder.losses,
+        out.metrics.get("train_runtime", 0.0),
+        grad_accum,
+        world_size,
     )
 
 

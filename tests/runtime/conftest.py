@@ -39,8 +39,9 @@ def length_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """OUT/manifests/ecginstruct.json of `ecgspec build specs/ecginstruct.ecg --limit 8` (8 items)."""
-    out = ecgspec_build("specs/ecginstruct.ecg", tmp_path_factory.mktemp("corpus") / "ecginstruct",
-                        "--limit", str(CORPUS_ITEMS))
+    out = ecgspec_build(
+        "specs/ecginstruct.ecg", tmp_path_factory.mktemp("corpus") / "ecginstruct", "--limit", str(CORPUS_ITEMS)
+    )
     manifest = out / "manifests" / "ecginstruct.json"
     assert manifest.is_file(), f"ecgspec build wrote no {manifest}"
     return manifest

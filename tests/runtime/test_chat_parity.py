@@ -39,8 +39,13 @@ def processor(llama_tokenizer):
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
     images = LlavaImageProcessorPil(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
-    return LlavaProcessor(image_processor=images, tokenizer=llama_tokenizer, patch_size=14,
-                          vision_feature_select_strategy="default", num_additional_image_tokens=1)
+    return LlavaProcessor(
+        image_processor=images,
+        tokenizer=llama_tokenizer,
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+    )
 
 
 def as_llava(ids: list[int], image_token_id: int) -> list[int]:
@@ -58,8 +63,12 @@ def parsed(case: dict):
 def test_the_format_declares_llavas_own_conversation(version):
     generator = reference(version)["generator"]
     fmt = get_format(version)
-    assert (fmt.system, fmt.sep, fmt.sep2, fmt.roles) == (generator["system"], generator["sep"],
-                                                          generator["sep2"], ("USER", "ASSISTANT"))
+    assert (fmt.system, fmt.sep, fmt.sep2, fmt.roles) == (
+        generator["system"],
+        generator["sep"],
+        generator["sep2"],
+        ("USER", "ASSISTANT"),
+    )
 
 
 @pytest.mark.parametrize("version", ["llava_v1", "vicuna_v1"])
@@ -92,13 +101,22 @@ def test_the_model_template_puts_the_eos_training_saw_after_earlier_answers_in_p
     processor.chat_template = LLAVA_HF_TEMPLATE
     try:
         encoder = ChatEncoder(processor, get_format("model"))
-        conv = Dialogue((("user", "What is the rhythm?"), ("assistant", "Sinus rhythm."),
-                         ("user", "And the rate?"), ("assistant", "72 bpm.")), image=True)
+        conv = Dialogue(
+            (
+                ("user", "What is the rhythm?"),
+                ("assistant", "Sinus rhythm."),
+                ("user", "And the rate?"),
+                ("assistant", "72 bpm."),
+            ),
+            image=True,
+        )
         train = encoder.encode(conv)
         tok = processor.tokenizer
-        supervised = [t for t, lab in zip(train.input_ids, train.labels) if lab != IGNORE_INDEX]
+        supervised = [t for t, lab in zip(train.input_ids, train.labels, strict=True) if lab != IGNORE_INDEX]
         assert supervised.count(tok.eos_token_id) == 2
-        second = max(k for k, lab in enumerate(train.labels) if lab != IGNORE_INDEX and train.labels[k - 1] == IGNORE_INDEX)
+        second = max(
+            k for k, lab in enumerate(train.labels) if lab != IGNORE_INDEX and train.labels[k - 1] == IGNORE_INDEX
+        )
         prompt = encoder.prompt_ids(Dialogue(conv.turns[:3], image=True))
         assert prompt == train.input_ids[:second]
         assert prompt.count(tok.bos_token_id) == train.input_ids.count(tok.bos_token_id) <= 1
@@ -120,8 +138,9 @@ def test_the_saved_chat_template_renders_the_formats_text(processor, version, ca
     template = separators_template(get_format(version))
     rendered = processor.tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False)
     assert rendered == encoder.text(conv)[0]
-    asked = processor.tokenizer.apply_chat_template(messages[:1], chat_template=template, tokenize=False,
-                                                    add_generation_prompt=True)
+    asked = processor.tokenizer.apply_chat_template(
+        messages[:1], chat_template=template, tokenize=False, add_generation_prompt=True
+    )
     assert asked == encoder.text(Dialogue(conv.turns[:1], image=conv.image), generation_prompt=True)[0]
 
 

@@ -14,14 +14,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_cli_and_the_tiny_module_does_not_import_torch():
-    code = ("import sys, runtime.train.cli, runtime.model.tiny, runtime.data.manifest; "
-            "sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)")
+    code = (
+        "import sys, runtime.train.cli, runtime.model.tiny, runtime.data.manifest; "
+        "sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
 
 
 def test_train_is_registered_on_ecgspec():
-    out = subprocess.run([sys.executable, "-m", "ecgspec.cli", "train", "--help"], cwd=ROOT, capture_output=True,
-                         text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "ecgspec.cli", "train", "--help"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0 and "--freeze-llm" in out.stdout and "torchrun" in out.stdout
 
 
@@ -37,8 +40,10 @@ def test_a_bad_manifest_fails_with_its_name(tmp_path, capsys):
     from runtime.train.cli import main
 
     bad = tmp_path / "bad.json"
-    bad.write_text('[{"id": "q1", "image": "a.png", "conversations": [{"from": "human", "value": "Q"}, '
-                   '{"from": "gpt", "value": "A"}]}]')
+    bad.write_text(
+        '[{"id": "q1", "image": "a.png", "conversations": [{"from": "human", "value": "Q"}, '
+        '{"from": "gpt", "value": "A"}]}]'
+    )
     assert main([str(bad), "--model", "tiny", "-o", str(tmp_path / "o"), "--cpu"]) == 1
     err = capsys.readouterr().err
     assert "bad.json" in err and "'q1'" in err and "Traceback" not in err

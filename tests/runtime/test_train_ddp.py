@@ -28,9 +28,25 @@ def test_torchrun_two_ranks_train_on_different_items_and_end_identical(tiny_mani
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
     dump = tmp_path / "dump"
     env = {**os.environ, "ECGSPEC_TRAIN_DUMP_PARAMS": str(dump), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-           "-m", "runtime.train", str(tiny_manifest), "--model", "tiny", "-o", str(tmp_path / "run"),
-           "--max-steps", "3", "--cpu"]
+    cmd = [
+        torchrun,
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "runtime.train",
+        str(tiny_manifest),
+        "--model",
+        "tiny",
+        "-o",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "3",
+        "--cpu",
+    ]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "2 process(es) × batch 2 × grad accum 1 = global batch 4" in out.stdout

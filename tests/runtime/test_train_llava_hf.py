@@ -60,8 +60,16 @@ def test_every_turns_prompt_equals_the_training_ids_up_to_its_answer(checkpoint,
     image = page(tmp_path)
     backend = TransformersBackend(model=str(checkpoint), conversation="llava_v1", load_weights=False)
     encoder = ItemEncoder(backend.processor, get_format("llava_v1"), max_length=8192)
-    conv = Conversation("c", (Turn("user", QUESTIONS[0]), Turn("assistant", ANSWERS[0]),
-                              Turn("user", QUESTIONS[1]), Turn("assistant", ANSWERS[1])), image)
+    conv = Conversation(
+        "c",
+        (
+            Turn("user", QUESTIONS[0]),
+            Turn("assistant", ANSWERS[0]),
+            Turn("user", QUESTIONS[1]),
+            Turn("assistant", ANSWERS[1]),
+        ),
+        image,
+    )
     with Image.open(image) as im:
         features = encoder.encode(conv, im.convert("RGB"))
     ids, labels = features["input_ids"], features["labels"]
@@ -76,7 +84,8 @@ def test_every_turns_prompt_equals_the_training_ids_up_to_its_answer(checkpoint,
         messages.append({"role": "assistant", "content": ANSWERS[turn]})
     tok = backend.processor.tokenizer
     assert tok.decode([t for t in ids[: starts[0]] if t != 32000]).startswith(
-        "<s> A chat between a curious human and an artificial intelligence assistant.")
+        "<s> A chat between a curious human and an artificial intelligence assistant."
+    )
     ends = [next((k for k in range(s, len(labels)) if labels[k] == IGNORE_INDEX), len(labels)) for s in starts]
-    runs = [ids[s:e] for s, e in zip(starts, ends)]
+    runs = [ids[s:e] for s, e in zip(starts, ends, strict=True)]
     assert [tok.decode(run) for run in runs] == [answer + "</s>" for answer in ANSWERS]

@@ -51,7 +51,10 @@ def test_image_folder_overrides_the_build_layout(tiny_manifest, tmp_path):
 def test_jsonl_text_only_and_system_turns_are_accepted(tmp_path):
     lines = [
         item("t", image=None, first="Define QRS."),
-        {"id": "s", "conversations": [{"from": "system", "value": "Be brief."}, *item(image=None, first="Hi")["conversations"]]},
+        {
+            "id": "s",
+            "conversations": [{"from": "system", "value": "Be brief."}, *item(image=None, first="Hi")["conversations"]],
+        },
     ]
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
@@ -73,10 +76,22 @@ def test_missing_images_are_skipped_and_counted(tmp_path):
     [
         (item("x", first="Q without placeholder"), "`<image>` must occur exactly once"),
         (item("x", image=None, first="<image>\nQ"), "no `image`"),
-        ({"id": "x", "image": "i.png", "conversations": [{"from": "human", "value": "<image>\nQ"},
-                                                         {"from": "human", "value": "again"}]}, "do not alternate"),
-        ({"id": "x", "image": "i.png", "conversations": [{"from": "human", "value": "<image>\nQ"},
-                                                         {"from": "gpt", "value": "  "}]}, "is empty"),
+        (
+            {
+                "id": "x",
+                "image": "i.png",
+                "conversations": [{"from": "human", "value": "<image>\nQ"}, {"from": "human", "value": "again"}],
+            },
+            "do not alternate",
+        ),
+        (
+            {
+                "id": "x",
+                "image": "i.png",
+                "conversations": [{"from": "human", "value": "<image>\nQ"}, {"from": "gpt", "value": "  "}],
+            },
+            "is empty",
+        ),
         ({"id": "x", "conversations": [{"from": "human", "value": "Q"}]}, "at least one"),
         ({"id": "x", "conversations": [{"from": "bot", "value": "Q"}]}, "unknown role"),
     ],

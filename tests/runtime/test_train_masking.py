@@ -9,16 +9,17 @@ pytest.importorskip("transformers")
 
 from PIL import Image
 
+from runtime.chat import ChatEncoder, get_format
+from runtime.chat.encoder import IGNORE_INDEX
 from runtime.data.manifest import Conversation, Turn, load_manifests
 from runtime.train.collator import PadCollator
 from runtime.train.dataset import ConversationDataset
-from runtime.chat import ChatEncoder, get_format
-from runtime.chat.encoder import IGNORE_INDEX
 from runtime.train.encode import ItemEncoder, dialogue_of
 
 
-def ConversationEncoder(processor, max_length: int, fmt: str = "llava_v1") -> ItemEncoder:  # noqa: N802
+def ConversationEncoder(processor, max_length: int, fmt: str = "llava_v1") -> ItemEncoder:
     return ItemEncoder(processor, get_format(fmt), max_length)
+
 
 ANSWERS = ("The heart rate is 69 bpm.", "sinus rhythm")
 
@@ -31,8 +32,12 @@ def processor(tiny_checkpoint):
 
 
 def conversation(image: bool = True, system: str | None = None) -> Conversation:
-    turns = (Turn("user", "What is the heart rate?"), Turn("assistant", ANSWERS[0]),
-             Turn("user", "And the rhythm?"), Turn("assistant", ANSWERS[1]))
+    turns = (
+        Turn("user", "What is the heart rate?"),
+        Turn("assistant", ANSWERS[0]),
+        Turn("user", "And the rhythm?"),
+        Turn("assistant", ANSWERS[1]),
+    )
     return Conversation("c1", turns, image=None if not image else __import__("pathlib").Path("x.png"), system=system)
 
 
@@ -43,7 +48,7 @@ def expected_labels(tok, ids: list[int]) -> list[int]:
     marker = tok(" ASSISTANT:", add_special_tokens=False)["input_ids"]
     starts = [k + len(marker) for k in range(len(ids)) if ids[k : k + len(marker)] == marker]
     assert len(starts) == len(ANSWERS)
-    for start, answer in zip(starts, ANSWERS):
+    for start, answer in zip(starts, ANSWERS, strict=True):
         answer_ids = tok(" " + answer, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         assert ids[start : start + len(answer_ids)] == answer_ids
         labels[start : start + len(answer_ids)] = answer_ids

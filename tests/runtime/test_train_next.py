@@ -11,11 +11,11 @@ pytest.importorskip("transformers")
 
 from PIL import Image
 
+from runtime.chat import get_format
 from runtime.data.manifest import Conversation, Turn
 from runtime.model.loading import configure_trainable
 from runtime.model.tiny import build_tiny_processor, tiny_llava_config
 from runtime.train.collator import PadCollator
-from runtime.chat import get_format
 from runtime.train.encode import IGNORE_INDEX, ItemEncoder
 
 GRID = [[32, 64], [64, 32], [64, 64]]
@@ -26,15 +26,25 @@ def tiny_next():
     from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
     base = build_tiny_processor()
-    images = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
-                                        image_grid_pinpoints=GRID)
-    processor = LlavaNextProcessor(image_processor=images, tokenizer=base.tokenizer, patch_size=8,
-                                   vision_feature_select_strategy="default", num_additional_image_tokens=1,
-                                   chat_template=base.chat_template)
+    images = LlavaNextImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=GRID
+    )
+    processor = LlavaNextProcessor(
+        image_processor=images,
+        tokenizer=base.tokenizer,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=base.chat_template,
+    )
     llava = tiny_llava_config(base.tokenizer)
-    config = LlavaNextConfig(vision_config=llava.vision_config, text_config=llava.text_config,
-                             image_token_index=llava.image_token_index, image_grid_pinpoints=GRID,
-                             vision_feature_select_strategy="default")
+    config = LlavaNextConfig(
+        vision_config=llava.vision_config,
+        text_config=llava.text_config,
+        image_token_index=llava.image_token_index,
+        image_grid_pinpoints=GRID,
+        vision_feature_select_strategy="default",
+    )
     torch.manual_seed(0)
     return LlavaNextForConditionalGeneration(config), processor
 
@@ -50,7 +60,7 @@ def test_next_lengths_masks_and_a_mixed_size_batch_train():
     for item in items:
         image = [k for k, t in enumerate(item["input_ids"]) if t == processor.image_token_id]
         assert all(item["labels"][k] == IGNORE_INDEX for k in image)
-        supervised = [t for t, lab in zip(item["input_ids"], item["labels"]) if lab != IGNORE_INDEX]
+        supervised = [t for t, lab in zip(item["input_ids"], item["labels"], strict=True) if lab != IGNORE_INDEX]
         assert processor.tokenizer.decode(supervised) == " 60 bpm</s>"
     model = configure_trainable(model)
     batch = PadCollator(processor.tokenizer.pad_token_id)(items)

@@ -14,8 +14,8 @@ from PIL import Image
 
 from runtime.chat import get_format
 from runtime.data.manifest import Conversation, Turn, load_manifests
-from runtime.model.loading import configure_trainable, load_model
 from runtime.model.compat import allow_image_only_processors
+from runtime.model.loading import configure_trainable, load_model
 from runtime.model.tiny_qwen import VARIANTS, build_tiny_qwen2_vl, save_tiny_qwen2_vl
 from runtime.train.collator import PadCollator
 from runtime.train.encode import IGNORE_INDEX, ItemEncoder, dialogue_of
@@ -23,8 +23,16 @@ from runtime.train.encode import IGNORE_INDEX, ItemEncoder, dialogue_of
 allow_image_only_processors()  # this machine has no torchvision; a no-op where it is installed
 
 ANSWERS = ("Sinus rhythm.", "72 bpm")
-CONV = Conversation("q", (Turn("user", "What is the rhythm?"), Turn("assistant", ANSWERS[0]),
-                          Turn("user", "And the heart rate?"), Turn("assistant", ANSWERS[1])), Path("x.png"))
+CONV = Conversation(
+    "q",
+    (
+        Turn("user", "What is the rhythm?"),
+        Turn("assistant", ANSWERS[0]),
+        Turn("user", "And the heart rate?"),
+        Turn("assistant", ANSWERS[1]),
+    ),
+    Path("x.png"),
+)
 SIZES = [(85, 110), (40, 40)]  # (height, width): a landscape page and a small square
 
 

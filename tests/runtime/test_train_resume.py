@@ -28,8 +28,24 @@ def train(manifest: Path, out: Path, dump: Path, *extra: str, crash_after: int |
     if crash_after is not None:
         env["ECGSPEC_TRAIN_CRASH_AFTER_SAVE"] = str(crash_after)
     # 8 items, 2 per step: an epoch is 4 steps, so checkpoint-3 falls inside the first epoch.
-    cmd = [sys.executable, "-m", "runtime.train", str(manifest), "--model", "tiny", "-o", str(out),
-           "--max-steps", "6", "--save-steps", "3", "--global-batch-size", "2", "--cpu", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "runtime.train",
+        str(manifest),
+        "--model",
+        "tiny",
+        "-o",
+        str(out),
+        "--max-steps",
+        "6",
+        "--save-steps",
+        "3",
+        "--global-batch-size",
+        "2",
+        "--cpu",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 

@@ -31,7 +31,7 @@ def test_the_build_writes_llava_length_estimates_and_image_sizes_beside_the_mani
     assert side["manifest_sha256"] == file_sha256(tiny_manifest)
     assert side["ids"] == [m["id"] for m in manifest]
     images = tiny_manifest.parent.parent / "images"
-    for item, length, size in zip(manifest, side["modality_lengths"], side["image_sizes"]):
+    for item, length, size in zip(manifest, side["modality_lengths"], side["image_sizes"], strict=True):
         # LLaVA's modality_lengths: whitespace words over all turns, plus 128 for the image.
         assert length == sum(len(c["value"].split()) for c in item["conversations"]) + 128
         with Image.open(images / item["image"]) as im:
@@ -46,8 +46,9 @@ def next_encoder():
     return ItemEncoder(processor, get_format("llava_v1"), 4096)
 
 
-def test_sizes_come_from_the_sidecar_and_the_second_start_reads_the_cache(tiny_manifest, next_encoder, tmp_path,
-                                                                           monkeypatch):
+def test_sizes_come_from_the_sidecar_and_the_second_start_reads_the_cache(
+    tiny_manifest, next_encoder, tmp_path, monkeypatch
+):
     items = load_manifests([tiny_manifest]).items
 
     def no_image_opened(path):
@@ -57,7 +58,7 @@ def test_sizes_come_from_the_sidecar_and_the_second_start_reads_the_cache(tiny_m
     first = plan_lengths(items, next_encoder, manifests=[tiny_manifest], cache_dir=tmp_path, say=lambda m: None)
     assert len(list(tmp_path.glob("*.npz"))) == 1
     # Exact: the planned length of every item is the length it encodes to.
-    for item, plan in zip(items, first):
+    for item, plan in zip(items, first, strict=True):
         with Image.open(item.image) as im:
             assert len(next_encoder.encode(item, im.convert("RGB"))["input_ids"]) == plan.length
 
@@ -75,7 +76,9 @@ def test_a_stale_sidecar_is_ignored(tiny_manifest, tmp_path):
     edited = tmp_path / "manifests" / "ecginstruct.json"
     edited.parent.mkdir()
     edited.write_text(tiny_manifest.read_text().replace("?", " ?"))
-    (edited.parent / "ecginstruct.lengths.json").write_text(tiny_manifest.with_name("ecginstruct.lengths.json").read_text())
+    (edited.parent / "ecginstruct.lengths.json").write_text(
+        tiny_manifest.with_name("ecginstruct.lengths.json").read_text()
+    )
     assert lengths_module.sidecar_sizes(edited, file_sha256(edited)) is None
     assert lengths_module.sidecar_sizes(tiny_manifest, file_sha256(tiny_manifest))
 
@@ -123,8 +126,14 @@ def test_a_7b_plan_under_plain_ddp_is_refused_with_the_flag_that_fits():
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ecgspec.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=False, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "ecgspec.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_show_tokens_prints_what_the_model_is_fed_and_trains_nothing(tiny_manifest, tmp_path):
@@ -135,7 +144,7 @@ def test_show_tokens_prints_what_the_model_is_fed_and_trains_nothing(tiny_manife
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(lines) == 2 and not (tmp_path / "o").exists()
     encoder = ItemEncoder(build_tiny_processor(), get_format("llava_v1"), 512)
-    for line, item in zip(lines, load_manifests([tiny_manifest]).items):
+    for line, item in zip(lines, load_manifests([tiny_manifest]).items[:2], strict=True):
         with Image.open(item.image) as im:
             features = encoder.encode(item, im.convert("RGB"))
         assert line == {"id": item.id, "input_ids": features["input_ids"], "labels": features["labels"]}
@@ -148,15 +157,17 @@ def test_show_prompts_prints_generate_inputs_without_loading_weights(tiny_checkp
 
     bench = ecgspec_build("specs/ecgbench_samples.ecg", tmp_path / "bench")
     plan_path = bench / "plans" / "ecgbench_samples.json"
-    out = cli("eval", str(plan_path), "--backend", "transformers", "--model", str(tiny_checkpoint),
-              "--show-prompts", "3")
+    out = cli(
+        "eval", str(plan_path), "--backend", "transformers", "--model", str(tiny_checkpoint), "--show-prompts", "3"
+    )
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(lines) == 3 and all(line["turn"] == 0 for line in lines)
     plan = json.loads(plan_path.read_text())
     items = [it for t in plan["tasks"] for it in t["items"]][:3]
     backend = TransformersBackend(model=str(tiny_checkpoint), load_weights=False)
-    for line, item in zip(lines, items):
-        request = Request("k", ({"role": "user", "content": item["turns"][0]["question"]},),
-                          plan_path.parent / item["image"])
+    for line, item in zip(lines, items, strict=True):
+        request = Request(
+            "k", ({"role": "user", "content": item["turns"][0]["question"]},), plan_path.parent / item["image"]
+        )
         assert line["id"] == item["id"] and line["input_ids"] == backend.prompt(request)[0]

@@ -61,7 +61,9 @@ def test_freeze_llm_trains_only_the_projector(tiny_manifest, tmp_path):
     initial, _ = build_tiny_llava(seed=0)
     run(tiny_manifest, tmp_path / "run", max_steps=2, freeze_llm=True)
     model = LlavaForConditionalGeneration.from_pretrained(tmp_path / "run")
-    for (name, before), after in zip(zip(("vision", "projector", "llm", "head"), parts(initial)), parts(model)):
+    for (name, before), after in zip(
+        zip(("vision", "projector", "llm", "head"), parts(initial), strict=True), parts(model), strict=True
+    ):
         a, b = state(before), state(after)
         changed = any(not torch.equal(a[k], b[k]) for k in a)
         assert changed == (name == "projector"), name

@@ -49,8 +49,8 @@ class Backend(ABC):
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, str | BackendError]]:
         """Yield (request, text or the error) for every request, in completion order."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - a hook: most backends hold nothing to release
+        """Release connections or engines; nothing by default."""
 
 
 def data_url(path: Path) -> str:
@@ -62,11 +62,14 @@ def make_backend(kind: str, **opts: Any) -> Backend:
     """`openai` (any OpenAI-compatible endpoint), `transformers`, or `vllm` (in-process, GPU)."""
     if kind == "openai":
         from .openai import OpenAIBackend
+
         return OpenAIBackend(**opts)
     if kind == "transformers":
         from .transformers import TransformersBackend
+
         return TransformersBackend(**opts)
     if kind == "vllm":
         from .vllm import VLLMBackend
+
         return VLLMBackend(**opts)
     raise ValueError(f"unknown backend {kind!r}: expected openai, transformers or vllm")

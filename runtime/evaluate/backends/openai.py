@@ -21,9 +21,21 @@ from .base import Backend, BackendError, Request, data_url
 class OpenAIBackend(Backend):
     name = "openai"
 
-    def __init__(self, *, url: str, model: str, api_key: str | None = None, concurrency: int = 8,
-                 retries: int = 4, backoff: float = 0.5, timeout: float = 120.0, max_tokens: int = 512,
-                 temperature: float = 0.0, json_mode: bool = False, add_special_tokens: bool = False):
+    def __init__(
+        self,
+        *,
+        url: str,
+        model: str,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        retries: int = 4,
+        backoff: float = 0.5,
+        timeout: float = 120.0,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        json_mode: bool = False,
+        add_special_tokens: bool = False,
+    ):
         super().__init__(max_tokens=max_tokens, temperature=temperature)
         self.url = url.rstrip("/")
         self.model = model
@@ -35,8 +47,9 @@ class OpenAIBackend(Backend):
         # that do not write it (the llava_v1 template saved with ecgspec checkpoints, the llava-hf ones).
         self.add_special_tokens = add_special_tokens
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers,
-                                    limits=httpx.Limits(max_connections=self.concurrency))
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout), headers=headers, limits=httpx.Limits(max_connections=self.concurrency)
+        )
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -51,14 +64,24 @@ class OpenAIBackend(Backend):
         for m in req.messages:
             if m["role"] == "user" and not attached:
                 assert req.image is not None
-                messages.append({"role": "user", "content": [
-                    {"type": "image_url", "image_url": {"url": data_url(req.image)}},
-                    {"type": "text", "text": m["content"]}]})
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": data_url(req.image)}},
+                            {"type": "text", "text": m["content"]},
+                        ],
+                    }
+                )
                 attached = True
             else:
                 messages.append({"role": m["role"], "content": m["content"]})
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": self.max_tokens,
-                                "temperature": self.temperature}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
         if self.json_mode:
             body["response_format"] = {"type": "json_object"}
         if self.add_special_tokens:

@@ -19,8 +19,17 @@ from .base import Backend, BackendError, Request
 class TransformersBackend(Backend):
     name = "transformers"
 
-    def __init__(self, *, model: str, device: str = "cpu", max_tokens: int = 64, temperature: float = 0.0,
-                 conversation: str | None = None, load_weights: bool = True, **_: Any):
+    def __init__(
+        self,
+        *,
+        model: str,
+        device: str = "cpu",
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        conversation: str | None = None,
+        load_weights: bool = True,
+        **_: Any,
+    ):
         super().__init__(max_tokens=max_tokens, temperature=temperature)
         from transformers import AutoProcessor
 
@@ -47,7 +56,8 @@ class TransformersBackend(Backend):
             from transformers import AutoModelForImageTextToText
 
             self._torch = torch
-            self.net = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True).to(device).eval()
+            net: Any = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+            self.net = net.to(device).eval()
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -76,9 +86,14 @@ class TransformersBackend(Backend):
         if "image_grid_thw" in inputs:  # Qwen2-VL: which positions are image tokens, for its 3-D rotary positions
             inputs["mm_token_type_ids"] = (input_ids == self.chat.image_token_id).long()
         with torch.inference_mode():
-            out = self.net.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **inputs,
-                                    do_sample=False, max_new_tokens=self.max_tokens)
-        new = out[0, input_ids.shape[1]:]
+            out = self.net.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                **inputs,
+                do_sample=False,
+                max_new_tokens=self.max_tokens,
+            )
+        new = out[0, input_ids.shape[1] :]
         return str(self.processor.decode(new, skip_special_tokens=True)).strip()
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, str | BackendError]]:

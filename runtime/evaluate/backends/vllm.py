@@ -19,14 +19,23 @@ from .base import Backend, BackendError, Request
 class VLLMBackend(Backend):
     name = "vllm"
 
-    def __init__(self, *, model: str, max_tokens: int = 512, temperature: float = 0.0,
-                 conversation: str | None = None, **engine: Any):
+    def __init__(
+        self,
+        *,
+        model: str,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        conversation: str | None = None,
+        **engine: Any,
+    ):
         super().__init__(max_tokens=max_tokens, temperature=temperature)
         try:
             from vllm import LLM, SamplingParams
         except ImportError:
-            raise BackendError("the vllm backend needs vllm (pip install 'ecgspec[vllm]' on a GPU machine), "
-                               "or run `vllm serve MODEL` and use --backend openai") from None
+            raise BackendError(
+                "the vllm backend needs vllm (pip install 'ecgspec[vllm]' on a GPU machine), "
+                "or run `vllm serve MODEL` and use --backend openai"
+            ) from None
         from transformers import AutoProcessor
 
         from runtime.chat import ChatEncoder, get_format
@@ -37,8 +46,9 @@ class VLLMBackend(Backend):
         if not path.is_dir():
             raise BackendError(f"vllm backend: {model} is not a local checkpoint folder", "http_error")
         self.conversation = conversation or trained_format(path) or "model"
-        self.chat = ChatEncoder(AutoProcessor.from_pretrained(path, local_files_only=True),
-                                get_format(self.conversation))
+        self.chat = ChatEncoder(
+            AutoProcessor.from_pretrained(path, local_files_only=True), get_format(self.conversation)
+        )
         self._llm = LLM(model=self.model, **engine)
         self._params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
 
