@@ -17,44 +17,17 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import syntax as s
-from .errors import Diagnostics, Pos, did_you_mean
-from .units import UNITS
+from . import syntax_errors as se
+from .errors import Diagnostics, Pos
 
-MAX_NESTING = 32
+MAX_NESTING = se.MAX_NESTING
 MAX_ERRORS_PER_FILE = 25
 
-# What each terminal is called in an error message.
-TOKEN_WORDS: dict[str, str] = {
-    "NAME": "a name",
-    "NUMBER": "a number",
-    "STRING": "a string",
-    "LONG_STRING": "a string",
-    "COLOUR": "a colour",
-    "IMPORT": "'import'",
-    "LET": "'let'",
-    "CHOICE": "'choice'",
-    "EQ": "'='",
-    "LBRACE": "'{'",
-    "RBRACE": "'}'",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "LSQB": "'['",
-    "RSQB": "']'",
-    "COMMA": "','",
-    "COLON": "':'",
-    "PIPE": "'|'",
-    "DOT": "'.'",
-    "RANGE": "'..'",
-    "SEMI": "';'",
-    "_NL": "the end of the line",
-    "$END": "the end of the file",
-}
 _KEYWORDS = {"import": "IMPORT", "let": "LET", "choice": "CHOICE"}  # reserved: never a name
-_VALUE_STARTS = {"NUMBER", "STRING", "LONG_STRING", "COLOUR", "NAME", "LSQB", "CHOICE"}
 _PUNCT = {"EQ", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "PIPE", "DOT", "RANGE", "SEMI"}
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _NUMBER_RE = re.compile(r"([+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)[ \t]*(.*)")
-_CLOSERS = {"{": "}", "[": "]", "(": ")"}
+_NOTHING = object()  # BracketNewlines.built before the parser has reduced anything
 
 
 class _TooDeep(Exception):
@@ -66,7 +39,9 @@ class BracketNewlines:
     """Post-lexer: newlines inside () and [] do not end a statement; nesting is bounded.
 
     It also remembers which brackets and braces are open, so that an error can point at
-    the one that was never closed.
+    the one that was never closed, and the last two tokens it handed on with what the parser
+    built after the last one arrived (see `_Watched`), so that an error can name the token
+    before it.
     """
 
     always_accept = ("_NL",)
@@ -74,10 +49,13 @@ class BracketNewlines:
     def __init__(self) -> None:
         self.open_braces: list[Token] = []
         self.open_brackets: list[Token] = []
+        self.recent: list[Token] = []
+        self.built: object = _NOTHING
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         self.open_braces = []
         self.open_brackets = []
+        self.recent = []
         for tok in stream:
             if tok.type == "NAME" and str(tok) in _KEYWORDS:
                 # The contextual lexer reads a keyword as a name where the parser state does not
@@ -98,6 +76,8 @@ class BracketNewlines:
                 continue
             if len(self.open_brackets) + len(self.open_braces) > MAX_NESTING:
                 raise _TooDeep(tok)
+            self.recent = [*self.recent[-1:], tok]
+            self.built = _NOTHING
             yield tok
 
 
@@ -105,32 +85,6 @@ def _unescape(body: str) -> str:
     if "\\" not in body:
         return body
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
-
-
-def _accepted(state: Any) -> set[str] | None:
-    """The terminals the parser would really take next (lark's `expected` also lists what
-    the lexer merely allows, such as newlines inside brackets)."""
-    if state is None:
-        return None
-    try:
-        from copy import copy
-
-        conf = copy(state.parse_conf)
-        conf.callbacks = {}
-        out = set()
-        for term in conf.parse_table.states[state.position]:
-            if not term.isupper() and term != "$END":
-                continue
-            trial = state.copy(deepcopy_values=False)
-            trial.parse_conf = conf
-            try:
-                trial.feed_token(Token(term, ""), is_end=term == "$END")
-            except Exception:
-                continue
-            out.add(term)
-        return out
-    except Exception:
-        return None
 
 
 def _tok_pos(path: str, tok: Token) -> Pos:
@@ -270,8 +224,35 @@ class _Build(Transformer[Token, Any]):
     def start(self, children: Children) -> tuple[Any, ...]:
         return tuple(c for c in children if not isinstance(c, Token))
 
+    def value(self, children: Children) -> Any:
+        return children[0]
+
     def value_only(self, children: Children) -> Any:
         return children[0]
+
+
+class _Watched(Transformer[Token, Any]):
+    """The builder as lark calls it on each reduction: what it builds is also noted on the
+    post-lexer, so that a syntax error can tell whether the token before it still stands on
+    its own (lark's value stack is not public API)."""
+
+    def __init__(self, builder: _Build, post: BracketNewlines):
+        super().__init__()
+        self._builder = builder
+        self._post = post
+
+    def _note(self, built: Any) -> Any:
+        self._post.built = built
+        return built
+
+    def __default__(self, data: Any, children: Children, meta: Any) -> Any:
+        return self._note(self._builder.__default__(data, children, meta))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # lark asks for every rule; only the builder's own are wrapped
+            raise AttributeError(name)
+        method = getattr(self._builder, name)
+        return lambda children: self._note(method(children))
 
 
 @lru_cache(maxsize=1)
@@ -294,7 +275,7 @@ class _Frontend:
             propagate_positions=False,
             maybe_placeholders=False,
             postlex=self.post,
-            transformer=self.builder,  # built while parsing: no recursion over deep trees
+            transformer=_Watched(self.builder, self.post),  # built while parsing: no recursion over deep trees
             lexer_callbacks={"COMMENT": self.comments.append, "_NL": self._line_comments},
         )
 
@@ -355,187 +336,102 @@ def parse_value(text: str, origin: str, diags: Diagnostics) -> s.Value | None:
 
 
 # ---- syntax errors --------------------------------------------------------------------------
+# The wording lives in ecgspec/syntax_errors.py; here the lark exception becomes its context.
 
 
-def _expected_words(expected: set[str]) -> str:
-    names = set(expected) - {"WS", "COMMENT", "LONG_STRING"}
-    words: list[str] = []
-    if {"NUMBER", "STRING", "NAME", "LSQB"} <= names:
-        words.append("a value")
-        names -= _VALUE_STARTS
-    for n in sorted(names, key=lambda n: (n.startswith("_") or n == "$END", n)):
-        w = TOKEN_WORDS.get(n)
-        if w and w not in words:
-            words.append(w)
-    if not words:
-        return ""
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+def _tok(tok: Token) -> se.Tok:
+    pos = _tok_pos("", tok)
+    return se.Tok(tok.type, str(tok), pos.line, pos.col, pos.end_line, pos.end_col)
+
+
+def _syntax_context(exc: UnexpectedInput | _TooDeep, lines: list[str], post: BracketNewlines) -> se.SyntaxContext:
+    """What went wrong, in the terms of the rules table, from lark's public exception API."""
+    common: dict[str, Any] = {
+        "lines": tuple(lines),
+        "open_brackets": tuple(_tok(t) for t in post.open_brackets),
+        "open_braces": tuple(_tok(t) for t in post.open_braces),
+    }
+    if isinstance(exc, _TooDeep):
+        return se.SyntaxContext("depth", token=_tok(exc.token), **common)
+    if isinstance(exc, UnexpectedCharacters):
+        line, col = exc.line, exc.column
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        parser = getattr(exc, "interactive_parser", None)  # lark sets it on errors met while parsing
+        accepted = parser.accepts() if parser is not None else None
+        return se.SyntaxContext(
+            "char",
+            expected=frozenset(accepted if accepted is not None else exc.allowed),
+            allowed=frozenset(exc.allowed or ()),
+            char=text[col - 1] if 0 < col <= len(text) else "?",
+            line=line,
+            column=col,
+            line_text=text,
+            **common,
+        )
+    assert isinstance(exc, (UnexpectedToken, UnexpectedEOF))
+    tok: Token = exc.token
+    # What the parser would really take next (`expected` also lists what the lexer merely
+    # allows, such as newlines inside brackets).
+    accepted = exc.accepts if isinstance(exc, UnexpectedToken) else None
+    prev = _previous_token(exc, post)
+    line = tok.line or 1
+    return se.SyntaxContext(
+        "eof" if tok.type == "$END" else "token",
+        expected=frozenset(accepted if accepted is not None else exc.expected),
+        token=_tok(tok),
+        prev=_tok(prev) if prev is not None else None,
+        line=line,
+        column=tok.column or 1,
+        line_text=lines[line - 1] if 0 < line <= len(lines) else "",
+        **common,
+    )
 
 
 def _report_syntax_error(
     exc: UnexpectedInput | _TooDeep, path: str, lines: list[str], post: BracketNewlines, diags: Diagnostics
 ) -> int:
-    """Turn a lark exception into one located diagnostic; return its line."""
-    if isinstance(exc, _TooDeep):
-        pos = _tok_pos(path, exc.token)
-        diags.error(
-            pos, f"nesting deeper than {MAX_NESTING} levels", "flatten the lists or blocks", code="syntax-depth"
-        )
-        return pos.line
-
-    if isinstance(exc, UnexpectedCharacters):
-        line, col = exc.line, exc.column
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        char = text[col - 1] if 0 < col <= len(text) else "?"
-        pos = Pos(path, line, col, line, col + 1)
-        accepted = _accepted(getattr(exc, "state", None))
-        words = _expected_words(accepted if accepted is not None else set(exc.allowed))
-        message = f"unexpected character {char!r}"
-        hint: str | None
-        if char == "'":
-            hint = 'strings are written in double quotes: "like this"'
-        elif char == '"':
-            message = "this string is never closed"
-            pos = Pos(path, line, col, line, max(len(text), col) + 1)
-            hint = 'close it on the same line; write text over several lines in """triple quotes"""'
-        elif char == "-" and col > 1 and (text[col - 2].isalnum() or text[col - 2] == "_"):
-            rest = re.match(r"[\w-]*", text[col - 1 :])
-            word = re.search(r"[A-Za-z_][\w-]*$", text[: col - 1] + (rest.group(0) if rest else ""))
-            shown = word.group(0) if word else "name-with-dash"
-            hint = f"names cannot contain '-': write `{shown.replace('-', '_')}`, or quote it: \"{shown}\""
-        elif char == "-" and "NUMBER" in exc.allowed:
-            hint = "write the sign against the digits: -3 deg"
-        elif char == "/" and re.search(r"\d\s*(mm|mV)\s*$", text[: col - 1]):
-            hint = "units are written without spaces inside them: `mm/s`, `mm/mV`"
-        else:
-            hint = f"expected {words} here" if words else None
-        diags.error(pos, message, hint, code="syntax-char")
-        return line
-
-    assert isinstance(exc, (UnexpectedToken, UnexpectedEOF))
-    tok: Token = exc.token
-    accepted = _accepted(getattr(exc, "state", None))
-    expected = accepted if accepted is not None else set(exc.expected)
-    words = _expected_words(expected)
-    if tok.type == "$END":
-        open_ = post.open_brackets or post.open_braces
-        opener = open_[-1] if open_ else None
-        if opener is not None:
-            hint = f"the file ends before its matching '{_CLOSERS[str(opener)]}'"
-            decl_line = _declaration_after(lines, opener.line or 1)
-            if str(opener) == "{" and decl_line is not None:
-                hint = (
-                    f"is a '}}' missing before `{lines[decl_line - 1].strip().rstrip('{').strip()}` "
-                    f"at line {decl_line}?"
-                )
-            diags.error(_tok_pos(path, opener), f"'{opener}' is never closed", hint, code="syntax-eof")
-            return opener.line or 1
-        last = max(len(lines), 1)
-        col = len(lines[-1]) + 1 if lines else 1
-        diags.error(
-            Pos(path, last, col, last, col + 1),
-            "unexpected end of file",
-            f"expected {words}" if words else None,
-            code="syntax-eof",
-        )
-        return last
-
-    pos = _tok_pos(path, tok)
-    shown = "end of the line" if tok.type == "_NL" else repr(str(tok))
-    message = f"unexpected {shown}"
-    hint = f"expected {words}" if words else None
-    prev = _previous_token(exc)
-    code = "syntax"
-    if tok.type == "_NL":
-        pos = Pos(path, pos.line, pos.col, pos.line, pos.col + 1)
-    if (
-        post.open_brackets
-        and (tok.line or 0) > (post.open_brackets[-1].line or 0)
-        and re.match(r"\s*[A-Za-z_]\w*\s*=", lines[(tok.line or 1) - 1] if tok.line else "")
-    ):
-        # A `key =` line while a bracket is open: the bracket above was never closed.
-        opener = post.open_brackets[-1]
-        diags.error(
-            _tok_pos(path, opener),
-            f"'{opener}' is never closed",
-            f"add '{_CLOSERS[str(opener)]}' at the end of line {opener.line}",
-            code="syntax-bracket",
-        )
-        return opener.line or 1
-    if prev is not None and prev.type == "CHOICE":
-        message = "'choice' is a reserved word: `choice[…]` starts a weighted choice"
-        pos = _tok_pos(path, prev)
-        hint = "if you meant a task or paper named choice, rename it"
-        code = "syntax-reserved"
-    elif tok.type in ("IMPORT", "LET", "CHOICE") and "NAME" in expected:
-        message = f"'{tok}' is a reserved word and cannot be used as a name here"
-        hint = f"choose another name, such as '{tok}_'"
-        code = "syntax-reserved"
-    elif tok.type == "NAME" and prev is not None and prev.type == "NUMBER" and prev.end_line == tok.line:
-        message = f"unknown unit '{tok}'"
-        guess = did_you_mean(str(tok), UNITS)
-        hint = (guess + " " if guess else "") + "units are " + ", ".join(sorted(UNITS, key=str.lower))
-        code = "syntax-unit"
-    elif tok.type in ("RBRACE", "_NL", "LBRACE", "$END") and post.open_brackets:
-        opener = post.open_brackets[-1]
-        hint = (
-            f"the '{opener}' at line {opener.line}, column {opener.column} is not closed: add '{_CLOSERS[str(opener)]}'"
-        )
-        code = "syntax-bracket"
-    elif tok.type == "RBRACE" and not post.open_braces:
-        message = "unexpected '}' with no open block"
-        hint = "remove it, or look for a missing '{' above"
-        code = "syntax-brace"
-    elif tok.type == "_NL" and "EQ" in expected and prev is not None and prev.type == "LET":
-        hint = "a constant is written `let name = value`"
-    elif tok.type == "_NL" and expected <= {"EQ"} | _VALUE_STARTS | {"LPAR", "RANGE", "DOT"}:
-        hint = "a value is missing at the end of the line"
-    elif tok.type == "LBRACE" and "NAME" in expected | {"STRING"} and prev is not None and prev.type == "NAME":
-        hint = "a declaration is written `KIND NAME { ... }`, for example `paper standard { ... }`"
-    elif tok.type == "COLOUR" or re.search(
-        r"\s#([0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b",
-        lines[(tok.line or 1) - 1][: max((tok.column or 1) - 1, 0)],
-    ):
-        hint = "a '#' followed by 3, 6 or 8 hex digits is a colour; a comment needs a space after '#'"
-    elif tok.type == "COMMA" and not post.open_brackets:
-        if (
-            prev is not None
-            and prev.type == "NUMBER"
-            and re.match(r"\d", lines[(tok.line or 1) - 1][tok.column or 0 :])
-        ):
-            hint = f"decimal numbers are written with a point: `{prev}.…`, e.g. `2.5 s`"
-        else:
-            hint = "a list is written in square brackets: `[I, II, III]`"
-    elif tok.type == "EQ" and prev is not None and prev.type == "EQ":
-        hint = "write one '='"
-    diags.error(pos, message, hint, code=code)
+    """Turn a lark exception into one located diagnostic, worded by the rules table; return its line."""
+    ctx = _syntax_context(exc, lines, post)
+    rule = se.match(ctx)
+    message, hint = rule.render(ctx)
+    pos = _error_pos(rule.at, ctx, path)
+    diags.error(pos, message, hint, code=rule.code)
     return pos.line
 
 
-def _previous_token(exc: UnexpectedInput) -> Token | None:
+def _error_pos(at: se.At, ctx: se.SyntaxContext, path: str) -> Pos:
+    """Where a rule's diagnostic points (see syntax_errors.At)."""
+    if at == "char":
+        return Pos(path, ctx.line, ctx.column, ctx.line, ctx.column + 1)
+    if at == "rest_of_line":
+        return Pos(path, ctx.line, ctx.column, ctx.line, max(len(ctx.line_text), ctx.column) + 1)
+    if at == "end":
+        last = max(len(ctx.lines), 1)
+        col = len(ctx.lines[-1]) + 1 if ctx.lines else 1
+        return Pos(path, last, col, last, col + 1)
+    t = {"opener": ctx.opener, "bracket": ctx.bracket, "prev": ctx.prev, "token": ctx.token}[at]
+    assert t is not None, f"rule points at its {at}, which this error lacks"
+    if t.type == "_NL" and at == "token":
+        return Pos(path, t.line, t.column, t.line, t.column + 1)
+    return Pos(path, t.line, t.column, t.end_line, t.end_column)
+
+
+def _previous_token(exc: UnexpectedInput, post: BracketNewlines) -> Token | None:
+    """The token before the unexpected one, while it still stands on its own: lark's token
+    history when the lexer failed; else the token the parser shifted last, unless the parser
+    has since reduced it (to a number: that number; to anything else: none)."""
     history = getattr(exc, "token_history", None)
     if history:
         return history[-1]
-    state = getattr(exc, "state", None)
-    stack = getattr(state, "value_stack", None) or []
-    if stack and isinstance(stack[-1], Token):
-        return stack[-1]
-    if stack and isinstance(stack[-1], s.Number):
-        n = stack[-1]
-        return Token("NUMBER", n.text, line=n.pos.line, end_line=n.pos.end_line)
+    built = post.built
+    if built is _NOTHING:
+        return post.recent[-2] if len(post.recent) > 1 else None
+    if isinstance(built, s.Number):
+        return Token("NUMBER", built.text, line=built.pos.line, end_line=built.pos.end_line)
     return None
 
 
 _TOP_START = re.compile(r"[A-Za-z_\"]")
-_DECL_LINE = re.compile(r'[A-Za-z_]\w*\s+("[^"]*"|[A-Za-z_]\w*)(\s+[A-Za-z_]\w*\s+("[^"]*"|[A-Za-z_]\w*))*\s*\{')
-
-
-def _declaration_after(lines: list[str], line: int) -> int | None:
-    """The first line after `line` that starts, at column 1, what looks like a declaration."""
-    for i in range(line, len(lines)):
-        if _DECL_LINE.match(lines[i]):
-            return i + 1
-    return None
 
 
 def _blank_declaration(lines: list[str], error_line: int) -> bool:

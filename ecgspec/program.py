@@ -10,11 +10,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 from . import syntax as s
 from .check import Origin, check
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
-from .ir import Decl
+from .ir import Corpus, Decl, Distort, Format, Labels, Layout, Paper, Source, Suite, Synth, Task
 from .leakage import check_leakage
 from .resolve import Scope, display_path, resolve
 
@@ -37,7 +38,41 @@ class Program:
     def ok(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
 
+    @overload
+    def get(self, kind: Literal["corpus"], name: str) -> Corpus: ...
+
+    @overload
+    def get(self, kind: Literal["distort"], name: str) -> Distort: ...
+
+    @overload
+    def get(self, kind: Literal["format"], name: str) -> Format: ...
+
+    @overload
+    def get(self, kind: Literal["labels"], name: str) -> Labels: ...
+
+    @overload
+    def get(self, kind: Literal["layout"], name: str) -> Layout: ...
+
+    @overload
+    def get(self, kind: Literal["paper"], name: str) -> Paper: ...
+
+    @overload
+    def get(self, kind: Literal["source"], name: str) -> Source: ...
+
+    @overload
+    def get(self, kind: Literal["suite"], name: str) -> Suite: ...
+
+    @overload
+    def get(self, kind: Literal["synth"], name: str) -> Synth: ...
+
+    @overload
+    def get(self, kind: Literal["task"], name: str) -> Task: ...
+
+    @overload
+    def get(self, kind: str, name: str) -> Decl: ...
+
     def get(self, kind: str, name: str) -> Decl:
+        """The declaration `kind name`; typed by its kind where the kind is written out."""
         return self.decls[(kind, name)]
 
     def of_kind(self, kind: str) -> list[Decl]:

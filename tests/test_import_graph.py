@@ -35,11 +35,25 @@ def _unit(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
+def _typing_only(tree: ast.AST) -> set[int]:
+    """The ids of the nodes under `if TYPE_CHECKING:`: imports for annotations only, never run."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            out.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
 def _imports(module: str, path: Path, is_pkg: bool) -> set[str]:
-    """Every ecgspec/runtime module `path` imports, at any depth (function-level imports too)."""
+    """Every ecgspec/runtime module `path` imports, at any depth (function-level imports too),
+    except under `if TYPE_CHECKING:`."""
     package = module if is_pkg else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _typing_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -108,6 +122,15 @@ def test_no_import_cycles_between_packages() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_imports_for_annotations_only_are_not_edges(tmp_path: Path) -> None:
+    f = tmp_path / "m.py"
+    f.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ecgspec.program import Program\n"
+        "else:\n    from ecgspec import units\ndef f():\n    import ecgspec.leads\n"
+    )
+    assert _imports("ecgspec.x.m", f, False) == {"ecgspec", "ecgspec.leads"}
 
 
 @pytest.mark.parametrize("package", [p for p in _packages() if p.startswith("ecgspec")])

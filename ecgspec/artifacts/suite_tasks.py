@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .plan_schema import Extract, Task
 
+if TYPE_CHECKING:
+    from ..program import Program
 
-def _rubric_text(program: Any, rel: str | None) -> str | None:
+
+def _rubric_text(program: Program, rel: str | None) -> str | None:
     if rel is None:
         return None
     root = program.templates or Path("templates")
     return (Path(root) / rel).read_text(encoding="utf-8")
 
 
-def suite_hash(program: Any, suite: Any) -> str:
+def suite_hash(program: Program, suite: Any) -> str:
     h = hashlib.sha256(program.hash_of("suite", suite.name).encode())
     for t in suite.tasks:
         text = _rubric_text(program, t.rubric)
@@ -34,7 +37,7 @@ def suite_hash(program: Any, suite: Any) -> str:
     return h.hexdigest()
 
 
-def plan_header(program: Any, suite: Any) -> dict[str, Any]:
+def plan_header(program: Program, suite: Any) -> dict[str, Any]:
     """The Plan fields that come from the suite: pass them with `tasks=[…]` to Plan(...)."""
     return {
         "schema": "ecgspec.plan/1",
@@ -49,7 +52,7 @@ def plan_header(program: Any, suite: Any) -> dict[str, Any]:
     }
 
 
-def task_shell(program: Any, task: Any) -> dict[str, Any]:
+def task_shell(program: Program, task: Any) -> dict[str, Any]:
     """The Task fields of a suite task (everything but `items`), as a dict for Task(**shell, items=…)."""
     labels: tuple[str, ...] = ()
     synonyms: dict[str, tuple[str, ...]] = {}
@@ -69,5 +72,5 @@ def task_shell(program: Any, task: Any) -> dict[str, Any]:
     }
 
 
-def empty_task(program: Any, task: Any) -> Task:
+def empty_task(program: Program, task: Any) -> Task:
     return Task(**task_shell(program, task))

@@ -10,31 +10,61 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+from ecgspec.ir.corpus import Corpus
+
+if TYPE_CHECKING:
+    from ..program import Program
 
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("build", help="build a spec's corpora: images, prompts/, manifests/ (LLaVA) and build.json")
     p.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="spec files")
     p.add_argument("-o", "--output", type=Path, default=None, help="output folder (default: out/SPEC-NAME)")
-    p.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help="build only this corpus or suite (repeatable)")
-    p.add_argument("--skip-missing", action="store_true",
-                   help="leave out of a plan the suite tasks whose data are not there (default: an error)")
+    p.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="build only this corpus or suite (repeatable)"
+    )
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="leave out of a plan the suite tasks whose data are not there (default: an error)",
+    )
     p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items per corpus")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                   help="worker processes (default: the number of CPUs)")
-    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptbxl\"'")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=None, metavar="N", help="worker processes (default: the number of CPUs)"
+    )
+    p.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptbxl\"'",
+    )
     p.add_argument("--root", type=Path, default=None, help="spec root (default: the working directory)")
     p.add_argument("--templates", type=Path, default=None, help="templates folder (default: the nearest templates/)")
-    p.add_argument("--data-root", action="append", type=Path, default=[], metavar="DIR",
-                   help="a folder outside the spec root that sources may read (repeatable)")
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="do only shard I of N (0-based) of every corpus's items, for a job array or many machines "
-                        "sharing OUT; a last build without --shard merges them")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a progress bar (default: when stderr is a terminal)")
+    p.add_argument(
+        "--data-root",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a folder outside the spec root that sources may read (repeatable)",
+    )
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="do only shard I of N (0-based) of every corpus's items, for a job array or many machines "
+        "sharing OUT; a last build without --shard merges them",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("export", help="export a built corpus as Parquet for Hugging Face `datasets`")
@@ -84,14 +114,16 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 1
     # What the files on the command line declare is built; what they import is a library.
     entry = {spec.resolve() for spec in args.specs}
-    corpora = [d for d in program.of_kind("corpus") if _declared_in(program, d, entry)]
+    corpora = [cast(Corpus, d) for d in program.of_kind("corpus") if _declared_in(program, d, entry)]
     suites = [d for d in program.of_kind("suite") if _declared_in(program, d, entry)]
     names = [c.name for c in corpora] + [s.name for s in suites]
     for name in args.only:
         if name not in names:
             hint = did_you_mean(name, names)
-            _err(f"no corpus or suite named '{name}'"
-                 + (f"; {hint}" if hint else f" (the spec declares: {', '.join(names) or 'none'})"))
+            _err(
+                f"no corpus or suite named '{name}'"
+                + (f"; {hint}" if hint else f" (the spec declares: {', '.join(names) or 'none'})")
+            )
             return 2
     if args.only:
         corpora = [c for c in corpora if c.name in args.only]
@@ -102,16 +134,20 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = args.output or Path("out") / args.specs[0].stem
     start = time.perf_counter()
     reports = []
-    load_args = LoadArgs(tuple(args.specs), args.root, tuple(args.define), args.templates,
-                         tuple(p.resolve() for p in args.data_root))
+    load_args = LoadArgs(
+        tuple(args.specs), args.root, tuple(args.define), args.templates, tuple(p.resolve() for p in args.data_root)
+    )
     plan_lines: list[str] = []
     try:
         for corpus in corpora:
-            done = build_corpus(program, corpus, out, load_args, jobs=jobs, limit=args.limit,
-                                progress=args.progress, shard=shard)
+            done = build_corpus(
+                program, corpus, out, load_args, jobs=jobs, limit=args.limit, progress=args.progress, shard=shard
+            )
             if isinstance(done, int):
-                plan_lines.append(f"corpus {corpus.name}: shard {shard[0]}/{shard[1]} done ({done} items); "  # type: ignore[index]
-                                  "build again without --shard, once every shard is done, to merge")
+                plan_lines.append(
+                    f"corpus {corpus.name}: shard {shard[0]}/{shard[1]} done ({done} items); "  # type: ignore[index]
+                    "build again without --shard, once every shard is done, to merge"
+                )
             else:
                 reports.append(done)
         for suite in suites if shard is None else ():
@@ -140,8 +176,10 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     manifest = args.build / "manifests" / f"{args.corpus}.json"
     if not manifest.is_file():
         built = sorted(p.stem for p in (args.build / "manifests").glob("*.json"))
-        _err(f"{manifest}: no such manifest" + (f" (built: {', '.join(built)})" if built else
-                                                   "; run `ecgspec build` first"))
+        _err(
+            f"{manifest}: no such manifest"
+            + (f" (built: {', '.join(built)})" if built else "; run `ecgspec build` first")
+        )
         return 2
     try:
         import pyarrow  # noqa: F401
@@ -156,15 +194,16 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
-def _declared_in(program: Any, decl: Any, entry: set[Path]) -> bool:
+def _declared_in(program: Program, decl: Any, entry: set[Path]) -> bool:
     return Path(program.scope.decls[(decl.kind, decl.name)].name.pos.file).resolve() in entry
 
 
-def _compile_plan(program: Any, suite: str, out: Path, load_args: Any, args: argparse.Namespace) -> list[str]:
+def _compile_plan(program: Program, suite: str, out: Path, load_args: Any, args: argparse.Namespace) -> list[str]:
     from .suite_plan import compile_suite
 
-    path, reports = compile_suite(program, suite, out, data_roots=list(load_args.data_roots),
-                                  skip_missing=args.skip_missing, limit=args.limit)
+    path, reports = compile_suite(
+        program, suite, out, data_roots=list(load_args.data_roots), skip_missing=args.skip_missing, limit=args.limit
+    )
     total = sum(r.items for r in reports)
     lines = [f"suite {suite}: {total} items in {path}"]
     for r in reports:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,12 +24,15 @@ from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .store import ItemStore, sha256_file
 from .work_items import WorkItem
 
+if TYPE_CHECKING:
+    from ..program import Program
+
 
 @dataclass
 class CorpusState:
     """Everything a worker needs to do a corpus's items (built once per process)."""
 
-    program: Any
+    program: Program
     corpus: Corpus
     corpus_hash: str  # Merkle hash of the corpus and all it refers to, plus its templates
     out: Path
@@ -176,7 +179,9 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     }
 
 
-def make_prompters(program: Any, tasks: list[Task], env: Any, label_sets: dict[str, Any]) -> dict[str, TaskPrompter]:
+def make_prompters(
+    program: Program, tasks: list[Task], env: Any, label_sets: dict[str, Any]
+) -> dict[str, TaskPrompter]:
     """One prompter per task; a template that does not compile is a PromptError (located)."""
     out: dict[str, TaskPrompter] = {}
     for task in tasks:

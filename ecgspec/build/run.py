@@ -8,7 +8,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..ir import Corpus
@@ -20,6 +20,9 @@ from .merge import CorpusCounts, merge_corpus
 from .progress import Progress
 from .store import write_atomic
 from .work_items import effective_limit, plan_sources, walk
+
+if TYPE_CHECKING:
+    from ..program import Program
 
 
 class BuildError(Exception):
@@ -65,7 +68,7 @@ class LoadArgs:
         return load(list(self.paths), root=self.root, defines=list(self.defines), templates=self.templates)
 
 
-def prepare_corpus(program: Any, corpus_name: str, out: Path, data_roots: tuple[Path, ...]) -> CorpusState:
+def prepare_corpus(program: Program, corpus_name: str, out: Path, data_roots: tuple[Path, ...]) -> CorpusState:
     """The state a corpus's items need: readers opened, label sets read, templates compiled."""
     from ..sources import SourceError, label_set, open_source
 
@@ -109,7 +112,7 @@ def in_shard(item_id: str, shard: tuple[int, int]) -> bool:
 
 
 def build_corpus(
-    program: Any,
+    program: Program,
     corpus: Corpus,
     out: Path,
     load_args: LoadArgs,
@@ -194,7 +197,7 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
-def write_build_json(out: Path, program: Any, reports: list[CorpusReport], seconds: float) -> dict[str, Any]:
+def write_build_json(out: Path, program: Program, reports: list[CorpusReport], seconds: float) -> dict[str, Any]:
     """build.json: what was built from what, with which tools, how much of each, and how long it took.
     Corpora built earlier into the same folder (another `--only`) keep their entries."""
     path = out / "build.json"

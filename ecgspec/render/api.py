@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from .scene import Scene
 from .scene_steps import compose_with
 from .sidecar import Sidecar, build_sidecar
 from .svg import to_svg
+
+if TYPE_CHECKING:
+    from ..program import Program
 
 
 @dataclass
@@ -52,12 +55,14 @@ def item_key(record: Record) -> str:
     return record.id
 
 
-def spec_hash_of(program: Any, layout: str, paper: str, distort: str | None = None) -> str:
+def spec_hash_of(
+    program: Program | list[Program] | tuple[Program, ...], layout: str, paper: str, distort: str | None = None
+) -> str:
     """The spec hash an item's stream is seeded with: the content hashes (`Program.hash_of`,
     which follow references) of the layout, paper and distort declarations a page uses, so that
     editing any of them redraws its items and editing anything else does not. `program` may be
     a list of programs: each declaration is hashed in the first one that declares it."""
-    programs = program if isinstance(program, (list, tuple)) else [program]
+    programs = program if isinstance(program, (list, tuple)) else (program,)
     h = hashlib.sha256()
     for kind, name in (("layout", layout), ("paper", paper), ("distort", distort)):
         digest = ""

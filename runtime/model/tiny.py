@@ -39,34 +39,32 @@ The ECG shows diagnosis codes SNOMED Please interpret the following electrocardi
 """
 
 
-def _train_tokenizer() -> Any:
-    """A byte-level BPE over the fixed word list. Training is single-pass over a constant corpus, so the
-    learned merges (and the saved tokenizer.json) are deterministic."""
+def train_bpe(words: str, special_tokens: list[str], vocab_size: int, unk_token: str | None = None) -> Any:
+    """A byte-level BPE over a fixed word list: it encodes any text (byte fallback), and training is a single
+    pass over a constant corpus, so the learned merges (and the saved tokenizer.json) are deterministic."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok = Tokenizer(models.BPE(unk_token=unk_token) if unk_token else models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
-        special_tokens=SPECIAL_TOKENS,
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    lines = [line for line in _ECG_WORDS.strip().splitlines()]
-    tok.train_from_iterator(lines * 4, trainer=trainer)
+    tok.train_from_iterator(words.strip().splitlines() * 4, trainer=trainer)
     return tok
 
 
 def build_tiny_processor(image_size: int = 32) -> Any:
     """The processor (tokenizer + PIL image processor + chat template) of the tiny model."""
     from transformers import LlavaProcessor, PreTrainedTokenizerFast
-
-    template = separators_template(get_format("llava_v1"))
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
+    template = separators_template(get_format("llava_v1"))
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=_train_tokenizer(),
+        tokenizer_object=train_bpe(_ECG_WORDS, SPECIAL_TOKENS, VOCAB_SIZE, unk_token="<unk>"),
         unk_token="<unk>",
         bos_token="<s>",
         eos_token="</s>",
@@ -92,35 +90,47 @@ def build_tiny_processor(image_size: int = 32) -> Any:
     )
 
 
-def tiny_llava_config(tokenizer: Any, image_size: int = 32) -> Any:
-    """A LlavaConfig with a 2-layer CLIP vision tower and a 2-layer Llama text model."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+def tiny_vision_config(image_size: int, patch_size: int) -> Any:
+    """A 2-layer CLIP vision tower, 32 wide."""
+    from transformers import CLIPVisionConfig
 
-    vision = CLIPVisionConfig(
+    return CLIPVisionConfig(
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=2,
         image_size=image_size,
-        patch_size=PATCH_SIZE,
+        patch_size=patch_size,
         projection_dim=32,
     )
-    text = LlamaConfig(
-        vocab_size=len(tokenizer),
+
+
+def tiny_text_config(tokenizer: Any, vocab_size: int, kv_heads: int) -> Any:
+    """A 2-layer Llama, 64 wide, with the tokenizer's special ids."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size,
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
         num_attention_heads=4,
-        num_key_value_heads=2,
+        num_key_value_heads=kv_heads,
         max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
     )
+
+
+def tiny_llava_config(tokenizer: Any, image_size: int = 32) -> Any:
+    """A LlavaConfig with a 2-layer CLIP vision tower and a 2-layer Llama text model."""
+    from transformers import LlavaConfig
+
     return LlavaConfig(
-        vision_config=vision,
-        text_config=text,
+        vision_config=tiny_vision_config(image_size, PATCH_SIZE),
+        text_config=tiny_text_config(tokenizer, len(tokenizer), kv_heads=2),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         image_seq_length=(image_size // PATCH_SIZE) ** 2,
         vision_feature_select_strategy="default",
@@ -169,9 +179,7 @@ def build_llava_hf_shaped(tokenizer: Any, *, next_: bool, seed: int = 0) -> tupl
     widths and depths are small. `tokenizer` is a LLaMA tokenizer with `<image>` and `<pad>` added."""
     import torch
     from transformers import (
-        CLIPVisionConfig,
         GenerationConfig,
-        LlamaConfig,
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaNextConfig,
@@ -182,28 +190,8 @@ def build_llava_hf_shaped(tokenizer: Any, *, next_: bool, seed: int = 0) -> tupl
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
     from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
-    vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=336,
-        patch_size=14,
-        projection_dim=32,
-    )
-    text = LlamaConfig(
-        vocab_size=32064,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=4096,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-    )
+    vision = tiny_vision_config(336, 14)
+    text = tiny_text_config(tokenizer, 32064, kv_heads=4)
     image_token = tokenizer.convert_tokens_to_ids("<image>")
     common = {"vision_feature_select_strategy": "default", "num_additional_image_tokens": 1, "patch_size": 14}
     images: Any

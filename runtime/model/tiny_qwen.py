@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.model.compat import allow_image_only_processors
+from runtime.model.tiny import train_bpe
 
 VARIANTS = ("qwen2_vl", "qwen2_5_vl")
 PATCH_SIZE = 8
@@ -74,23 +75,6 @@ Which of the following diagnoses does this ECG show? Options: Answer: Write a re
 """
 
 
-def _train_tokenizer() -> Any:
-    """A byte-level BPE over a fixed word list (deterministic: one pass over a constant corpus)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_WORDS.strip().splitlines() * 4, trainer=trainer)
-    return tok
-
-
 def build_tiny_qwen_processor(variant: str = "qwen2_vl") -> Any:
     """The processor (tokenizer + PIL image processor + chat template) of a tiny Qwen2-VL / Qwen2.5-VL."""
     _check(variant)
@@ -103,7 +87,7 @@ def build_tiny_qwen_processor(variant: str = "qwen2_vl") -> Any:
     # As Qwen's tokenizers: no BOS (the template starts with <|im_start|>), <|im_end|> ends an answer and
     # stops generation, <|endoftext|> pads.
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=_train_tokenizer(),
+        tokenizer_object=train_bpe(_WORDS, SPECIAL_TOKENS, VOCAB_SIZE),
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
