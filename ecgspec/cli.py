@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .atomic import os_error_message, write_atomic
 from .errors import Diagnostic, Diagnostics, SourceCache, format_all
 from .formatter import format_module
 from .parser import parse_module
@@ -110,9 +111,7 @@ def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     )
                 )
         else:
-            tmp = f.with_name(f".{f.name}.fmt-tmp")
-            tmp.write_text(out, encoding="utf-8")
-            os.replace(tmp, f)  # atomic: a crash leaves the old file or the new one
+            write_atomic(f, out)  # a crash leaves the old file or the new one
             print(f"formatted {name}", file=sys.stderr)
     verb = "would reformat" if args.check else "reformatted"
     print(f"{len(files)} file{'s' * (len(files) != 1)}: {changed} {verb}, {failed} with syntax errors", file=sys.stderr)
@@ -222,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get("ECGSPEC_DEBUG"):
+        raise exc
+    print(
+        f"ecgspec: internal error ({type(exc).__name__}: {exc}); this is a bug in ecgspec, "
+        "not in your spec. Rerun with ECGSPEC_DEBUG=1 for details and report it.",
+        file=sys.stderr,
+    )
+    return 3
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -233,15 +243,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A full disk, a folder we may not write to: the environment, said in words, not a bug.
+        message = os_error_message(exc)
+        if message is None or os.environ.get("ECGSPEC_DEBUG"):
+            return _internal_error(exc)
+        print(f"ecgspec: {message}", file=sys.stderr)
+        return 1
     except Exception as exc:
-        if os.environ.get("ECGSPEC_DEBUG"):
-            raise
-        print(
-            f"ecgspec: internal error ({type(exc).__name__}: {exc}); this is a bug in ecgspec, "
-            "not in your spec. Rerun with ECGSPEC_DEBUG=1 for details and report it.",
-            file=sys.stderr,
-        )
-        return 3
+        return _internal_error(exc)
     if os.environ.get("ECGSPEC_TIMING"):
         print(f"{args.command}: {time.perf_counter() - start:.3f} s", file=sys.stderr)
     return code

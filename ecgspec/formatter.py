@@ -219,6 +219,9 @@ class Formatter:
             if run and (
                 self._blank_between(run[-1].pos.end_line, e.pos.line)
                 or any(run[-1].pos.end_line < c.pos.line < e.pos.line for c in self.comments)
+                # comments inside its value are hoisted above it: it starts the next run, as it will
+                # when the formatted text is formatted again
+                or any(e.pos.line <= c.pos.line < e.pos.end_line for c in self.comments)
             ):
                 break
             run.append(e)

@@ -82,18 +82,36 @@ class Program:
         return self.scope.decls[key].name.pos
 
     def hash_of(self, kind: str, name: str) -> str:
-        """Content hash of a declaration and of everything it refers to (a Merkle hash)."""
+        """Content hash of a declaration and of everything it refers to (a Merkle hash).
+
+        Computed depth-first with an explicit stack, so a long chain of references cannot
+        exhaust Python's recursion limit; each declaration is hashed once."""
         key = (kind, name)
-        if key not in self._hashes:
-            self._hashes[key] = ""  # guards a reference cycle; none can be written today
+        if key in self._hashes:
+            return self._hashes[key]
+        stack: list[tuple[Key, list[Key]]] = [(key, self._hash_deps(key)[::-1])]  # popped in order
+        self._hashes[key] = ""  # guards a reference cycle; none can be written today
+        while stack:
+            top, pending = stack[-1]
+            while pending and pending[-1] in self._hashes:
+                pending.pop()
+            if pending:
+                dep = pending.pop()
+                self._hashes[dep] = ""
+                stack.append((dep, self._hash_deps(dep)[::-1]))
+                continue
+            stack.pop()
             h = hashlib.sha256()
-            h.update(f"{kind}\0".encode())
-            h.update(self.decls[key].canonical_json().encode())
-            for dep in sorted(self.deps.get(key, ())):
-                if dep in self.decls and dep != key:
-                    h.update(f"\0{dep[0]}:{dep[1]}:{self.hash_of(*dep)}".encode())
-            self._hashes[key] = h.hexdigest()
+            h.update(f"{top[0]}\0".encode())
+            h.update(self.decls[top].canonical_json().encode())
+            for dep in self._hash_deps(top):
+                h.update(f"\0{dep[0]}:{dep[1]}:{self._hashes[dep]}".encode())
+            self._hashes[top] = h.hexdigest()
         return self._hashes[key]
+
+    def _hash_deps(self, key: Key) -> list[Key]:
+        """The declarations that `key`'s hash takes in, in a fixed order."""
+        return [dep for dep in sorted(self.deps.get(key, ())) if dep in self.decls and dep != key]
 
     def spec_hash(self) -> str:
         """One hash for everything the entry files declare and import."""
@@ -117,12 +135,16 @@ def _templates_root(paths: list[Path], root: Path) -> Path | None:
 
 
 def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], diags: Diagnostics) -> None:
+    used_lets = scope.lets_reached(checked_lets)
+    kinds_of: dict[str, list[str]] = {}
+    for k, n in scope.decls:
+        kinds_of.setdefault(n, []).append(k)
     for name, let in scope.lets.items():
-        if name not in checked_lets:
+        if name not in used_lets:
             diags.warning(
                 let.name.pos, f"constant '{name}' is never used", "remove it, or use it in a value", code="unused-let"
             )
-        shadowed = [k for (k, n) in scope.decls if n == name]
+        shadowed = kinds_of.get(name)
         if shadowed:
             diags.warning(
                 let.name.pos,
@@ -134,6 +156,12 @@ def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], d
     # distortion that nothing uses is probably a mistake. Library files declare for others.
     used = {d for ds in deps.values() for d in ds}
     broken = {d.pos.file for d in diags.errors}  # a broken reference would make a false "never used"
+    extended = {
+        (o.kind.text, h.value.text)
+        for o in scope.decls.values()
+        for h in o.headers
+        if h.word.text == "extends" and isinstance(h.value, s.Word)
+    }
     for module in scope.modules.values():
         decls = [i for i in module.items if isinstance(i, s.Decl)]
         if not any(d.kind.text in ("corpus", "suite") for d in decls) or module.path in broken:
@@ -141,22 +169,33 @@ def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], d
         for d in decls:
             key = (d.kind.text, d.name.text)
             if d.kind.text in ("task", "source", "format", "labels", "synth", "distort") and key not in used:
-                extended = any(
-                    h.word.text == "extends" and getattr(h.value, "text", None) == d.name.text
-                    for o in scope.decls.values()
-                    if o.kind.text == d.kind.text
-                    for h in o.headers
-                )
-                if not extended:
+                if key not in extended:
                     diags.warning(
                         d.name.pos, f"{d.kind.text} '{d.name.text}' is declared but never used", code="unused-decl"
                     )
 
 
-def _silenced(d: Diagnostic, sources: SourceCache) -> bool:
+class _Lines:
+    """Lines of the loaded files, split once per file (SourceCache.line splits on every call)."""
+
+    def __init__(self, scope: Scope, sources: SourceCache):
+        self._texts = {m.path: m.text for m in scope.modules.values()}
+        self._lines: dict[str, list[str]] = {}
+        self._sources = sources
+
+    def line(self, file: str, line: int) -> str | None:
+        if file not in self._texts:
+            return self._sources.line(file, line)
+        lines = self._lines.get(file)
+        if lines is None:
+            lines = self._lines[file] = self._texts[file].splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def _silenced(d: Diagnostic, lines: _Lines) -> bool:
     if d.severity != "warning":
         return False
-    line = sources.line(d.pos.file, d.pos.line) or ""
+    line = lines.line(d.pos.file, d.pos.line) or ""
     m = _IGNORE.search(line)
     if not m:
         return False
@@ -183,8 +222,9 @@ def load(
     check_leakage(checked.decls, scope.decls, diags)
     _warnings(scope, checked.used_lets, checked.deps, diags)
     order = {display_path(p): i for i, p in enumerate(scope.modules)}
+    lines = _Lines(scope, sources)
     kept = sorted(
-        (d for d in diags.items if not _silenced(d, sources)),
+        (d for d in diags.items if not _silenced(d, lines)),
         key=lambda d: (order.get(d.pos.file, len(order)), d.pos.file, d.pos.line, d.pos.col),
     )
     return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources, templates)

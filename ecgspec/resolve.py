@@ -8,6 +8,7 @@ and a distortion preset may both be called `aged`. Extends chains are walked by 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,12 @@ from .parser import parse_module, parse_value
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # The shipped library: `import "std/papers.ecg"` works from any spec, wherever it lives.
-STD = Path(__file__).resolve().parents[1] / "specs"
+STD = Path(os.path.realpath(Path(os.path.realpath(__file__)).parents[1] / "specs"))
+
+
+def real_path(path: Path) -> Path:
+    """The path with every link followed (os.path.realpath): what confinement compares."""
+    return Path(os.path.realpath(path))
 
 
 @dataclass
@@ -41,9 +47,41 @@ class Scope:
     defines: dict[str, Define] = field(default_factory=dict)
     decl_file: dict[tuple[str, str], Path] = field(default_factory=dict)
     failed_imports: list[Pos] = field(default_factory=list)  # later "unknown name" hints mention them
+    # `let a = b`: a names the constant b. Every such alias as written (a → b), and the aliases
+    # that `flatten_lets` replaced by the value at the end of their chain.
+    let_alias: dict[str, str] = field(default_factory=dict)
+    flattened: dict[str, str] = field(default_factory=dict)  # how the checker names the step → the alias
 
     def names_of(self, *kinds: str) -> list[str]:
         return [name for (kind, name) in self.decls if kind in kinds]
+
+    def let_label(self, name: str) -> str:
+        """How a step through constant `name` is shown: `let name`, or the `-D` that overrides it."""
+        d = self.defines.get(name)
+        return d.origin if d is not None else f"let {name}"
+
+    def expand_via(self, via: list[str]) -> list[str]:
+        """The lets followed to reach a value, with each flattened alias chain written out again."""
+        out: list[str] = []
+        for step in via:
+            name = self.flattened.get(step)
+            if name is None:
+                out.append(step)
+                continue
+            while name is not None:
+                out.append(self.let_label(name))
+                name = self.let_alias.get(name)
+        return out
+
+    def lets_reached(self, used: set[str]) -> set[str]:
+        """The constants `used` names, and every constant their alias chains pass through."""
+        reached: set[str] = set()
+        for name in used:
+            step: str | None = name
+            while step is not None and step not in reached:
+                reached.add(step)
+                step = self.let_alias.get(step)
+        return reached
 
 
 def _importable(folder: Path, root: Path) -> list[str]:
@@ -67,8 +105,8 @@ def display_path(path: Path) -> str:
 
 def default_root(paths: list[Path]) -> Path:
     """The spec root: the working directory when every entry is inside it, else the common parent."""
-    cwd = Path.cwd().resolve()
-    resolved = [p.resolve() for p in paths]
+    cwd = real_path(Path.cwd())
+    resolved = [real_path(p) for p in paths]
     if all(p.is_relative_to(cwd) for p in resolved):
         return cwd
     parents = [p if p.is_dir() else p.parent for p in resolved]
@@ -81,7 +119,7 @@ def default_root(paths: list[Path]) -> Path:
 
 class Resolver:
     def __init__(self, root: Path, diags: Diagnostics, sources: SourceCache):
-        self.scope = Scope(root=root.resolve())
+        self.scope = Scope(root=real_path(root))
         self.diags = diags
         self.sources = sources
         self._stack: list[Path] = []
@@ -89,7 +127,7 @@ class Resolver:
     # ---- files ----------------------------------------------------------------------------
 
     def load_entry(self, path: Path) -> None:
-        path = path.resolve()
+        path = real_path(path)
         if path not in self.scope.entry_files:
             self.scope.entry_files.append(path)
         self._load(path, None)
@@ -187,20 +225,29 @@ class Resolver:
             base, root, raw_rel = importer.parent, STD, raw  # a library file imports within the library
         else:
             base, root, raw_rel = importer.parent, self.scope.root, raw
-        target = (base / raw_rel).resolve()
+        # Confinement compares real paths: a link (the file or any folder on the way) that leads
+        # outside the root is refused, whatever the import's text looks like. os.path.realpath,
+        # unlike Path.resolve on Python 3.11, does not raise on a link loop.
+        written = Path(os.path.normpath(base / raw_rel))
+        target = real_path(written)
         if not target.is_relative_to(root):
             if root == STD:
                 where = "the shipped library std/"
-            elif root == Path.cwd().resolve():
+            elif root == real_path(Path.cwd()):
                 where = "the working directory"
             else:
                 where = f"'{display_path(root)}'"
             self.diags.error(
                 imp.path.pos,
-                f"'{raw}' is outside the spec root ({where})",
+                f"'{raw}' leads through a link to {display_path(target)}, outside the spec root ({where})"
+                if written.is_relative_to(root)
+                else f"'{raw}' is outside the spec root ({where})",
                 "specs may only import files under their root; pass --root to widen it",
                 code="import-escape",
             )
+            return
+        if os.path.islink(target):  # realpath stops at a link it cannot follow: a loop
+            self.diags.error(imp.path.pos, f"'{raw}' is a link that leads back to itself", code="import-missing")
             return
         if not target.is_file():
             hint = did_you_mean(raw, _importable(importer.parent, self.scope.root))
@@ -250,6 +297,69 @@ class Resolver:
         if value is not None:
             self.scope.defines[name] = Define(name, value, origin)
 
+    def flatten_lets(self) -> None:
+        """Replace each chain of aliases (`let a = b`, `let b = c`, `let c = 25 mm/s`) by its end
+        value, so that the checker follows one step where it would follow n, and no chain is
+        followed by recursion. Found with a loop and a memo: linear in the number of constants.
+
+        A chain that runs into a cycle is shortened to end at the cycle; the cycle itself is left
+        as written, for the checker to report where a constant of it is used."""
+        lets, defines = self.scope.lets, self.scope.defines
+
+        def written(name: str) -> s.Value:
+            d = defines.get(name)
+            return d.value if d is not None else lets[name].value
+
+        def alias_of(value: s.Value) -> str | None:
+            if isinstance(value, s.Ref) and len(value.parts) == 1 and value.parts[0] in lets:
+                return value.parts[0]
+            return None
+
+        alias = self.scope.let_alias
+        for name in lets:
+            target = alias_of(written(name))
+            if target is not None:
+                alias[name] = target
+        end: dict[str, str] = {}  # an alias → the last constant of its chain (not an alias)
+        cycle_entry: dict[str, str] = {}  # an alias leading into a cycle → the cycle's first constant reached
+        for start in alias:
+            path: list[str] = []
+            on_path: set[str] = set()
+            name = start
+            while name in alias and name not in end and name not in cycle_entry and name not in on_path:
+                on_path.add(name)
+                path.append(name)
+                name = alias[name]
+            if name in on_path:  # a cycle: the constants from `name` on are in it
+                ring = set(path[path.index(name) :])
+                for n in path[: path.index(name)]:
+                    cycle_entry[n] = name
+                for n in ring:
+                    cycle_entry[n] = n
+                continue
+            if name in cycle_entry:
+                entry = cycle_entry[name]
+                for n in path:
+                    cycle_entry[n] = entry
+                continue
+            last = end.get(name, name)
+            for n in path:
+                end[n] = last
+        for name, last in end.items():
+            self._set_value(name, written(last))
+            self.scope.flattened[self.scope.let_label(name)] = name
+        for name, entry in cycle_entry.items():
+            if entry != name and alias[name] != entry:
+                self._set_value(name, s.Ref((entry,), written(name).pos))
+
+    def _set_value(self, name: str, value: s.Value) -> None:
+        d = self.scope.defines.get(name)
+        if d is not None:
+            self.scope.defines[name] = Define(d.name, value, d.origin)
+        else:
+            let = self.scope.lets[name]
+            self.scope.lets[name] = s.Let(let.name, value, let.pos)
+
     def check_defines(self) -> None:
         for d in self.scope.defines.values():
             if d.name not in self.scope.lets:
@@ -275,4 +385,5 @@ def resolve(
     for spec in defines or []:
         resolver.define(spec)
     resolver.check_defines()
+    resolver.flatten_lets()
     return resolver.scope

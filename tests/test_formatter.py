@@ -72,3 +72,20 @@ def test_fmt_refuses_a_file_with_syntax_errors_and_leaves_it_alone(tmp_path: Pat
     f.write_text("paper p { speed = }\n")
     assert main(["fmt", str(f)]) == 1
     assert f.read_text() == "paper p { speed = }\n"
+
+
+def test_a_setting_whose_value_holds_a_comment_is_aligned_as_it_will_be_after_the_comment_moves() -> None:
+    """Found by fuzzing: the comment inside `meta`'s list is hoisted above `meta`, which then starts its own
+    alignment run; aligning it with the settings above on the first pass made formatting not idempotent."""
+    from ecgspec.errors import Diagnostics
+    from ecgspec.formatter import format_module
+    from ecgspec.parser import parse_module
+
+    text = (
+        'format f from xml {\n    files = "*.xml"\n    derive = true\n    meta = [\n'
+        '        a: "A",\n        b: "B",# a note\n    ]\n}\n'
+    )
+    diags = Diagnostics()
+    once = format_module(parse_module(text, "x.ecg", diags))
+    assert once == format_module(parse_module(once, "x.ecg", diags)) and not diags.errors
+    assert "    # a note\n    meta = [" in once

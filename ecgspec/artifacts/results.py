@@ -10,28 +10,21 @@ Metric     {value, lo, hi}: the point estimate and its bootstrap 95% interval (n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..atomic import AtomicWriter
+
 RESULTS_SCHEMA: Final = "ecgspec.results/1"
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write a file so that a reader never sees half of it: tmp file in the same folder + os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a file so that a reader never sees half of it: tmp file in the same folder + os.replace
+    (ecgspec.atomic: the mode a plain open() would give, 0666 & ~umask)."""
+    with AtomicWriter(path, text=True) as f:
+        f.write(text)
 
 
 class _Model(BaseModel):

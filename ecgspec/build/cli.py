@@ -1,12 +1,15 @@
 """`ecgspec build`: compile a spec's corpora into images, prompts, manifests and build.json.
 
 Exit status: 0 built (some records may have been skipped, and are reported), 1 a problem in
-the spec or its templates (located, nothing half-written), 2 misuse.
+the spec or its templates (located, nothing half-written) or in writing the output (a full disk,
+no permission: worded, and a rerun resumes), 2 misuse (`-o` a file, or a folder that is not a
+build of these corpora without `--force`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -65,6 +68,11 @@ def add_commands(sub: Any) -> None:
         default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="build into OUT even if it is a non-empty folder that is not a build of these corpora",
+    )
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("export", help="export a built corpus as Parquet for Hugging Face `datasets`")
@@ -82,11 +90,13 @@ def _err(message: str) -> None:
 def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import time
 
+    from ..atomic import os_error_message
     from ..errors import did_you_mean, format_all
     from ..program import load
     from ..sources import SourceError
     from ..targets.prompts import PromptError
     from .run import BuildError, LoadArgs, build_corpus, summary_table, write_build_json
+    from .work_items import IdCollision
 
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -132,6 +142,13 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         _err("the spec declares no corpus or suite to build")
         return 1
     out = args.output or Path("out") / args.specs[0].stem
+    problem = _check_output(out, names if not args.only else args.only, program.spec_hash(), args.force)
+    if problem is not None:
+        code, message = problem
+        _err(message)
+        return code
+    if shard is None:  # what writers killed mid-write left; shards may share OUT and be writing now
+        _sweep(out, [c.name for c in corpora] + [s.name for s in suites])
     start = time.perf_counter()
     reports = []
     load_args = LoadArgs(
@@ -163,8 +180,22 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except PromptError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except IdCollision as exc:
+        _err(f"cannot build {exc}")
+        return 1
+    except OSError as exc:
+        if (said := os_error_message(exc)) is None:
+            raise
+        _err(f"{said} (the items finished so far are kept: building again resumes where this stopped)")
+        return 1
     if reports:
-        write_build_json(out, program, reports, time.perf_counter() - start)
+        try:
+            write_build_json(out, program, reports, time.perf_counter() - start)
+        except OSError as exc:
+            if (said := os_error_message(exc)) is None:
+                raise
+            _err(said)
+            return 1
         print(summary_table(reports))
     for line in plan_lines:
         print(line)
@@ -192,6 +223,64 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     n = export_parquet(args.build, args.corpus, out, embed=not args.no_embed)
     print(f"wrote {out} ({n} rows)")
     return 0
+
+
+_IGNORED = {".DS_Store", ".gitkeep", ".gitignore"}  # what leaves a folder empty, for -o
+
+
+def _check_output(out: Path, names: list[str], spec_hash: str, force: bool) -> tuple[int, str] | None:
+    """Whether OUT can be built into: (exit status, message) where it cannot. It must be a folder
+    (made here) that we may write to, and empty, or an earlier build of these corpora (which
+    resumes), or `--force`d."""
+    from ..atomic import AtomicWriter, os_error_message
+
+    if out.exists() and not out.is_dir():
+        return 2, f"-o {out}: is a file, not a folder; -o takes the folder to build into"
+    try:
+        entries = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED) if out.is_dir() else []
+        out.mkdir(parents=True, exist_ok=True)
+        AtomicWriter(out / ".ecgspec-probe").abort()  # a folder we may not write to fails now, not mid-build
+    except OSError as exc:
+        message = os_error_message(exc, "cannot write into") or f"cannot write into {out}: {exc.strerror or exc}"
+        return (2 if exc.errno in (errno.ENOTDIR, errno.EEXIST) else 1), f"-o {out}: {message}"
+    if not entries or force or _is_build_of(out, names, spec_hash):
+        return None
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    return 2, (
+        f"-o {out}: the folder is not empty ({shown}) and is not an earlier build of "
+        f"{', '.join(names)}; choose a new or empty folder, or pass --force to build into it "
+        "(files of the same names are replaced)"
+    )
+
+
+def _is_build_of(out: Path, names: list[str], spec_hash: str) -> bool:
+    """Whether OUT holds an earlier build of any of `names` (corpora or suites): its build.json
+    records the same spec or one of these corpora, or a build of one was started there (its
+    item results or images, or a suite's plan)."""
+    import json
+
+    try:
+        recorded = json.loads((out / "build.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None
+    if isinstance(recorded, dict) and str(recorded.get("schema", "")).startswith("ecgspec.build/"):
+        if recorded.get("spec_hash") == spec_hash or set(recorded.get("corpora") or ()) & set(names):
+            return True
+    return any(
+        (out / ".work" / n).is_dir() or (out / "images" / n).is_dir() or (out / "plans" / f"{n}.json").is_file()
+        for n in names
+    )
+
+
+def _sweep(out: Path, names: list[str]) -> None:
+    """Remove the temporary files of writers that were killed mid-write in OUT's folders of `names`."""
+    from ..atomic import sweep_temporaries
+
+    for folder in (out, out / "prompts", out / "manifests", out / "plans"):
+        sweep_temporaries(folder)
+    for name in names:
+        sweep_temporaries(out / ".work" / name)
+        sweep_temporaries(out / "images" / name, recursive=True)
 
 
 def _declared_in(program: Program, decl: Any, entry: set[Path]) -> bool:

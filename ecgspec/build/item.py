@@ -19,6 +19,7 @@ from ..draw import draw, stream
 from ..ir import Corpus, Task
 from ..records import RecordError
 from ..render.errors import RenderError
+from ..render.header import HeaderTemplateError
 from ..targets.facts import Subject, Unknown
 from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .store import ItemStore, sha256_file
@@ -164,6 +165,8 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         write_outputs(
             result, state.out / "images" / (item.image + ext), quality=corpus.quality if ext == ".jpg" else None
         )
+    except HeaderTemplateError as exc:  # the spec's header or footer template: a spec error, it stops the build
+        raise PromptError(exc.where(program, choice.paper), str(exc)) from None
     except RenderError as exc:
         return {**base, "status": "failed", "reason": f"cannot render: {exc}"}
     image_sha256 = sha256_file(state.out / "images" / (item.image + ext))

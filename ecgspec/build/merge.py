@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from ..atomic import AtomicWriter
 from .work_items import WorkItem
 
 IMAGE_TOKEN = "<image>"
@@ -54,27 +53,23 @@ class CorpusCounts:
 
 
 class _AtomicText:
-    """A text file written to a temporary name and renamed into place on success."""
+    """A text file written to a temporary name and renamed into place on success (ecgspec.atomic),
+    hashed as it is written."""
 
     def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        self.f: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.w = AtomicWriter(path, text=True)
         self.h = hashlib.sha256()
 
     def write(self, text: str) -> None:
-        self.f.write(text)
+        self.w.write(text)
         self.h.update(text.encode())
 
     def commit(self) -> str:
-        self.f.close()
-        os.replace(self.tmp, self.path)
+        self.w.commit()
         return self.h.hexdigest()
 
     def abort(self) -> None:
-        self.f.close()
-        Path(self.tmp).unlink(missing_ok=True)
+        self.w.abort()
 
 
 def conversation(result: dict[str, Any]) -> list[dict[str, str]]:
@@ -120,7 +115,11 @@ class _LengthsSidecar:
             "image_sizes": self.sizes,
         }
         out = _AtomicText(path)
-        out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+        try:
+            out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+        except BaseException:
+            out.abort()
+            raise
         return out.commit()
 
 
@@ -130,7 +129,11 @@ def merge_corpus(
     """Write prompts/NAME.jsonl and manifests/NAME.json; return the counts and artifact hashes."""
     counts = CorpusCounts()
     prompts = _AtomicText(out / "prompts" / f"{name}.jsonl")
-    manifest = _AtomicText(out / "manifests" / f"{name}.json")
+    try:
+        manifest = _AtomicText(out / "manifests" / f"{name}.json")
+    except BaseException:
+        prompts.abort()
+        raise
     images = hashlib.sha256()
     lengths = _LengthsSidecar()
     first = True
@@ -196,16 +199,16 @@ def merge_corpus(
             lengths.add(entry, r.get("image_size"))
             first = False
         manifest.write("\n]\n")
+        manifest_sha256 = manifest.commit()
+        hashes = {
+            f"prompts/{name}.jsonl": prompts.commit(),
+            f"manifests/{name}.json": manifest_sha256,
+            f"images/{name}/": images.hexdigest(),
+        }
     except BaseException:
-        prompts.abort()
+        prompts.abort()  # (nothing to do for one already committed)
         manifest.abort()
         raise
-    manifest_sha256 = manifest.commit()
-    hashes = {
-        f"prompts/{name}.jsonl": prompts.commit(),
-        f"manifests/{name}.json": manifest_sha256,
-        f"images/{name}/": images.hexdigest(),
-    }
     hashes[f"manifests/{name}.lengths.json"] = lengths.write(
         out / "manifests" / f"{name}.lengths.json", f"{name}.json", manifest_sha256
     )

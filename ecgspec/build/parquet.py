@@ -65,37 +65,41 @@ def export_parquet(build: Path, corpus: str, out: Path, *, embed: bool = True) -
     tmp = out.with_name(f".{out.name}.tmp")
     rows: list[dict[str, Any]] = []
     n = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for item in manifest_items(manifest):
-            image_path = build / "images" / item["image"]
-            try:
-                meta = json.loads(store.path(item["id"]).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                meta = {}
-            render = meta.get("render") or {}
-            rows.append(
-                {
-                    "id": item["id"],
-                    "image": {
-                        "bytes": image_path.read_bytes() if embed else None,
-                        "path": item["image"] if embed else str(image_path),
-                    },
-                    "conversations": item["conversations"],
-                    "source": meta.get("source"),
-                    "record": meta.get("record"),
-                    "split": meta.get("split"),
-                    "layout": render.get("layout"),
-                    "paper": render.get("paper"),
-                    "distort": render.get("distort"),
-                    "synthetic": bool(meta.get("synthetic") or item.get("synthetic")),
-                }
-            )
-            if len(rows) >= ROW_GROUP:
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for item in manifest_items(manifest):
+                image_path = build / "images" / item["image"]
+                try:
+                    meta = json.loads(store.path(item["id"]).read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    meta = {}
+                render = meta.get("render") or {}
+                rows.append(
+                    {
+                        "id": item["id"],
+                        "image": {
+                            "bytes": image_path.read_bytes() if embed else None,
+                            "path": item["image"] if embed else str(image_path),
+                        },
+                        "conversations": item["conversations"],
+                        "source": meta.get("source"),
+                        "record": meta.get("record"),
+                        "split": meta.get("split"),
+                        "layout": render.get("layout"),
+                        "paper": render.get("paper"),
+                        "distort": render.get("distort"),
+                        "synthetic": bool(meta.get("synthetic") or item.get("synthetic")),
+                    }
+                )
+                if len(rows) >= ROW_GROUP:
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                    n += len(rows)
+                    rows = []
+            if rows:
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
                 n += len(rows)
-                rows = []
-        if rows:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-            n += len(rows)
-    tmp.replace(out)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
     return n

@@ -1,5 +1,9 @@
 """Imported once by the build's fork server, so that each worker starts with the heavy modules
-(OpenCV, cairo, wfdb, numpy, jinja2, the renderer) already loaded."""
+(OpenCV, cairo, wfdb, numpy, jinja2, the renderer) already loaded.
+
+Importing it also ties the importing process to its parent (ecgspec.build.executor.
+die_with_parent): the fork server dies with the build, and its workers with it. Only the fork
+server imports it."""
 
 import cv2  # noqa: F401
 import wfdb  # noqa: F401
@@ -7,3 +11,6 @@ import wfdb  # noqa: F401
 from ..render import api, raster  # noqa: F401
 from ..sources import base  # noqa: F401
 from . import item, run  # noqa: F401
+from .executor import die_with_parent
+
+die_with_parent(watch=False)

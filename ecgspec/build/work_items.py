@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,11 +32,44 @@ class Selection(Protocol):
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_READABLE_MAX = 96  # characters of a key kept in a file name (a name is at most 255 bytes)
 
 
 def safe_name(key: str) -> str:
-    """A record key as a file name: `records100/00001_lr` → `records100_00001_lr`."""
-    return _UNSAFE.sub("_", key).strip("._") or "record"
+    """A record key as a file name and id part, one to one: a key that is a safe name already
+    (`HR06000`, `00001_lr`) is itself; any other keeps a readable part and adds `~` and a short
+    hash of the raw key (`records100/00001_lr` → `records100_00001_lr~e18d5503`), so `a b`,
+    `a_b` and `a/b` never share a file. `~` is never in a plain key's name, so the two kinds
+    cannot meet; two keys of one readable part would need the same hash (`IdCollision`)."""
+    readable = _UNSAFE.sub("_", key).strip("._")[:_READABLE_MAX] or "record"
+    if readable == key:
+        return key
+    return f"{readable}~{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+class IdCollision(Exception):
+    """Two records of one source whose names (`safe_name`) are the same: a build would write
+    both to one file. Raised while planning, before anything is written."""
+
+    def __init__(self, selection: str, source: str, first: str, second: str, name: str):
+        super().__init__(
+            f"'{selection}': records {first!r} and {second!r} of source '{source}' would both be "
+            f"named '{name}' (their images and results would overwrite each other); rename one of them"
+        )
+        self.keys = (first, second)
+
+
+def check_names(selection: str, source: str, keys: Iterable[str], names: dict[str, str]) -> None:
+    """Raise IdCollision where two of `keys` (or one of them and one in `names`, name → key,
+    filled as it goes) have the same `safe_name`. A key that is its own name cannot collide (any
+    other key's name has a `~`), so only the others are held."""
+    for key in keys:
+        name = safe_name(key)
+        if name == key:
+            continue
+        other = names.setdefault(name, key)
+        if other != key:
+            raise IdCollision(selection, source, other, key, name)
 
 
 @dataclass(frozen=True)
@@ -100,8 +133,10 @@ def plan_sources(corpus: Selection, corpus_hash: str, readers: dict[str, Any], l
     """Which records each `from` step contributes (keys only)."""
     cap = effective_limit(corpus, limit)
     keys: list[list[str]] = []
+    names: dict[str, dict[str, str]] = {}  # source → file name → key: one file per record
     for step in corpus.sources:
         ks = sorted({ref.key for ref in readers[step.source].refs(split=step.split)})
+        check_names(corpus.name, step.source, ks, names.setdefault(step.source, {}))
         if step.limit is not None and step.limit < len(ks):
             ks = sorted(sorted(ks, key=lambda k: _rank(corpus_hash, k))[: step.limit])
         keys.append(ks)

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import annotated_types as at
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
+from jinja2.meta import find_referenced_templates
 from pydantic import BaseModel
 
 from .. import syntax as s
 from ..errors import Pos, did_you_mean
-from ..ir.base import DISTRIBUTIONS, Choice, Folds, Probability, Unit
+from ..ir.base import DISTRIBUTIONS, Choice, Folds, Probability, Template, TemplateFile, Unit
 from ..resolve import Scope
+from ..templating import SandboxedTemplates, confinement_problem
 from ..units import DIMENSIONS, UNITS, describe, to_canonical
 from . import distributions, text
 from .context import FAIL, Ctx
@@ -62,7 +64,9 @@ class Converter:
     def __init__(self, scope: Scope, templates_root: Path | None = None):
         self.scope = scope
         self.templates_root = templates_root
-        self.jinja = ImmutableSandboxedEnvironment()
+        # The build's sandbox; `parse` also compiles, so a template nested past what Python can
+        # compile is a located "template nested too deeply" here, not at build time.
+        self.jinja = SandboxedTemplates(check_compiles=True)
         self.used_lets: set[str] = set()
         self._let_stack: list[str] = []
 
@@ -97,6 +101,8 @@ class Converter:
         if tp in (int, float):
             return self.number(value, tp, markers, ctx)
         if tp is str:
+            if isinstance(value, s.String) and not self._template_confined(value, markers, ctx):
+                return FAIL
             return text.string(self, value, markers, ctx)
         if typing.get_origin(tp) is tuple:
             return self._tuple(value, tp, ctx)
@@ -106,9 +112,75 @@ class Converter:
             return self._any(value, ctx)
         raise TypeError(f"the checker has no conversion for {tp!r}")  # a bug in an IR class, not user input
 
+    def _template_confined(self, value: s.String, markers: list[Any], ctx: Ctx) -> bool:
+        """A template file, and what templates include, import or extend, must be files under the
+        templates folder, links followed (ecgspec.templating.confinement_problem): else a located
+        error at the string that names the template."""
+        root = self.templates_root
+        is_file = marker(markers, TemplateFile) is not None
+        if root is None or not (is_file or marker(markers, Template) is not None):
+            return True
+        if is_file:
+            problem = confinement_problem(root, value.value)
+            if problem is not None and not problem.endswith("leaves the templates folder"):  # text.py says that
+                ctx.diags.error(
+                    value.pos,
+                    f"{ctx.what}: {problem}",
+                    "templates must be files under the templates folder",
+                    code="template-escape",
+                )
+                return False
+        # What the template includes, and what those include: the ones that can be read and parsed.
+        pending: list[str | None] = [value.value if is_file else None]
+        seen: set[str | None] = set()
+        while pending and len(seen) < 100:
+            name = pending.pop()
+            seen.add(name)
+            try:
+                source = value.value if name is None else (root / name).read_text(encoding="utf-8")
+                tree = self.jinja.parse(source)
+            except (OSError, UnicodeDecodeError, TemplateError):
+                continue  # missing, unreadable or broken: reported where it is named, or at build time
+            for ref in find_referenced_templates(tree):
+                if ref is None or ref in seen:
+                    continue
+                problem = confinement_problem(root, ref)
+                if problem is not None:
+                    ctx.diags.error(
+                        value.pos,
+                        f"{ctx.what}: the template {'' if name is None else f'{name!r} '}includes {ref!r}: {problem}",
+                        "templates may include only files under the templates folder",
+                        code="template-escape",
+                    )
+                    return False
+                pending.append(ref)
+        return True
+
+    def _alias_cycle(self, name: str, value: s.Value) -> tuple[list[str], s.Value] | None:
+        """A ring of constants that only name each other (`let a = b`, `let b = a`), found by walking it in a
+        loop: (the stack as the recursive walk would have it, the value that closes the ring), else None.
+        Resolving such a ring one recursive call per hop would exhaust Python's stack on a long one."""
+        stack = list(self._let_stack)
+        while name not in stack:
+            stack.append(name)
+            if not (isinstance(value, s.Ref) and len(value.parts) == 1 and value.parts[0] in self.scope.lets):
+                return None
+            name = value.parts[0]
+            define = self.scope.defines.get(name)
+            value = define.value if define else self.scope.lets[name].value
+        return stack + [name], value
+
     def _through_let(self, name: str, value: s.Value, via: str, tp: Any, markers: list[Any], ctx: Ctx, use: Pos) -> Any:
+        ring = self._alias_cycle(name, value) if name not in self._let_stack else None
+        if ring is not None:
+            walked, closing = ring
+            self.used_lets.update(walked)
+            start = walked.index(walked[-1])
+            cycle = _cycle_text(walked[start:])
+            ctx.diags.error(closing.pos, f"constants refer to each other in a cycle: {cycle}", code="let-cycle")
+            return FAIL
         if name in self._let_stack:
-            cycle = " → ".join([*self._let_stack[self._let_stack.index(name) :], name])
+            cycle = _cycle_text([*self._let_stack[self._let_stack.index(name) :], name])
             ctx.diags.error(value.pos, f"constants refer to each other in a cycle: {cycle}", code="let-cycle")
             return FAIL
         self.used_lets.add(name)
@@ -413,3 +485,10 @@ class Converter:
         if isinstance(value, s.Ref):
             return value.dotted
         return self.type_error(value, "a number, a string or a name", ctx)
+
+
+def _cycle_text(names: list[str]) -> str:
+    """`a → b → a`; a long ring keeps its first and last names and counts the rest."""
+    if len(names) <= 12:
+        return " → ".join(names)
+    return " → ".join([*names[:5], f"… {len(names) - 10:,} more …", *names[-5:]])

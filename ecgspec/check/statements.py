@@ -77,7 +77,7 @@ class BlockChecker:
                 if owner is not None and from_decl is not None and from_decl is not owner:
                     origins[name] = Origin("inherited", setting.pos, f"{from_decl.kind.text} {from_decl.name.text}")
                 else:
-                    origins[name] = Origin("set", setting.pos, " → ".join(via) or None)
+                    origins[name] = Origin("set", setting.pos, " → ".join(self.scope.expand_via(via)) or None)
             elif open_block is not None:
                 tp, markers = field_markers(cls.model_fields[open_block])
                 vtp = typing.get_args(tp)[1] if typing.get_args(tp) else Any

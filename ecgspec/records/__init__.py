@@ -4,6 +4,7 @@ error. Below both `sources/` and `render/`, so that neither reaches into the oth
     record.py   Record (leads in mV under canonical names, plus meta); fill_nan
     wfdb.py     read_wfdb, parse_comments
     measure.py  R peaks and heart rate measured on the signal
+    plausibility.py  whether leads can be an ECG at all (amplitude, finite samples, rate)
     errors.py   RecordError
 """
 
@@ -14,7 +15,14 @@ from .errors import RecordError
 
 # numpy and wfdb load on first use, so that `ecgspec check`, which imports the source
 # adapters' errors, starts without them.
-_LAZY = {"Record": "record", "fill_nan": "record", "parse_comments": "wfdb", "read_wfdb": "wfdb"}
+_LAZY = {
+    "Record": "record",
+    "fill_nan": "record",
+    "parse_comments": "wfdb",
+    "read_wfdb": "wfdb",
+    "check_plausible": "plausibility",
+    "implausible": "plausibility",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +31,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Record", "RecordError", "fill_nan", "parse_comments", "read_wfdb"]
+__all__ = ["Record", "RecordError", "check_plausible", "fill_nan", "implausible", "parse_comments", "read_wfdb"]

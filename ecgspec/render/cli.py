@@ -72,6 +72,7 @@ def shipped_records(folder: Path = SHIPPED_RECORDS) -> list[Path]:
 
 def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..records import read_wfdb
+    from ..records.plausibility import check_plausible
     from .api import render_page, spec_hash_of, write_outputs
 
     if args.quality is not None and not 1 <= args.quality <= 100:
@@ -87,6 +88,7 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     spec_hash = spec_hash_of(program, layout.name, paper.name, distort.name if distort else None)
     try:
         record = read_wfdb(args.record)
+        check_plausible(record.signals, record.fs, args.record)  # the same refusal a build would give
         assert isinstance(layout, Layout) and isinstance(paper, Paper)
         assert distort is None or isinstance(distort, Distort)
         result = render_page(

@@ -1,8 +1,10 @@
 """Header and footer text: a paper's Jinja templates rendered with a record, in a sandbox.
 
-Templates come from spec files, and spec files come from other people: they run in Jinja's
-`ImmutableSandboxedEnvironment` (no attribute tricks, no mutation of what they are given) and
-see only plain data: `record`, `paper`, `layout` and whatever the caller adds.
+Templates come from spec files, and spec files come from other people: they run in the shared
+sandbox (ecgspec.templating: Jinja's `ImmutableSandboxedEnvironment`, no attribute tricks, no
+mutation of what they are given, a time, output and value-size budget per render) and see only
+plain data: `record`, `paper`, `layout` and whatever the caller adds. A template that fails is a
+`HeaderTemplateError`, a mistake in the spec: a build stops on it (ecgspec.build.item).
 
 Text conventions a template may use (docs/rendering.md):
 - one printed line per template line; blank lines at the start and end are dropped, the
@@ -20,18 +22,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..leads import CHEST
+from ..templating import SandboxedTemplates
 from .errors import TemplateError
 
 if TYPE_CHECKING:
     from ..ir import Layout, Paper
+    from ..program import Program
     from ..records import Record
 
 # Plain text, printed as written: no autoescaping, and no whitespace trimming around tags, so a
 # line keeps its newline whatever tags it holds (`{%- -%}` trims where a template wants it).
-_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+_ENV = SandboxedTemplates(autoescape=False, keep_trailing_newline=False)
+
+
+class HeaderTemplateError(TemplateError):
+    """A header or footer template that fails: `what` names it ("paper 'muse' header"), `line`
+    is the template line (1-based) where known."""
+
+    def __init__(self, what: str, message: str, line: int | None = None):
+        super().__init__(f"{what} template{f', line {line}' if line else ''}: {message}")
+        self.what, self.line, self.detail = what, line, message
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it may cross from a worker process
+        return (HeaderTemplateError, (self.what, self.detail, self.line))
+
+    def where(self, program: Program, paper: str) -> str:
+        """`file:line:col` of the failing template line in the spec: the header (footer) string
+        where the paper (or the paper it extends) sets it, else the paper's name."""
+        part = "footer" if self.what.endswith("footer") else "header"
+        origin = program.origins.get(("paper", paper), {}).get(part)
+        pos = origin.pos if origin is not None else None
+        if pos is None:
+            return str(program.position(("paper", paper)))
+        line = pos.line + (self.line or 1) - 1
+        return f"{pos.file}:{line}:{pos.col if line == pos.line else 1}"
 
 
 class Num(float):
@@ -133,15 +159,15 @@ def render_lines(source: str | None, context: Mapping[str, Any], *, what: str) -
     if not source:
         return []
     try:
-        text = _compile(source).render(**context)
+        text = _compile(source).render(**context)  # within the sandbox's budget; fails with a TemplateError
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{what} template, line {exc.lineno}: {exc.message}") from None
+        raise HeaderTemplateError(what, exc.message or str(exc), exc.lineno) from None
     except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"{what} template is not allowed to do that: {exc}") from None
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"{what} template: {exc.message}") from None
+        raise HeaderTemplateError(what, f"not allowed: {exc}", getattr(exc, "lineno", None)) from None
+    except jinja2.TemplateError as exc:
+        raise HeaderTemplateError(what, exc.message or str(exc), getattr(exc, "lineno", None)) from None
     except Exception as exc:
-        raise TemplateError(f"{what} template failed: {type(exc).__name__}: {exc}") from None
+        raise HeaderTemplateError(what, f"failed: {type(exc).__name__}: {exc}") from None
     lines = text.split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)

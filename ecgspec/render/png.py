@@ -41,15 +41,15 @@ JPEG (`-o page.jpg`): libjpeg through OpenCV at `JPEG_QUALITY` (92) by default, 
 from __future__ import annotations
 
 import io
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from ..atomic import write_atomic as _write_atomic
 
 COMPRESS_LEVEL = 1  # zlib level
 JPEG_QUALITY = 92  # default quality of `-o page.jpg`
@@ -60,15 +60,6 @@ PROFILES = {
     "noisy": (cv2.IMWRITE_PNG_STRATEGY_RLE, cv2.IMWRITE_PNG_FILTER_PAETH),
 }
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_MODE = 0o666 & ~_umask()  # what open() would give a new file; mkstemp's 0600 is for secrets
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -155,19 +146,6 @@ def encode_image(array: np.ndarray, suffix: str, *, dpi: float | None = None, qu
 
 def write_atomic(path: str | Path, data: bytes | str) -> None:
     """Write a file so that a reader (or a crash) sees the old file or the new one, never half:
-    a temporary file in the same folder, then os.replace (atomic on one filesystem)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            os.fchmod(fh.fileno(), _MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    a temporary file in the same folder, then os.replace (atomic on one filesystem), with the
+    mode a plain open() would give (ecgspec.atomic)."""
+    _write_atomic(path, data)

@@ -20,11 +20,15 @@ import numpy as np
 from ..ir import Format, Source
 from ..leads import STANDARD_12
 from ..program import Program
-from ..records import Record, RecordError, fill_nan
+from ..records import Record, RecordError, check_plausible, fill_nan
 from .errors import Skipped, SourceError
 from .labels import LabelSet, label_set
-from .paths import data_path, display, setting_pos
+from .paths import Confinement, confinement, data_path, display, setting_pos
 from .splits import Splitter, splitter_for
+
+# The reason given for a record file that is a symbolic link leading out of the spec root and the
+# data roots. It names neither the target nor anything in it.
+OUTSIDE = "is a symbolic link that leads outside the spec root and the data roots; it was not read"
 
 # A lead with more missing samples than this is not an ECG lead any more: the record is
 # skipped. Fewer are filled in by interpolation and counted in meta["nan_samples"].
@@ -82,6 +86,8 @@ class SourceReader:
         self.leads: tuple[str, ...] = tuple(getattr(decl, "leads", None) or STANDARD_12)
         self.labels: LabelSet | None = None
         self.root: Path = Path(".")
+        # Where this source's files may really lie, links resolved: every record file is checked.
+        self.confined: Confinement = confinement(program, self.key, "root", self.data_roots)
         if isinstance(decl, Source):
             self.root = self.path("root", decl.root, must_exist="dir")
             if decl.labels is not None:
@@ -120,6 +126,20 @@ class SourceReader:
 
     def skip(self, key: str, path: str | Path, reason: str) -> None:
         self.skipped.append(Skipped(key, display(path) if isinstance(path, Path) else path, reason))
+
+    def outside(self, path: str | Path) -> bool:
+        """Whether a file met in the data is a link that leads outside the allowed folders."""
+        return self.confined.link_out(path)
+
+    def skip_outside(self, key: str, path: str | Path) -> None:
+        self.skip(key, Path(path), OUTSIDE)
+
+    def confine(self, path: str | Path) -> Path:
+        """`path`, or RecordError when it is a link that leads outside the allowed folders (the
+        file is never opened, and the message names the link, not what it points at)."""
+        if self.outside(path):
+            raise RecordError(path, OUTSIDE)
+        return Path(path)
 
     # ---- the contract ------------------------------------------------------------------------
 
@@ -206,9 +226,13 @@ class SourceReader:
             raise
         except MemoryError:
             raise RecordError(where, "the record is too large to read") from None
+        except OSError as exc:
+            raise RecordError(where, f"cannot read record {ref.key}: {exc.strerror or type(exc).__name__}") from None
         except Exception as exc:
-            msg = str(exc).strip() or type(exc).__name__
-            raise RecordError(where, f"cannot read record {ref.key}: {msg}") from None
+            # A library's message may quote the file it failed on: only the kind of failure is kept.
+            raise RecordError(
+                where, f"cannot read record {ref.key}: the file is malformed ({type(exc).__name__})"
+            ) from None
         return rec
 
     def _finish(self, rec: Record, ref: RecordRef, where: str) -> Record:
@@ -224,6 +248,8 @@ class SourceReader:
             x = np.asarray(rec.signals[lead], dtype=np.float64)
             if x.shape != (n,):
                 raise RecordError(where, f"lead {lead} has {x.size} samples, the others {n}")
+            if np.isinf(x).any():  # NaN is a missing sample; infinity is a broken file
+                raise RecordError(where, f"implausible record: lead {lead} has infinite samples")
             bad = int((~np.isfinite(x)).sum())
             if bad:
                 x, _ = fill_nan(x)
@@ -232,6 +258,7 @@ class SourceReader:
                 raise RecordError(where, f"lead {lead} is {nan[lead] / n:.0%} missing samples (NaN)")
             signals[lead] = x
         fs = rec.fs
+        check_plausible(signals, fs, where)  # every record of every reader, before it is drawn
         target = getattr(self.decl, "fs", None)
         if target and abs(target - fs) > 1e-9:
             signals = {k: _resample(v, fs, target) for k, v in signals.items()}

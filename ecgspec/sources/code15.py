@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,11 +65,11 @@ class Code15Reader(SourceReader):
         for key, row in in_key_order(self.table, lambda r: r.get("exam_id"), self.skipped):
             where = f"{self.table.path}:{row.line}"
             if not key.isdigit():
-                self.skip(key or f"line {row.line}", where, f"exam_id '{key}' is not a number")
+                self.skip(f"line {row.line}", where, "exam_id is not a number")
                 continue
             path = inner_path(self.root, row.get("trace_file"))
             if path is None:
-                self.skip(key, where, f"trace_file '{row.get('trace_file')}' is not a file inside the database")
+                self.skip(key, where, "trace_file is not a file inside the database")
                 continue
             if self.decl.records and not path.match(self.decl.records):
                 continue
@@ -83,7 +82,7 @@ class Code15Reader(SourceReader):
                 if v in TRUE:
                     codes[col] = 100.0
                 elif v not in FALSE:
-                    bad = f"column {col} is '{row.get(col)}', not True or False"
+                    bad = f"column {col} is neither True nor False"
             if bad:
                 self.skip(key, where, bad)
                 continue
@@ -108,13 +107,13 @@ class Code15Reader(SourceReader):
     def load(self, ref: RecordRef) -> Record:
         import h5py
 
-        path = Path(ref.path or "")
+        path = self.confine(ref.path or "")
         if not path.is_file():
             raise RecordError(path, "file not found (exams.csv names it)")
         try:
             ids, rows = _exam_rows(str(path), path.stat().st_mtime)
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise RecordError(path, f"not a CODE-15% HDF5 part (exam_id): {exc}") from None
+        except (OSError, KeyError, ValueError, TypeError):
+            raise RecordError(path, "not a readable CODE-15% HDF5 part (with an exam_id dataset)") from None
         i = int(np.searchsorted(ids, ref.locator))
         if i >= len(ids) or ids[i] != ref.locator:
             raise RecordError(path, f"holds no exam {ref.key}")
@@ -127,7 +126,7 @@ class Code15Reader(SourceReader):
         except RecordError:
             raise
         except (OSError, KeyError, ValueError, IndexError) as exc:
-            raise RecordError(path, f"cannot read tracings of exam {ref.key}: {exc}") from None
+            raise RecordError(path, f"cannot read tracings of exam {ref.key} ({type(exc).__name__})") from None
         x, lead_pad, trail_pad = strip_padding(x)
         if len(x) < 2:
             raise RecordError(path, f"exam {ref.key} is all zeros")

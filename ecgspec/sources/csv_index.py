@@ -37,8 +37,8 @@ def read_array(path: Path, leads: tuple[str, ...], fs: float, scale: float) -> R
     if path.suffix == ".npy":
         try:
             x = np.load(path, allow_pickle=False)  # never unpickle: the file is someone else's data
-        except ValueError as exc:
-            raise RecordError(path, f"not a NumPy array file: {exc}") from None
+        except (ValueError, EOFError):
+            raise RecordError(path, "not a NumPy array file (or a truncated one)") from None
         if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
             raise RecordError(path, f"expected a 2-D numeric array, got {x.dtype} {x.shape}")
         if x.shape[1] != len(leads) and x.shape[0] == len(leads):
@@ -59,7 +59,7 @@ def read_array(path: Path, leads: tuple[str, ...], fs: float, scale: float) -> R
                     try:
                         cols[j].append(float(v))
                     except ValueError:
-                        raise RecordError(path, f"line {line}: '{v[:20]}' is not a number") from None
+                        raise RecordError(path, f"line {line}, column {j + 1}: not a number") from None
         signals = {n: np.asarray(c) * scale for n, c in zip(names, cols, strict=True) if n is not None}
     else:
         raise RecordError(path, f"unknown signal file type '{path.suffix}' (expected a WFDB record, .npy or .csv)")
@@ -95,7 +95,7 @@ class TableReader(SourceReader):
                 continue
             path = inner_path(self.root, row.get(file_col))
             if path is None:
-                self.skip(key, where, f"'{row.get(file_col)}' is not a file inside the root")
+                self.skip(key, where, f"{file_col} is not a file inside the root")
                 continue
             if self.decl.require_files and not (path.is_file() or path.with_suffix(".hea").is_file()):
                 continue
@@ -123,7 +123,7 @@ class TableReader(SourceReader):
             or path.with_suffix(".hea").is_file()
             and path.suffix not in (".npy", ".csv", ".tsv")
         ):
-            return read_wfdb(path, leads=self.leads)
+            return read_wfdb(path, leads=self.leads, within=self.confined.roots)
         if self.decl.sample_rate is None:
             raise RecordError(path, "a .npy or .csv record needs the source's `sample_rate`")
-        return read_array(path, self.leads, self.decl.sample_rate, self.decl.scale or 1.0)
+        return read_array(self.confine(path), self.leads, self.decl.sample_rate, self.decl.scale or 1.0)

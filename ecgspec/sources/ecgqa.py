@@ -32,7 +32,7 @@ class EcgQaReader(SourceReader):
     def setup(self) -> None:
         self.base = open_source(self.program, self.decl.waveforms, self.data_roots)
         self.files: list[Path] = []
-        for folder, dirs, files in os.walk(self.root):
+        for folder, dirs, files in os.walk(self.root, followlinks=False):
             dirs.sort()
             self.files.extend(
                 Path(folder) / f
@@ -48,13 +48,25 @@ class EcgQaReader(SourceReader):
             self._cache.move_to_end(i)
             return self._cache[i]
         path = self.files[i]
+        if self.outside(path):
+            self.skip_outside(path.name, path)
+            return None
         try:
             if path.stat().st_size > MAX_JSON_BYTES:
                 raise ValueError("larger than 512 MiB")
             with path.open("rb") as f:
                 items = json.load(f)
-        except (OSError, ValueError, RecursionError) as exc:
-            self.skip(path.name, path, f"unreadable ECG-QA file: {exc}")
+        except OSError as exc:
+            self.skip(path.name, path, f"unreadable ECG-QA file: {exc.strerror or type(exc).__name__}")
+            return None
+        except json.JSONDecodeError as exc:  # its message names the place, never the text
+            self.skip(
+                path.name, path, f"unreadable ECG-QA file: malformed JSON at line {exc.lineno}, column {exc.colno}"
+            )
+            return None
+        except (ValueError, RecursionError) as exc:
+            reason = str(exc) if str(exc) == "larger than 512 MiB" else "not UTF-8 JSON, or nested too deeply"
+            self.skip(path.name, path, f"unreadable ECG-QA file: {reason}")
             return None
         if not isinstance(items, list):
             self.skip(path.name, path, "unreadable ECG-QA file: expected a list of question items")

@@ -83,11 +83,11 @@ class MimicReader(SourceReader):
         for key, row in in_key_order(self.table, lambda r: r.get("study_id"), self.skipped):
             where = f"{self.table.path}:{row.line}"
             if not key.isdigit():
-                self.skip(key or f"line {row.line}", where, f"study_id '{key}' is not a number")
+                self.skip(f"line {row.line}", where, "study_id is not a number")
                 continue
             path = inner_path(self.root, row.get("path"))
             if path is None:
-                self.skip(key, where, f"path '{row.get('path')}' is not a path inside the database")
+                self.skip(key, where, "path is not a path inside the database")
                 continue
             if self.decl.require_files and not path.with_suffix(".hea").is_file():
                 continue
@@ -113,4 +113,4 @@ class MimicReader(SourceReader):
             )
 
     def load(self, ref: RecordRef) -> Record:
-        return read_wfdb(ref.path or "", leads=self.leads)
+        return read_wfdb(ref.path or "", leads=self.leads, within=self.confined.roots)

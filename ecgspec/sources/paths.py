@@ -4,12 +4,19 @@ A spec is data from someone else: its `root`, `index` and label `table` may name
 under the spec root, or under a folder the person running ecgspec named with `--data-root`.
 A path in the shipped library (specs/ of ecgspec itself) is relative to the ecgspec checkout,
 so `import "std/sources.ecg"` finds the shipped samples and mapping tables from anywhere.
+
+The rule is checked twice: lexically (a `..` written in a spec) and on the real path, with every
+symbolic link resolved, so that a `data -> /elsewhere` link inside the spec folder does not carry
+a build outside it. Both sides are resolved: a data root that is itself a link, or a spec root
+under one (/tmp on some systems), may live anywhere. Readers check each record file the same way
+(`Confinement.escapes`) and skip a file whose link leads out, without opening it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Pos
@@ -23,9 +30,43 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _lexical(path: Path) -> str:
-    # Lexical, not resolve(): a symlink that the data's owner made inside the root is their
-    # choice, while `..` written in a spec is what the rule is about.
+    # The path as written: `..` in a spec is caught here, with the message that names the setting.
     return os.path.normpath(os.path.abspath(path))
+
+
+def real(path: str | Path) -> str:
+    """The path with every symbolic link resolved (what the file system will really open)."""
+    return os.path.realpath(os.path.abspath(path))
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """The folders a source may read, as real paths: the spec root (or the ecgspec checkout for
+    a path written in the shipped library) and each `--data-root`."""
+
+    roots: tuple[str, ...]
+
+    def escapes(self, path: str | Path) -> bool:
+        """Whether `path`, links resolved, lies outside every allowed folder."""
+        full = real(path)
+        return not any(_inside(full, r) for r in self.roots)
+
+    def link_out(self, path: str | Path) -> bool:
+        """Whether `path` exists (as a file or a link) and leads outside the allowed folders."""
+        return os.path.lexists(path) and self.escapes(path)
+
+
+def confinement(
+    program: Program, key: tuple[str, str], field: str, data_roots: Sequence[str | Path] | None = None
+) -> Confinement:
+    """Where the files of a declaration's data may really lie (links resolved)."""
+    folders = [base_folder(program, key, field), program.scope.root, *(Path(d).expanduser() for d in data_roots or ())]
+    out: list[str] = []
+    for f in folders:
+        r = real(f)
+        if r not in out:
+            out.append(r)
+    return Confinement(tuple(out))
 
 
 def base_folder(program: Program, key: tuple[str, str], field: str | None = None) -> Path:
@@ -77,6 +118,15 @@ def data_path(
             f"`{field}` of {key[0]} '{key[1]}': {value} lies outside the spec root ({base})",
             f"databases usually live elsewhere: name the folder that holds it with `--data-root DIR` "
             f"(data roots: {roots})",
+            code="data-path-escape",
+        )
+    if confinement(program, key, field, data_roots).escapes(full):
+        raise SourceError.at(
+            pos,
+            f"`{field}` of {key[0]} '{key[1]}': {display(full)} is, or lies under, a symbolic link that "
+            f"leads outside the spec root ({base}) and the data roots",
+            "ecgspec reads only what lies under the spec root or a folder named with `--data-root DIR`; "
+            "name the folder the link points at with --data-root if you mean to read it",
             code="data-path-escape",
         )
     p = Path(full)

@@ -92,16 +92,16 @@ class PtbXlReader(SourceReader):
             key = record_key(raw)
             where = f"{self.table.path}:{row.line}"
             if key is None:
-                self.skip(raw or f"line {row.line}", where, f"ecg_id '{raw}' is not a record number")
+                self.skip(f"line {row.line}", where, "ecg_id is not a record number")
                 continue
             codes = parse_scp_codes(row.get("scp_codes"))
             if codes is None:
-                self.skip(key, where, f"scp_codes is not a dict of code → likelihood: {row.get('scp_codes')[:60]!r}")
+                self.skip(key, where, "scp_codes is not a dict of code → likelihood")
                 continue
             rel = row.get(file_col)
             path = self._record_path(rel)
             if path is None:
-                self.skip(key, where, f"{file_col} '{rel}' is not a path inside the database")
+                self.skip(key, where, f"{file_col} is not a path inside the database")
                 continue
             if self.decl.require_files and not path.with_suffix(".hea").is_file():
                 continue
@@ -135,4 +135,4 @@ class PtbXlReader(SourceReader):
             )
 
     def load(self, ref: RecordRef) -> Record:
-        return read_wfdb(ref.path or "", leads=self.leads)
+        return read_wfdb(ref.path or "", leads=self.leads, within=self.confined.roots)

@@ -12,15 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..records import Record, parse_comments, read_wfdb
+from ..records.wfdb import read_header_text, record_line
 from .base import Entry, RecordRef, SourceReader
-
-MAX_HEADER_BYTES = 1 << 20  # a WFDB header is a few hundred bytes; a larger one is not a header
 
 
 def walk_headers(root: Path, pattern: str | None) -> Iterator[Path]:
     """Header files under root in path order, one folder at a time (nothing listed at once
-    beyond one folder's names)."""
-    for folder, dirs, files in os.walk(root):
+    beyond one folder's names). Links to folders are not followed; a header that is a link is
+    listed, and the reader checks where it leads before opening it."""
+    for folder, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
         for name in sorted(files):
             if not name.endswith(".hea"):
@@ -38,17 +38,10 @@ def walk_headers(root: Path, pattern: str | None) -> Iterator[Path]:
 
 
 def header_comments(path: Path) -> list[str]:
-    with path.open("rb") as f:
-        data = f.read(MAX_HEADER_BYTES + 1)
-    if len(data) > MAX_HEADER_BYTES:
-        raise ValueError("the header is larger than 1 MiB")
-    text = data.decode("utf-8", errors="replace")
-    if not text.strip():
-        raise ValueError("the header is empty")
-    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
-    parts = first.split()
-    if len(parts) < 2 or not parts[1].split("/")[0].isdigit():
-        raise ValueError(f"the first line is not a WFDB record line: {first[:60]!r}")
+    """A header's `#` comments, after checking its record line (and its sampling rate); ValueError
+    with a reason that never quotes the file when it is not a WFDB header."""
+    text = read_header_text(path)
+    record_line(text)
     return [ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("#")]
 
 
@@ -67,9 +60,15 @@ class WfdbFolderReader(SourceReader):
                 self.skip(key_name, hea, f"record name {key_name} appears twice under the root")
                 continue
             seen.add(key_name)
+            if self.outside(hea):
+                self.skip_outside(key_name, hea)
+                continue
             try:
                 meta = parse_comments(header_comments(hea))
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
+                self.skip(key_name, hea, f"unreadable header: {exc.strerror or type(exc).__name__}")
+                continue
+            except ValueError as exc:
                 self.skip(key_name, hea, f"unreadable header: {exc}")
                 continue
             codes = {str(c): 100.0 for c in meta.pop("dx", []) or []}
@@ -78,4 +77,4 @@ class WfdbFolderReader(SourceReader):
             yield Entry(key=key_name, path=str(rec), patient=None, codes=codes, meta=meta, fields={"key": key_name})
 
     def load(self, ref: RecordRef) -> Record:
-        return read_wfdb(ref.path or "", leads=self.leads)
+        return read_wfdb(ref.path or "", leads=self.leads, within=self.confined.roots)

@@ -6,8 +6,9 @@ cannot make one up. Multiple-choice options are the true value and distractors d
 vocabulary the record does not have, so exactly one option is true; closed questions ask about
 a true label or a distractor, half and half.
 
-Templates run in Jinja's ImmutableSandboxedEnvironment with StrictUndefined and a loader that
-cannot leave the templates folder: a spec's templates are other people's data.
+Templates run in the shared sandbox (ecgspec.templating: Jinja's ImmutableSandboxedEnvironment
+with a time, output and value-size budget per render) with StrictUndefined and a loader that
+cannot leave the templates folder, links included: a spec's templates are other people's data.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .. import templating
 from ..ir import Task
 from ..ir.task import FACTS
 from .facts import Subject, Unknown, fact_value
@@ -80,9 +82,10 @@ def _template_line(exc: BaseException, filename: str, template: Any) -> int | No
 
 def render_block(tmpl: Any, block: str, ctx: dict[str, Any]) -> str | None:
     """A template's `block` rendered with `ctx`, trailing spaces and outer blank lines trimmed.
-    Without blocks, the whole template is the question (and there is no answer block)."""
+    Without blocks, the whole template is the question (and there is no answer block). Each
+    render runs within the sandbox's budget (ecgspec.templating); any failure is a TemplateError."""
     if block in tmpl.blocks:
-        text = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+        text = templating.render_block(tmpl, block, ctx)
     elif block == "question":
         text = tmpl.render(ctx)
     else:
@@ -91,9 +94,9 @@ def render_block(tmpl: Any, block: str, ctx: dict[str, Any]) -> str | None:
 
 
 def make_environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
-    """The one Jinja environment of a build: sandboxed, strict, confined to `templates`."""
-    loader = FileSystemLoader(str(templates)) if templates is not None else None
-    return ImmutableSandboxedEnvironment(
+    """The one Jinja environment of a build: sandboxed and budgeted, strict, confined to `templates`."""
+    loader = templating.ConfinedLoader(templates) if templates is not None else None
+    return templating.SandboxedTemplates(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=False,
@@ -131,6 +134,10 @@ class TaskPrompter:
                 self._template = self.env.from_string(self.task.question or "")
         except TemplateNotFound:
             raise PromptError(self.where, f"task '{self.task.name}': no template '{self.task.template}'") from None
+        except templating.TemplateEscapeError as exc:
+            raise PromptError(
+                self.where, f"task '{self.task.name}': {exc}", "templates may be only files under the templates folder"
+            ) from None
         except TemplateError as exc:
             raise PromptError(self._at(exc), f"task '{self.task.name}': template error: {exc}") from None
 
@@ -140,6 +147,9 @@ class TaskPrompter:
 
     def _at(self, exc: TemplateError) -> str:
         line = getattr(exc, "lineno", None) or _template_line(exc, self.where, self._template)
+        filename = getattr(exc, "filename", None)  # an included template's file, when it failed there
+        if filename and line:
+            return f"{filename}:{line}:1"
         if self.task.template is not None and line:
             return f"{self.where}:{line}:1"
         return self.where
@@ -151,6 +161,12 @@ class TaskPrompter:
             raise PromptError(
                 self._at(exc),
                 f"task '{self.task.name}': the template includes '{exc.name}', which is not in the templates folder",
+                "templates may include only files under the templates folder",
+            ) from None
+        except templating.TemplateEscapeError as exc:
+            raise PromptError(
+                self._at(exc),
+                f"task '{self.task.name}': template error: {exc}",
                 "templates may include only files under the templates folder",
             ) from None
         except TemplateError as exc:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -99,22 +98,21 @@ def cache_key(manifest_hashes: Sequence[str], image_folder: Path | None, encoder
 
 
 def _save(path: Path, plans: list[LengthPlan]) -> None:
+    import io
+
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ecgspec.atomic import write_atomic
+
     arrays: dict[str, Any] = {
         "length": np.array([p.length for p in plans], dtype=np.int32),
         "full_length": np.array([p.full_length for p in plans], dtype=np.int32),
         "dropped": np.array([DROPPED.index(p.dropped) for p in plans], dtype=np.int8),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, buffer.getvalue())  # a reader never sees half a cache; the file mode follows the umask
 
 
 def _load(path: Path, count: int) -> list[LengthPlan] | None:

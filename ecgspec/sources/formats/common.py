@@ -46,12 +46,12 @@ def decode(path: Path, lead: str, text: str, encoding: str) -> np.ndarray:
         try:
             return np.array([float(p) for p in parts], dtype=np.float64)
         except ValueError:
-            bad = next(p for p in parts if number(p) is None and p.lower() != "nan")
-            raise RecordError(path, f"lead {lead}: '{bad[:20]}' is not a number") from None
+            bad = next(i for i, p in enumerate(parts) if number(p) is None and p.lower() != "nan")
+            raise RecordError(path, f"lead {lead}: sample {bad + 1} is not a number") from None
     try:
         raw = base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise RecordError(path, f"lead {lead}: the samples are not valid base64 ({exc})") from None
+    except (binascii.Error, ValueError):
+        raise RecordError(path, f"lead {lead}: the samples are not valid base64") from None
     dtype = {"base64_int16": "<i2", "base64_int16_be": ">i2", "base64_float32": "<f4"}[encoding]
     size = np.dtype(dtype).itemsize
     if len(raw) % size:
@@ -98,7 +98,8 @@ class FormatReader(SourceReader):
         self.pattern = self.decl.records or fmt.files
 
     def files(self) -> Iterator[Path]:
-        for folder, dirs, names in os.walk(self.root):
+        # Links to folders are not followed; a file that is a link is checked in `entries`.
+        for folder, dirs, names in os.walk(self.root, followlinks=False):
             dirs.sort()
             for name in sorted(names):
                 rel = os.path.relpath(os.path.join(folder, name), self.root)
@@ -123,13 +124,16 @@ class FormatReader(SourceReader):
     def entries(self) -> Iterator[Entry]:
         for path in self.files():
             key = os.path.relpath(path, self.root).replace(os.sep, "/").rsplit(".", 1)[0]
+            if self.outside(path):
+                self.skip_outside(key, path)
+                continue
             try:
                 meta = self.metadata(path)
             except RecordError as exc:
                 self.skip(key, path, exc.message)
                 continue
             except OSError as exc:
-                self.skip(key, path, f"cannot read: {exc.strerror or exc}")
+                self.skip(key, path, f"cannot read: {exc.strerror or type(exc).__name__}")
                 continue
             patient = meta.get(self.decl.patient) if self.decl.patient else None
             yield Entry(
@@ -141,7 +145,7 @@ class FormatReader(SourceReader):
             )
 
     def load(self, ref: RecordRef) -> Record:
-        path = Path(ref.path or "")
+        path = self.confine(ref.path or "")
         if not path.is_file():
             raise RecordError(path, "file not found")
         self.check_size(path)

@@ -22,14 +22,16 @@ class CsvReader(FormatReader):
             if fmt.columns:
                 missing = [c for c in fmt.columns if fmt.header and c not in header]
                 if missing:
-                    raise RecordError(path, f"has no column {', '.join(missing)} (its header: {', '.join(header)})")
+                    raise RecordError(
+                        path, f"has no column {', '.join(missing)} (its header has {len(header)} columns)"
+                    )
                 idx = [header.index(c) for c in fmt.columns] if fmt.header else list(range(len(fmt.columns)))
                 names = [canonical_lead(c) or c for c in fmt.columns]
             else:
                 idx = [j for j, h in enumerate(header) if canonical_lead(h)]
                 names = [canonical_lead(header[j]) or "" for j in idx]
                 if not idx:
-                    raise RecordError(path, f"no column of the header is a lead name: {', '.join(header)[:80]}")
+                    raise RecordError(path, f"no column of the header ({len(header)} columns) is a lead name")
             cols: list[list[float]] = [[] for _ in idx]
             width = len(header) if fmt.header else None
             for line, row in enumerate(reader, start=2 if fmt.header else 1):
@@ -41,10 +43,8 @@ class CsvReader(FormatReader):
                     try:
                         cols[c].append(float(row[j]))
                     except (ValueError, IndexError):
-                        cell = row[j] if j < len(row) else ""
-                        raise RecordError(
-                            path, f"line {line}, column {names[c]}: '{cell[:20]}' is not a number"
-                        ) from None
+                        what = "is not a number" if j < len(row) else "is missing"
+                        raise RecordError(path, f"line {line}, column {names[c]}: the sample {what}") from None
         unit = fmt.scale if fmt.scale is not None else 1.0
         return (
             {n: np.asarray(c, dtype=np.float64) * unit for n, c in zip(names, cols, strict=True)},

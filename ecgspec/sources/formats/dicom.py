@@ -39,8 +39,8 @@ class DicomReader(FormatReader):
                 if not header_only
                 else ["PatientID", "PatientAge", "PatientSex", "AcquisitionDateTime"],
             )
-        except Exception as exc:
-            raise RecordError(path, f"not a readable DICOM file: {exc}") from None
+        except Exception as exc:  # pydicom's message may quote the file: only its kind is kept
+            raise RecordError(path, f"not a readable DICOM file ({type(exc).__name__})") from None
 
     def metadata(self, path: Path) -> dict[str, Any]:
         return self._meta(self._ds(path, header_only=True))
@@ -69,10 +69,10 @@ class DicomReader(FormatReader):
             raw = bytes(mx.WaveformData)
             chans = list(mx.ChannelDefinitionSequence)
         except (AttributeError, IndexError, ValueError, TypeError) as exc:
-            raise RecordError(path, f"no readable ECG waveform: {exc}") from None
+            raise RecordError(path, f"no readable ECG waveform (WaveformSequence: {type(exc).__name__})") from None
         dtype = {("SS", 16): "<i2", ("SL", 32): "<i4", ("US", 16): "<u2"}.get((kind, bits))
         if dtype is None:
-            raise RecordError(path, f"samples are {kind} {bits}-bit, which ecgspec does not read")
+            raise RecordError(path, f"samples are {kind[:8]} {bits}-bit, which ecgspec does not read")
         if len(raw) != n * n_ch * np.dtype(dtype).itemsize or len(chans) != n_ch:
             raise RecordError(path, f"the waveform holds {len(raw)} bytes for {n_ch} channels × {n} samples")
         data = np.frombuffer(raw, dtype=dtype).reshape(n, n_ch).astype(np.float64)
@@ -93,6 +93,6 @@ class DicomReader(FormatReader):
             except (AttributeError, IndexError):
                 unit = "uv"
             if unit not in _UNITS:
-                raise RecordError(path, f"lead {lead} is in '{unit}', which is not a voltage")
+                raise RecordError(path, f"lead {lead} is in '{unit[:16]}', which is not a voltage")
             signals[lead] = (data[:, j] + base) * sens * corr * _UNITS[unit]
         return signals, fs, self._meta(ds)

@@ -29,8 +29,10 @@ class JsonReader(FormatReader):
         try:
             with path.open("rb") as f:
                 return json.load(f)
-        except (ValueError, RecursionError) as exc:
-            raise RecordError(path, f"malformed JSON: {exc}") from None
+        except json.JSONDecodeError as exc:  # the place, never the text
+            raise RecordError(path, f"malformed JSON at line {exc.lineno}, column {exc.colno}") from None
+        except (ValueError, RecursionError):
+            raise RecordError(path, "malformed JSON (not UTF-8, or nested too deeply)") from None
 
     def metadata(self, path: Path) -> dict[str, Any]:
         doc = self._doc(path)
@@ -44,7 +46,7 @@ class JsonReader(FormatReader):
         if fmt.fs_path:
             fs = at(doc, fmt.fs_path)
             if not isinstance(fs, (int, float)) or isinstance(fs, bool):
-                raise RecordError(path, f"the sampling rate at {fmt.fs_path} is {fs!r}, not a number")
+                raise RecordError(path, f"the sampling rate at {fmt.fs_path} is not a number")
         leads = at(doc, fmt.leads or "")
         if isinstance(leads, dict):
             leads = [{"@key": k, **(v if isinstance(v, dict) else {"@value": v})} for k, v in leads.items()]
@@ -70,8 +72,8 @@ class JsonReader(FormatReader):
             unit = fmt.scale if fmt.scale is not None else 1.0
             if fmt.scale_path:
                 factor = at(item, fmt.scale_path)
-                if not isinstance(factor, (int, float)) or not factor > 0:
-                    raise RecordError(path, f"lead {lead}: the scale at {fmt.scale_path} is {factor!r}")
+                if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not factor > 0:
+                    raise RecordError(path, f"lead {lead}: the scale at {fmt.scale_path} is not a positive number")
                 unit *= float(factor)
             signals[lead] = x * unit
         return signals, float(fs or 0), meta

@@ -28,14 +28,16 @@ def parse(path: Path, keep_namespaces: bool) -> Element:
     except DefusedXmlException as exc:
         raise RecordError(
             path,
-            f"refused: the XML declares entities or external references ({exc}); an export "
+            f"refused: the XML declares entities or external references ({type(exc).__name__}); an export "
             "never needs them, and they are how XML bombs work",
         ) from None
     except ParseError as exc:
+        # expat's own words ("not well-formed (invalid token)") and the place; never the text.
         line, col = getattr(exc, "position", (0, 0))
-        raise RecordError(
-            path, f"malformed XML at line {line}, column {col + 1}: {exc.msg if hasattr(exc, 'msg') else exc}"
-        ) from None
+        what = str(exc).split(":", 1)[0].strip() if str(exc) else "malformed"
+        raise RecordError(path, f"malformed XML at line {line}, column {col + 1} ({what[:60]})") from None
+    except (UnicodeError, ValueError, LookupError):
+        raise RecordError(path, "malformed XML (not in the encoding it declares)") from None
     if not keep_namespaces:
         for el in root.iter():
             if isinstance(el.tag, str) and el.tag.startswith("{"):
@@ -83,7 +85,7 @@ class XmlReader(FormatReader):
             try:
                 fs = float(raw) if raw is not None else None
             except ValueError:
-                raise RecordError(path, f"the sampling rate at {fmt.fs_path} is '{raw}', not a number") from None
+                raise RecordError(path, f"the sampling rate at {fmt.fs_path} is not a number") from None
             if fs is None:
                 raise RecordError(path, f"no sampling rate at {fmt.fs_path}")
         elif fmt.interval_path:
@@ -93,9 +95,7 @@ class XmlReader(FormatReader):
             except ValueError:
                 interval = 0.0
             if not interval > 0:
-                raise RecordError(
-                    path, f"the sampling interval at {fmt.interval_path} is '{raw}', not a positive number"
-                )
+                raise RecordError(path, f"the sampling interval at {fmt.interval_path} is not a positive number")
             fs = 1.0 / interval
         signals: dict[str, np.ndarray] = {}
         elements = [e for e in select(doc, fmt.leads or "", ns) if not isinstance(e, str)]
@@ -118,7 +118,7 @@ class XmlReader(FormatReader):
                 except ValueError:
                     factor = float("nan")
                 if not np.isfinite(factor) or factor <= 0:
-                    raise RecordError(path, f"lead {lead}: the scale at {fmt.scale_path} is '{raw}'")
+                    raise RecordError(path, f"lead {lead}: the scale at {fmt.scale_path} is not a positive number")
                 unit *= factor
             if lead in signals:
                 raise RecordError(path, f"lead {lead} appears twice")

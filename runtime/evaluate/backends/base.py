@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from an endpoint made safe for a terminal: escape sequences and control characters removed
+    (a server's error page must not be able to move the cursor, recolour or retitle the terminal)."""
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
 
 class BackendError(Exception):
-    """A request that failed for good (after retries). `kind` sorts failures for reports."""
+    """A request that failed for good (after retries). `kind` sorts failures for reports. The message is
+    made printable: it may quote what a server sent."""
 
     def __init__(self, message: str, kind: str = "http_error"):
-        super().__init__(message)
+        super().__init__(printable(message))
         self.kind = kind  # "timeout" | "http_error" | "refusal"
 
 

@@ -3,19 +3,31 @@
 Requests run on a thread pool (`concurrency`); each is retried with exponential backoff on 429,
 5xx, timeouts and dropped connections (`retries` times, `backoff` × 2^attempt seconds), and
 gives up with a BackendError naming the last cause. A 4xx other than 429 is not retried: the
-request itself is wrong and sending it again would fail the same way.
+request itself is wrong and sending it again would fail the same way. `timeout` bounds a whole
+request, from sending it to the last byte of the answer.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from .base import Backend, BackendError, Request, data_url
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status_code: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
 
 
 class OpenAIBackend(Backend):
@@ -46,6 +58,7 @@ class OpenAIBackend(Backend):
         # vLLM's extension: tokenise the rendered chat with the tokenizer's BOS, as training did for templates
         # that do not write it (the llava_v1 template saved with ecgspec checkpoints, the llava-hf ones).
         self.add_special_tokens = add_special_tokens
+        self.timeout = timeout  # per request, start to last byte
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout), headers=headers, limits=httpx.Limits(max_connections=self.concurrency)
@@ -97,9 +110,9 @@ class OpenAIBackend(Backend):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                r = self._client.post(f"{self.url}/chat/completions", json=body)
+                r = self._post(body)
             except httpx.TimeoutException as exc:
-                last, kind = f"timed out ({type(exc).__name__})", "timeout"
+                last, kind = f"timed out ({exc or type(exc).__name__})", "timeout"
                 continue
             except httpx.TransportError as exc:
                 last, kind = f"connection failed: {exc}", "http_error"
@@ -120,6 +133,18 @@ class OpenAIBackend(Backend):
                 raise BackendError("refused: content filter", "refusal")
             return message.get("content") or ""
         raise BackendError(f"{self.url}: gave up after {self.retries + 1} attempts: {last}", kind)
+
+    def _post(self, body: dict[str, Any]) -> _Reply:
+        """POST with a deadline for the whole response: httpx's timeout bounds each read, so a server that
+        trickles a byte a second would otherwise hold a request for as long as it likes."""
+        deadline = time.monotonic() + self.timeout
+        with self._client.stream("POST", f"{self.url}/chat/completions", json=body) as r:
+            chunks = []
+            for chunk in r.iter_bytes():  # decoded (gzip etc.) as it arrives
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"no complete response within {self.timeout:g} s")
+        return _Reply(r.status_code, b"".join(chunks).decode(r.encoding or "utf-8", errors="replace"))
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, str | BackendError]]:
         with ThreadPoolExecutor(self.concurrency) as pool:
