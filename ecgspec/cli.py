@@ -210,7 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     # Each stage registers its own commands; their modules import heavy libraries only when run.
     from importlib import import_module
 
-    for module in ("ecgspec.render.cli", "ecgspec.sources.cli", "ecgspec.build.cli", "runtime.cli"):
+    for module in (
+        "ecgspec.render.cli",
+        "ecgspec.sources.cli",
+        "ecgspec.measure_cli",
+        "ecgspec.build.cli",
+        "runtime.cli",
+    ):
         try:
             register = import_module(module).add_commands
         except ModuleNotFoundError as exc:

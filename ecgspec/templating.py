@@ -307,8 +307,22 @@ class SandboxedTemplates(ImmutableSandboxedEnvironment):
         self.globals.pop("lipsum", None)
         self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
 
-    # Parsing and compiling: a template nested too deeply is a syntax error, located.
+    # Parsing and compiling: a template nested too deeply is a syntax error, located. Parsed trees are
+    # kept per environment: checking parses the same shipped templates once per spec that imports them.
+    _PARSED_KEEP = 1024
+
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        cache: dict[tuple[str, str | None, str | None], nodes.Template] = self.__dict__.setdefault("_parsed", {})
+        key = (source, name, filename)
+        tree = cache.get(key)
+        if tree is None:
+            tree = self._parse_checked(source, name, filename)
+            if len(cache) >= self._PARSED_KEEP:
+                cache.clear()
+            cache[key] = tree
+        return tree
+
+    def _parse_checked(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         try:
             tree = super()._parse(source, name, filename)
             _Guard(self).visit(tree)

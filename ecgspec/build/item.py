@@ -20,7 +20,7 @@ from ..ir import Corpus, Task
 from ..records import RecordError
 from ..render.errors import RenderError
 from ..render.header import HeaderTemplateError
-from ..targets.facts import Subject, Unknown
+from ..targets.facts import Subject, Unknown, measurement_provenance
 from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .store import ItemStore, sha256_file
 from .work_items import WorkItem
@@ -122,6 +122,7 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref), tuple(ref.labels)
     )
     turns: list[Turn] = []
+    measured_by: list[dict[str, str] | None] = []  # per turn: measure → method, for measured facts
     unanswered: dict[str, str] = {}
     try:
         for name in order:
@@ -133,6 +134,7 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
                 unanswered[name] = answer.reason
             else:
                 turns.append(answer)
+                measured_by.append(measurement_provenance(answer.fact, subject))
     except RecordError as exc:
         return {**base, "status": "failed", "reason": str(exc)}
     if not turns:
@@ -177,7 +179,9 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         "image_sha256": image_sha256,
         "image_size": list(result.array.shape[:2]),
         "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
-        "turns": [t.as_json() for t in turns],
+        "turns": [
+            {**t.as_json(), **({"measurement": m} if m else {})} for t, m in zip(turns, measured_by, strict=True)
+        ],
         "unanswered": unanswered,
     }
 

@@ -1,7 +1,8 @@
 """The stored item results, merged in plan order into the corpus's artifacts.
 
 prompts/NAME.jsonl   one task instance a line (id, image, family, form, question, answer,
-                     target, options, provenance)
+                     target, options, provenance; a measured fact's provenance names the
+                     method of each measure it used: `measurement: {"pr": "machine"}`)
 manifests/NAME.json  the LLaVA conversation format: id, image (relative to OUT/images),
                      conversations alternating human/gpt, `<image>` once at the start of the first
                      human turn
@@ -186,6 +187,7 @@ def merge_corpus(
                         "split": r["split"],
                         "patient": r["patient"],
                         "fact": t["fact"],
+                        **({"measurement": t["measurement"]} if t.get("measurement") else {}),
                         "labels": r.get("labels") or [],
                         "synthetic": bool(r.get("synthetic")),
                         **render,

@@ -189,6 +189,8 @@ def tool_versions() -> dict[str, str]:
         "cairocffi",
         "cairosvg",
         "h5py",
+        "neurokit2",
+        "scipy",
     ):
         try:
             out[dist] = version(dist)

@@ -6,6 +6,7 @@ values are converted in text.py, distributions, ranges and choices in distributi
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import typing
@@ -66,7 +67,7 @@ class Converter:
         self.templates_root = templates_root
         # The build's sandbox; `parse` also compiles, so a template nested past what Python can
         # compile is a located "template nested too deeply" here, not at build time.
-        self.jinja = SandboxedTemplates(check_compiles=True)
+        self.jinja = _checking_sandbox()
         self.used_lets: set[str] = set()
         self._let_stack: list[str] = []
 
@@ -492,3 +493,9 @@ def _cycle_text(names: list[str]) -> str:
     if len(names) <= 12:
         return " → ".join(names)
     return " → ".join([*names[:5], f"… {len(names) - 10:,} more …", *names[-5:]])
+
+
+@functools.cache
+def _checking_sandbox() -> SandboxedTemplates:
+    """One sandbox for every check in the process: its parse cache then serves every spec."""
+    return SandboxedTemplates(check_compiles=True)
