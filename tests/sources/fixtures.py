@@ -90,7 +90,10 @@ def write_muse(d: Digital, path: Path, patient: str = "P1", age: int = 60, sex: 
         f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<RestingECG><MuseInfo><MuseVersion>9.0.9.18167'
         f"</MuseVersion></MuseInfo><PatientDemographics><PatientID>{patient}</PatientID><PatientAge>{age}"
         f"</PatientAge><AgeUnits>YEARS</AgeUnits><Gender>{sex}</Gender></PatientDemographics>"
-        f"<TestDemographics><AcquisitionDate>01-02-2020</AcquisitionDate></TestDemographics>{median}"
+        f"<TestDemographics><AcquisitionDate>01-02-2020</AcquisitionDate></TestDemographics>"
+        "<RestingECGMeasurements><VentricularRate>72</VentricularRate><PRInterval>164</PRInterval>"
+        "<QRSDuration>92</QRSDuration><QTInterval>388</QTInterval><QTCorrected>425</QTCorrected>"
+        f"<PAxis>48</PAxis><RAxis>-12</RAxis><TAxis>35</TAxis></RestingECGMeasurements>{median}"
         f"<Waveform><WaveformType>Rhythm</WaveformType><SampleBase>{d.fs:g}</SampleBase>{leads}</Waveform>"
         "</RestingECG>\n"
     )

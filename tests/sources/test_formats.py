@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ecgspec.leads import STANDARD_12
+from ecgspec.measurements.machine import machine_measurements
 from ecgspec.sources import open_source
 from tests.helpers import check_text
 
@@ -67,6 +68,10 @@ def test_ge_muse_xml_reads_back_every_stored_lead_to_adc_resolution_and_derives_
             assert np.max(np.abs(rec.signals[lead] - want)) <= 1 / d.gain
             assert np.corrcoef(rec.signals[lead], d.mv(lead))[0, 1] > 0.98, (key, lead)
         assert rec.meta["sex"] == "Male" and rec.meta["synthetic"] is False
+        # The cart's RestingECGMeasurements become the record's machine measurements.
+        machine = machine_measurements(rec.meta)
+        assert (machine.method, machine.pr.value, machine.qrs.value, machine.qt.value) == ("machine", 164, 92, 388)
+        assert (machine.heart_rate.value, machine.qrs_axis.value, machine.qtc_bazett.value) == (72, -12, 425)
     assert refs[0].patient == "P0" and refs[0].meta["age"] == 40
 
 
