@@ -2,7 +2,8 @@
 
 Exit status: 0 built (some records may have been skipped, and are reported), 1 a problem in
 the spec or its templates (located, nothing half-written) or in writing the output (a full disk,
-no permission: worded, and a rerun resumes), 2 misuse (`-o` a file, or a folder that is not a
+no permission: worded, and a rerun resumes), or, with `--strict`, any record skipped or broken
+(the build is still written, and the count and first reasons printed), 2 misuse (`-o` a file, or a folder that is not a
 build of these corpora without `--force`).
 """
 
@@ -72,6 +73,12 @@ def add_commands(sub: Any) -> None:
         "--force",
         action="store_true",
         help="build into OUT even if it is a non-empty folder that is not a build of these corpora",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 after the build when any record was skipped or broken (the `skipped` and `failed` "
+        "counts of build.json), printing the count and the first reasons",
     )
     p.set_defaults(func=cmd_build)
 
@@ -200,7 +207,45 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for line in plan_lines:
         print(line)
     print(f"wrote {out}/")
+    if args.strict:
+        problems = strict_problems(reports)
+        if problems:
+            print(problems, file=sys.stderr)
+            return 1
     return 0
+
+
+# What `--strict` prints of the reasons: the first few, the rest are in build.json.
+STRICT_REASONS = 5
+
+
+def strict_problems(reports: list[Any]) -> str | None:
+    """What `build --strict` fails on: every corpus's skipped and broken records (build.json's
+    `skipped`, which counts the `failed` ones as "broken record", and its broken index entries),
+    worded with the count and the first reasons; None when there are none."""
+    total = 0
+    per_corpus: list[str] = []
+    reasons: list[str] = []
+    for r in reports:
+        skipped = r.counts.skipped
+        n = sum(skipped.values())
+        if not n:
+            continue
+        total += n
+        per_corpus.append(f"{r.name}: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
+        reasons += [f"{r.name}: {f['source']}:{f['record']}: {f['reason']}" for f in r.counts.failed]
+        reasons += [f"{r.name}: {s['path']}: {s['record']}: {s['reason']}" for s in r.reader_skipped]
+        listed = {"broken record", "broken index entry"}
+        reasons += [f"{r.name}: {v} items: {k}" for k, v in sorted(skipped.items()) if k not in listed]
+    if not total:
+        return None
+    lines = [
+        f"ecgspec: --strict: {total} record{'s' * (total != 1)} skipped or broken ({'; '.join(per_corpus)})",
+        *(f"  {line}" for line in reasons[:STRICT_REASONS]),
+    ]
+    if len(reasons) > STRICT_REASONS:
+        lines.append(f"  … and {len(reasons) - STRICT_REASONS} more (see build.json)")
+    return "\n".join(lines)
 
 
 def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -95,6 +95,13 @@ class DataPath:
 
 
 @dataclass(frozen=True)
+class XmlPath:
+    """A path into an export file. In an xml format it is an XPath subset (child steps, `@attr`,
+    `text()`, `..`, `//`, `[name='v']`, `[@a='v']`, `[n]`), parsed when the spec is checked
+    (ecgspec.xpath); other adapters read it as their own key path."""
+
+
+@dataclass(frozen=True)
 class Expr:
     """A dotted name evaluated per record, such as `record.rhythm`."""
 

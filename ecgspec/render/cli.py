@@ -1,5 +1,10 @@
 """`ecgspec render` and `ecgspec preview`: the render stage on the command line.
 
+`render` draws one record: a WFDB record path, or `SPEC:SOURCE/RECORD`, any record (by its
+key) of any source a spec declares, read as a build reads it. `preview` tiles many pages into
+a contact sheet: a spec's layouts, papers, distortions or a corpus's render mix on the shipped
+samples, or `preview SPEC SOURCE`, the first records of one of the spec's sources.
+
 `add_commands(subparsers)` registers both on the main `ecgspec` parser; each handler takes
 (args, parser) and returns the exit status, like the other commands: 0 ok, 1 a problem in the
 spec, the record or the page (printed as one located message, never a traceback), 2 misuse.
@@ -20,6 +25,7 @@ from ..ir import Corpus, Distort, Layout, Paper
 from ..program import Program, load
 from ..records import RecordError
 from .errors import RenderError
+from .source_target import find_ref, open_named_source, parse_source_target, source_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,15 +56,16 @@ def load_specs(paths: list[Path] | None, args: argparse.Namespace) -> Program | 
     return program if program.ok else None
 
 
-def lookup(program: Program, kind: str, name: str) -> Layout | Paper | Distort | None:
-    """The declaration, or None after printing a 'did you mean' message."""
-    decl = program.decls.get((kind, name))
-    if decl is not None:
-        return decl  # type: ignore[return-value]
-    names = [n for k, n in program.decls if k == kind]
+def lookup_in(programs: list[Program], kind: str, name: str) -> Any:
+    """The declaration from the first program that declares it, or None after printing a
+    'did you mean' message over all of them."""
+    for program in programs:
+        decl = program.decls.get((kind, name))
+        if decl is not None:
+            return decl
+    names = sorted({n for p in programs for k, n in p.decls if k == kind})
     hint = did_you_mean(name, names)
-    known = ", ".join(sorted(names)) or "none"
-    _err(f"no {kind} named '{name}'" + (f"; {hint}" if hint else f" (the specs declare: {known})"))
+    _err(f"no {kind} named '{name}'" + (f"; {hint}" if hint else f" (the specs declare: {', '.join(names) or 'none'})"))
     return None
 
 
@@ -77,18 +84,41 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     if args.quality is not None and not 1 <= args.quality <= 100:
         parser.error("--quality must be between 1 and 100")
+    target = parse_source_target(args.record)
+    reader, ref = None, None
+    programs: list[Program] = []
+    if target is not None:
+        spec, name, key = target
+        if not name or not key:
+            parser.error(f"{args.record}: give SPEC:SOURCE/RECORD, e.g. specs/sources.ecg:ptbxl/00001")
+        if not Path(spec).is_file():
+            parser.error(f"no such spec file: {spec}")
+        source_program = load_specs([Path(spec)], args)
+        if source_program is None:
+            return 1
+        reader = open_named_source(source_program, spec, name, args.data_root)
+        if isinstance(reader, int):
+            return reader
+        ref = find_ref(reader, key)
+        if ref is None:
+            return 2
+        programs.append(source_program)
     program = load_specs(args.spec, args)
     if program is None:
         return 1
-    layout = lookup(program, "layout", args.layout)
-    paper = lookup(program, "paper", args.paper)
-    distort = lookup(program, "distort", args.distort) if args.distort else None
+    programs.insert(0, program)  # layouts, papers and distorts: --spec or the shipped ones first
+    layout = lookup_in(programs, "layout", args.layout)
+    paper = lookup_in(programs, "paper", args.paper)
+    distort = lookup_in(programs, "distort", args.distort) if args.distort else None
     if layout is None or paper is None or (args.distort and distort is None):
         return 1
-    spec_hash = spec_hash_of(program, layout.name, paper.name, distort.name if distort else None)
+    spec_hash = spec_hash_of(programs, layout.name, paper.name, distort.name if distort else None)
     try:
-        record = read_wfdb(args.record)
-        check_plausible(record.signals, record.fs, args.record)  # the same refusal a build would give
+        if reader is not None:
+            record = reader.read(ref)  # as a build reads it: leads, units, plausibility, resampling
+        else:
+            record = read_wfdb(args.record)
+            check_plausible(record.signals, record.fs, args.record)  # the same refusal a build would give
         assert isinstance(layout, Layout) and isinstance(paper, Paper)
         assert distort is None or isinstance(distort, Distort)
         result = render_page(
@@ -111,9 +141,10 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     img = result.sidecar.image
     steps = ", ".join(d["op"] for d in result.sidecar.distortions)
     how = f", distort {distort.name} seed {args.seed}: {steps or 'no step fired'}" if distort else ""
+    what = f"record {record.source or record.id}, " if reader is not None else ""
     print(
         f"wrote {', '.join(str(p) for p in written)}  ({img.width}x{img.height} px, "
-        f"layout {layout.name}, paper {paper.name}{how})",
+        f"{what}layout {layout.name}, paper {paper.name}{how})",
         file=sys.stderr,
     )
     return 0
@@ -160,9 +191,12 @@ def _jobs(program: Program, shipped: Program | None, name: str | None, n: int) -
     if name is not None:
         matches = [d for k in kinds for d in program.of_kind(k) if d.name == name]
         if not matches:
-            names = [d.name for k in kinds for d in program.of_kind(k)]
+            names = [d.name for k in kinds for d in program.of_kind(k)] + source_names(program)
             hint = did_you_mean(name, names)
-            _err(f"the spec declares no layout, paper or distort named '{name}'" + (f"; {hint}" if hint else ""))
+            _err(
+                f"the spec declares no layout, paper, distort, corpus or source named '{name}'"
+                + (f"; {hint}" if hint else "")
+            )
             return None
         decl = matches[0]
         if isinstance(decl, Corpus):
@@ -270,6 +304,67 @@ def contact_sheet(
     return np.asarray(sheet)
 
 
+def _declares_drawing(program: Program, name: str) -> bool:
+    return any((k, name) in program.decls for k in ("layout", "paper", "distort", "corpus"))
+
+
+def preview_source(program: Program, shipped: Program | None, args: argparse.Namespace) -> int:
+    """The sheet of `preview SPEC SOURCE`: the source's first n records, one tile each, on one
+    layout and paper; a record the build would leave out is a red tile with the reason."""
+    from ..sources import SourceError
+    from .png import encode_png, write_atomic
+
+    programs = [p for p in (program, shipped) if p is not None]
+    layout = lookup_in(programs, "layout", args.layout or "4x3")
+    paper = lookup_in(programs, "paper", args.paper or "standard")
+    if layout is None or paper is None:
+        return 1
+    reader = open_named_source(program, args.spec, args.name, args.data_root)
+    if isinstance(reader, int):
+        return reader
+    from ..errors import format_diagnostic
+    from .api import render_page
+
+    dpi = args.dpi if args.dpi is not None else 100.0
+    tiles: list[tuple[np.ndarray | str, str]] = []
+    try:
+        for ref in reader.refs(args.split):
+            if len(tiles) >= args.n:
+                break
+            label = f"{ref.key}" + (f" · {ref.split}" if ref.split else "")
+            try:
+                record = reader.read(ref)
+                label += f" · {record.fs:g} Hz · {record.duration:g} s\n" + (", ".join(ref.labels) or "no labels")
+                result = render_page(record, layout, paper, dpi=dpi)
+                tiles.append((result.array, label))
+            except (RecordError, RenderError) as exc:
+                tiles.append((str(exc), label + "\nleft out by a build"))
+    except SourceError as exc:
+        print(format_diagnostic(exc.diagnostic, program.sources, sys.stderr.isatty()), file=sys.stderr)
+        return 1 if exc.diagnostic.code != "unknown-split" else 2
+    if not tiles:
+        _err(
+            f"source '{reader.name}' lists no records"
+            + (f" in split '{args.split}'" if args.split else "")
+            + (f" ({len(reader.skipped)} skipped while listing: see `ecgspec sources`)" if reader.skipped else "")
+        )
+        return 1
+    sheet = contact_sheet(tiles, width=args.width)
+    try:
+        write_atomic(args.out, encode_png(sheet))
+    except OSError as exc:
+        _err(f"cannot write {args.out}: {exc.strerror or exc}")
+        return 1
+    failed = sum(isinstance(t, str) for t, _ in tiles)
+    print(
+        f"wrote {args.out}: {len(tiles)} records of source {reader.name}, layout {layout.name}, paper {paper.name}"
+        + (f"; {failed} could not be read or drawn (see the red tiles)" if failed else "")
+        + (f"; {len(reader.skipped)} skipped while listing (see `ecgspec sources`)" if reader.skipped else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..records import read_wfdb
     from .api import render_page, spec_hash_of
@@ -283,6 +378,10 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 1
     needs_shipped = not program.of_kind("layout") or not program.of_kind("paper")
     shipped = load_specs(None, args) if needs_shipped else None
+    if args.name is not None and args.name in source_names(program) and not _declares_drawing(program, args.name):
+        return preview_source(program, shipped, args)
+    if args.layout or args.paper or args.split:
+        parser.error("--layout, --paper and --split go with a source NAME")
     found = _jobs(program, shipped, args.name, args.n)
     if found is None:
         return 1
@@ -341,6 +440,13 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
         "-D", dest="define", action="append", default=[], metavar="NAME=VALUE", help="override a `let` constant"
     )
     p.add_argument("--root", type=Path, default=None, help="spec root: imports may not leave it")
+    p.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder outside the spec root that a source may read (repeatable)",
+    )
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -348,11 +454,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "render",
         help="render a record as a calibrated ECG printout (PNG + JSON sidecar)",
-        description="Render one WFDB record with a layout and a paper, optionally "
-        "distorted. Writes OUT.png, OUT.json (geometry sidecar) and, with "
-        "--svg, OUT.svg (the clean page).",
+        description="Render one record with a layout and a paper, optionally "
+        "distorted: a WFDB record path, or SPEC:SOURCE/RECORD, the record of key RECORD "
+        "of a source SPEC declares, read as a build reads it. Writes OUT.png, OUT.json "
+        "(geometry sidecar) and, with --svg, OUT.svg (the clean page).",
     )
-    p.add_argument("record", metavar="RECORD", help="WFDB record path without extension")
+    p.add_argument(
+        "record",
+        metavar="RECORD",
+        help="WFDB record path without extension, or SPEC:SOURCE/RECORD (e.g. specs/sources.ecg:ptbxl/00001)",
+    )
     p.add_argument(
         "--spec",
         action="append",
@@ -395,15 +506,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "preview",
-        help="a contact sheet of what a spec's layouts, papers or distortions produce",
+        help="a contact sheet of a spec's layouts, papers or distortions, or of a source's records",
         description="Render the shipped sample records with a spec's layouts, papers or "
         "distortions and tile them into one labelled PNG. NAME picks one layout, "
         "paper or distort; without it: every layout on the first paper, or every "
         "paper with the 4x3 layout, or every distort beside the clean page. A "
-        "named distort is shown over several seeds beside the clean page.",
+        "named distort is shown over several seeds beside the clean page. A NAME that is "
+        "a source of SPEC shows its first records instead (--layout, --paper), each read as a "
+        "build reads it; a record the build would leave out is a red tile with the reason.",
     )
     p.add_argument("spec", metavar="SPEC", help="spec file")
-    p.add_argument("name", nargs="?", metavar="NAME", help="a layout, paper or distort declared in SPEC")
+    p.add_argument(
+        "name", nargs="?", metavar="NAME", help="a layout, paper, distort, corpus or source declared in SPEC"
+    )
+    p.add_argument("--layout", default=None, help="with a source NAME: the layout (default: 4x3)")
+    p.add_argument("--paper", default=None, help="with a source NAME: the paper (default: standard)")
+    p.add_argument("--split", default=None, help="with a source NAME: only this split part")
     p.add_argument("-n", type=int, default=12, help="number of thumbnails (default: 12)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="SHEET.png", help="output PNG")
     p.add_argument("--records", metavar="DIR", help="folder of WFDB records (default: the shipped samples)")

@@ -146,6 +146,7 @@ format acme_cardio from xml {
     scale_path = "@lsb"
     fs_path    = "recording/@rate"
     meta       = [patient: "person/@mrn", age: "person/age", sex: "person/sex"]
+    meta_types = [age: number]
 }
 """
 

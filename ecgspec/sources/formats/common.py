@@ -13,7 +13,7 @@ import binascii
 import fnmatch
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,36 @@ def derive_limb_leads(signals: dict[str, np.ndarray]) -> None:
     signals.update(rest)
 
 
-def normalise_meta(raw: dict[str, Any]) -> dict[str, Any]:
+def derive_formulas(path: Path, signals: dict[str, np.ndarray], formulas: Mapping[str, str]) -> None:
+    """Leads the file lacks, from the format's `derive` formulas over other leads (in mV), in the
+    order written; a lead the file holds is kept. Ordered like derive_limb_leads."""
+    from ...xpath import evaluate, parse_formula
+
+    for name, formula in formulas.items():
+        lead = canonical_lead(name) or name
+        if lead in signals:
+            continue
+
+        def value(other: str, lead: str = lead) -> np.ndarray:
+            key = canonical_lead(other) or other
+            if key not in signals:
+                raise RecordError(path, f"lead {lead}'s formula reads lead {other}, which the file does not hold")
+            return signals[key]
+
+        signals[lead] = np.asarray(evaluate(parse_formula(formula), value), dtype=np.float64)
+    order = ("I", "II", "III", "aVR", "aVL", "aVF")
+    ordered = {k: signals[k] for k in order if k in signals}
+    rest = {k: v for k, v in signals.items() if k not in order}
+    signals.clear()
+    signals.update(ordered)
+    signals.update(rest)
+
+
+def normalise_meta(raw: dict[str, Any], types: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Metadata as the file wrote it: text stays text (a patient id '0000989' keeps its zeros, a
+    date stays a date) unless the format declares the field a `number` in `meta_types`; a declared
+    number that is not one is left out. `sex` is spelled Male/Female."""
+    types = types or {}
     out: dict[str, Any] = {}
     for k, v in raw.items():
         if v is None or (isinstance(v, str) and not v.strip()):
@@ -83,8 +112,15 @@ def normalise_meta(raw: dict[str, Any]) -> dict[str, Any]:
         if k == "sex" and isinstance(v, str):
             out[k] = _SEX.get(v.strip().lower(), v.strip())
             continue
-        n = number(v) if isinstance(v, str) else v
-        out[k] = n if n is not None and k != "patient" and k != "id" else (v.strip() if isinstance(v, str) else v)
+        kind = types.get(k)
+        if kind == "number":
+            n = None if isinstance(v, bool) else number(v if isinstance(v, str) else str(v))
+            if n is not None:
+                out[k] = n
+        elif kind == "text" or isinstance(v, str):
+            out[k] = v.strip() if isinstance(v, str) else str(v)
+        else:
+            out[k] = v  # a JSON number stays a number
     return out
 
 
@@ -105,6 +141,11 @@ class FormatReader(SourceReader):
                 rel = os.path.relpath(os.path.join(folder, name), self.root)
                 if fnmatch.fnmatch(name, self.pattern) or fnmatch.fnmatch(rel, self.pattern):
                     yield Path(folder) / name
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines about the last listing for `ecgspec sources` (DICOM: the waveform group read)."""
+        return []
 
     def check_size(self, path: Path) -> None:
         size = path.stat().st_size
@@ -128,7 +169,7 @@ class FormatReader(SourceReader):
                 self.skip_outside(key, path)
                 continue
             try:
-                meta = self.metadata(path)
+                meta = normalise_meta(self.metadata(path), self.fmt.meta_types)
             except RecordError as exc:
                 self.skip(key, path, exc.message)
                 continue
@@ -150,8 +191,11 @@ class FormatReader(SourceReader):
             raise RecordError(path, "file not found")
         self.check_size(path)
         signals, fs, meta = self.signals(path)
-        if self.fmt.derive:
+        meta = normalise_meta(meta, self.fmt.meta_types)  # the declared `meta_types`, whatever the adapter
+        if self.fmt.derive is True:
             derive_limb_leads(signals)
+        elif isinstance(self.fmt.derive, dict) and not self.fmt.residual:  # residuals: restored by the reader
+            derive_formulas(path, signals, self.fmt.derive)
         if not fs or not np.isfinite(fs) or fs <= 0:
             raise RecordError(path, f"the sampling rate is {fs!r}, not a positive number")
         lengths = {k: len(v) for k, v in signals.items()}

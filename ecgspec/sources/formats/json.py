@@ -1,4 +1,11 @@
-"""JSON exports: paths of keys (`waveform/leads`), lead objects with a name and samples."""
+"""JSON exports: paths of keys (`waveform/leads`), lead objects with a name and samples.
+
+Leads come as a list of objects (`"leads": [{"name": "I", "samples": [...]}]`, with `lead_name`
+and `data` paths within each) or, with `leads_as_keys = true`, as one object whose keys are the
+lead names (`"leads": {"I": [...], "II": [...]}`; `data`, when set, is the path to the samples
+within each value). Scale: `scale` times the per-lead number at `scale_path` times the one
+number for the whole record at `doc_scale_path` (from the document root).
+"""
 
 from __future__ import annotations
 
@@ -47,19 +54,38 @@ class JsonReader(FormatReader):
             fs = at(doc, fmt.fs_path)
             if not isinstance(fs, (int, float)) or isinstance(fs, bool):
                 raise RecordError(path, f"the sampling rate at {fmt.fs_path} is not a number")
-        leads = at(doc, fmt.leads or "")
-        if isinstance(leads, dict):
-            leads = [{"@key": k, **(v if isinstance(v, dict) else {"@value": v})} for k, v in leads.items()]
-        if not isinstance(leads, list) or not leads:
-            raise RecordError(path, f"no list of leads at {fmt.leads}")
+        doc_unit = 1.0
+        if fmt.doc_scale_path:
+            factor = at(doc, fmt.doc_scale_path)
+            if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 0 < factor < float("inf"):
+                raise RecordError(path, f"the scale at {fmt.doc_scale_path} is not a positive number")
+            doc_unit = float(factor)
+        found = at(doc, fmt.leads or "")
+        items: list[tuple[str, Any]] = []
+        if fmt.leads_as_keys:
+            if not isinstance(found, dict) or not found:
+                raise RecordError(path, f"no object of leads at {fmt.leads} (leads_as_keys: one key per lead)")
+            items = [(str(k), v) for k, v in found.items()]
+        else:
+            if isinstance(found, dict):
+                raise RecordError(
+                    path, f"the leads at {fmt.leads} are an object, not a list: is `leads_as_keys = true` meant?"
+                )
+            if not isinstance(found, list) or not found:
+                raise RecordError(path, f"no list of leads at {fmt.leads}")
+            for item in found:
+                if not isinstance(item, dict):
+                    raise RecordError(path, f"a lead at {fmt.leads} is {type(item).__name__}, not an object")
+                items.append((str(at(item, fmt.lead_name or "") or ""), item))
         signals: dict[str, np.ndarray] = {}
-        for item in leads:
-            if not isinstance(item, dict):
-                raise RecordError(path, f"a lead at {fmt.leads} is {type(item).__name__}, not an object")
-            lead = lead_of(str(at(item, fmt.lead_name or "") or ""), fmt.lead_prefix)
+        for name, item in items:
+            lead = lead_of(name, fmt.lead_prefix)
             if lead is None:
                 continue
-            data = at(item, fmt.data or "")
+            if fmt.data:
+                data = at(item, fmt.data) if isinstance(item, dict) else None
+            else:  # leads_as_keys without `data`: the value is the samples
+                data = item
             if isinstance(data, list):
                 try:
                     x = np.array([float("nan") if v is None else float(v) for v in data], dtype=np.float64)
@@ -69,12 +95,14 @@ class JsonReader(FormatReader):
                 x = decode(path, lead, data, fmt.encoding)
             else:
                 raise RecordError(path, f"lead {lead} has no samples at {fmt.data}")
-            unit = fmt.scale if fmt.scale is not None else 1.0
+            unit = (fmt.scale if fmt.scale is not None else 1.0) * doc_unit
             if fmt.scale_path:
-                factor = at(item, fmt.scale_path)
+                factor = at(item, fmt.scale_path) if isinstance(item, dict) else None
                 if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not factor > 0:
                     raise RecordError(path, f"lead {lead}: the scale at {fmt.scale_path} is not a positive number")
                 unit *= float(factor)
+            if lead in signals:
+                raise RecordError(path, f"lead {lead} appears twice")
             signals[lead] = x * unit
         return signals, float(fs or 0), meta
 
