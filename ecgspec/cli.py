@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ecgspec.sources.cli",
         "ecgspec.measure_cli",
         "ecgspec.build.cli",
+        "ecgspec.build.plan_cli",
         "runtime.cli",
     ):
         try:

@@ -39,6 +39,21 @@ def add_commands(sub: Any) -> None:
         "-j", "--jobs", type=int, default=None, metavar="N", help="worker processes (default: the number of CPUs)"
     )
     p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where items run: local worker processes (default), or a Ray cluster (the `ray` extra; "
+        "-j N is then the number of Ray CPUs/actors, and OUT must be a path every Ray node sees: "
+        "a local cluster or a shared filesystem)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --executor ray: the cluster to connect to (ray://HOST:10001, or auto for the one "
+        "`ray start` runs on this node; default: start a local cluster of -j CPUs for this build)",
+    )
+    p.add_argument(
         "-D",
         dest="define",
         action="append",
@@ -85,8 +100,27 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("export", help="export a built corpus as Parquet for Hugging Face `datasets`")
     p.add_argument("build", type=Path, metavar="OUT", help="a folder written by `ecgspec build`")
     p.add_argument("corpus", metavar="CORPUS", help="the corpus to export")
-    p.add_argument("-o", "--output", type=Path, default=None, help="Parquet file (default: OUT/hf/CORPUS.parquet)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="Parquet file (default: OUT/hf/CORPUS.parquet); with --format webdataset or --shard-size, the folder "
+        "or fsspec URL (s3://, gs://, file://, memory://) of the shards (default: OUT/shards/FORMAT)",
+    )
     p.add_argument("--no-embed", action="store_true", help="store image paths instead of the PNG bytes")
+    p.add_argument(
+        "--format",
+        choices=("parquet", "webdataset"),
+        default="parquet",
+        help="parquet (default) or webdataset: tar shards of samples KEY.png, KEY.json, KEY.conversations.json",
+    )
+    p.add_argument(
+        "--shard-size",
+        default=None,
+        metavar="SIZE",
+        help="write shards of at most SIZE bytes (1GB, 512MiB) or items (1000) and an index CORPUS.shards.json "
+        "(default for webdataset: 1GB; parquet without it: one file)",
+    )
     p.set_defaults(func=cmd_export)
 
 
@@ -119,6 +153,16 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if not (n >= 1 and 0 <= i < n):
             parser.error(f"--shard {args.shard}: I must be between 0 and N-1")
         shard = (i, n)
+    if args.ray_address is not None and args.executor != "ray":
+        parser.error("--ray-address needs --executor ray")
+    if args.executor == "ray":
+        from .ray_executor import RayMissing, import_ray
+
+        try:
+            import_ray()
+        except RayMissing as exc:
+            _err(str(exc))
+            return 1
     for spec in args.specs:
         if not spec.is_file():
             _err(f"{spec}: no such spec file")
@@ -162,10 +206,28 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         tuple(args.specs), args.root, tuple(args.define), args.templates, tuple(p.resolve() for p in args.data_root)
     )
     plan_lines: list[str] = []
+    ray_started = False
+    if args.executor == "ray" and corpora:
+        from .ray_executor import connect
+
+        try:
+            ray_started = connect(args.ray_address, jobs)
+        except ConnectionError as exc:
+            _err(f"cannot connect to the Ray cluster at {args.ray_address}: {exc}")
+            return 1
     try:
         for corpus in corpora:
             done = build_corpus(
-                program, corpus, out, load_args, jobs=jobs, limit=args.limit, progress=args.progress, shard=shard
+                program,
+                corpus,
+                out,
+                load_args,
+                jobs=jobs,
+                limit=args.limit,
+                progress=args.progress,
+                shard=shard,
+                executor=args.executor,
+                ray_address=args.ray_address,
             )
             if isinstance(done, int):
                 plan_lines.append(
@@ -195,6 +257,11 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             raise
         _err(f"{said} (the items finished so far are kept: building again resumes where this stopped)")
         return 1
+    finally:
+        if ray_started:
+            from .ray_executor import disconnect
+
+            disconnect()
     if reports:
         try:
             write_build_json(out, program, reports, time.perf_counter() - start)
@@ -257,16 +324,40 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             + (f" (built: {', '.join(built)})" if built else "; run `ecgspec build` first")
         )
         return 2
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        _err("export needs pyarrow: pip install 'ecgspec[eval]'")
-        return 2
+    if args.format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            _err("export needs pyarrow: pip install 'ecgspec[eval]'")
+            return 2
+    if args.format == "webdataset" or args.shard_size is not None:
+        return _export_shards(args)
     from .parquet import export_parquet
 
-    out = args.output or args.build / "hf" / f"{args.corpus}.parquet"
+    out = Path(args.output) if args.output else args.build / "hf" / f"{args.corpus}.parquet"
     n = export_parquet(args.build, args.corpus, out, embed=not args.no_embed)
     print(f"wrote {out} ({n} rows)")
+    return 0
+
+
+def _export_shards(args: argparse.Namespace) -> int:
+    """`ecgspec export … --format webdataset|parquet --shard-size SIZE -o URL` (shards.py)."""
+    try:
+        import fsspec  # noqa: F401
+    except ImportError:
+        _err("sharded export needs fsspec: pip install fsspec (and s3fs, gcsfs … for remote URLs)")
+        return 2
+    from .shards import export_shards, parse_shard_size
+
+    try:
+        size = parse_shard_size(args.shard_size or "1GB")
+    except ValueError as exc:
+        _err(f"--shard-size {exc}")
+        return 2
+    url = args.output or str(args.build / "shards" / args.format)
+    index = export_shards(args.build, args.corpus, url, fmt=args.format, size=size, embed=not args.no_embed)
+    n = len(index["shards"])
+    print(f"wrote {n} {args.format} shards ({index['items']} items) and {args.corpus}.shards.json to {url}")
     return 0
 
 

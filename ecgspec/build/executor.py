@@ -55,9 +55,17 @@ def run(
     items: Iterable[tuple[WorkItem, Any]],
     jobs: int,
     on_done: Callable[[dict[str, Any]], None],
+    executor: str = "local",
+    address: str | None = None,
 ) -> None:
     """Do every item; call `on_done` with each one's summary as it finishes (any order).
-    `recipe` (load args, corpus name, output folder) lets a worker rebuild `state`."""
+    `recipe` (load args, corpus name, output folder) lets a worker rebuild `state`.
+    `executor="ray"` runs them on a Ray cluster at `address` instead (ecgspec.build.ray_executor)."""
+    if executor == "ray":
+        from .ray_executor import run_ray
+
+        run_ray(state, recipe, items, jobs, on_done, address)
+        return
     if jobs <= 1:
         single_threaded()
         for item, ref in items:

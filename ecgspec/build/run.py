@@ -121,6 +121,8 @@ def build_corpus(
     limit: int | None = None,
     progress: bool | None = None,
     shard: tuple[int, int] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> CorpusReport | int:
     """Build one corpus. With `shard=(i, n)`, do only that shard's items and return how many
     were done: the artifacts are merged by a later build without a shard (which resumes all)."""
@@ -148,6 +150,8 @@ def build_corpus(
         items,
         jobs,
         lambda s: bar.update(resumed=s["resumed"], problem=s["status"] != "ok"),
+        executor,
+        ray_address,
     )
     bar.close()
     fresh, resumed = bar.done - bar.resumed, bar.resumed
