@@ -105,20 +105,13 @@ def table(result: dict[str, Any]) -> str:
 
 
 def cmd_measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .errors import did_you_mean, format_all, format_diagnostic
-    from .program import load
+    from .errors import did_you_mean, format_diagnostic
     from .sources import SourceError, open_source
+    from .sources.cli import load_for_sources
 
-    spec = Path(args.spec)
-    if not spec.is_file():
-        parser.error(f"no such spec file: {args.spec}")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    program = load([spec], root=args.root, defines=args.define)
-    if program.diagnostics:
-        print(format_all(program.diagnostics, program.sources, sys.stderr.isatty()), file=sys.stderr)
-    if not program.ok:
-        return 2 if any(d.code.startswith("define") for d in program.diagnostics) else 1
+    program, code = load_for_sources(args, parser)
+    if program is None:
+        return code
     names = [n for (k, n) in program.decls if k in ("source", "synth")]
     if args.source not in names:
         hint = did_you_mean(args.source, names)

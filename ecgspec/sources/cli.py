@@ -230,23 +230,34 @@ def print_decoded(result: dict[str, Any], show_skipped: int) -> None:
             print(f"    {s['path']}: {s['key']}: {s['reason']}")
 
 
-def cmd_sources(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from ..errors import format_all, format_diagnostic
+def load_for_sources(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Any, int]:
+    """The spec a source command reads (`args.spec`, `--root`, `-D`, `--limit`), loaded with its
+    diagnostics printed: (program, 0), or (None, the exit code) when it does not check."""
+    from ..errors import format_all
     from ..program import load
-    from . import SourceError, open_source
 
     spec = Path(args.spec)
     if not spec.is_file():
         parser.error(f"no such spec file: {args.spec}")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    if args.decode is not None and args.decode < 1:
-        parser.error("--decode must be at least 1")
     program = load([spec], root=args.root, defines=args.define)
     if program.diagnostics:
         print(format_all(program.diagnostics, program.sources, sys.stderr.isatty()), file=sys.stderr)
     if not program.ok:
-        return 2 if any(d.code.startswith("define") for d in program.diagnostics) else 1
+        return None, 2 if any(d.code.startswith("define") for d in program.diagnostics) else 1
+    return program, 0
+
+
+def cmd_sources(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ..errors import format_diagnostic
+    from . import SourceError, open_source
+
+    if args.decode is not None and args.decode < 1:
+        parser.error("--decode must be at least 1")
+    program, code = load_for_sources(args, parser)
+    if program is None:
+        return code
     names = [n for (k, n) in program.decls if k in ("source", "synth")]
     if args.name is not None:
         if args.name not in names:
