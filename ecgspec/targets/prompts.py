@@ -276,11 +276,30 @@ class TaskPrompter:
 
 
 def template_digest(env: ImmutableSandboxedEnvironment, tasks: Sequence[Task]) -> str:
-    """A hash of the template files the tasks use: editing a template redoes their items."""
+    """A hash of the template files the tasks use, and of every file they include, import or extend
+    (followed transitively): editing any of them redoes the items it words, and only those builds."""
+    from jinja2.meta import find_referenced_templates
+
     h = hashlib.sha256()
     loader = env.loader
-    for name in sorted({t.template for t in tasks if t.template}):
-        assert isinstance(loader, FileSystemLoader)
-        source, _, _ = loader.get_source(env, name)
+    # Breadth first, each level sorted: a template that includes nothing hashes as it always did.
+    pending = sorted({t.template for t in tasks if t.template})
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        assert isinstance(loader, FileSystemLoader)  # a task names a template file only with a templates folder
+        try:
+            source, _, _ = loader.get_source(env, name)
+        except TemplateNotFound:
+            h.update(name.encode() + b"\0(missing)\0")  # reported where it is used
+            continue
         h.update(name.encode() + b"\0" + source.encode() + b"\0")
+        try:
+            refs = find_referenced_templates(env.parse(source))
+        except TemplateError:
+            continue  # a template that does not parse fails the build where it is rendered
+        pending += sorted(r for r in refs if r is not None and r not in seen)
     return h.hexdigest()

@@ -186,6 +186,26 @@ def test_editing_a_template_redoes_only_what_it_changes(workspace: Path) -> None
     assert before != after
 
 
+def test_editing_a_file_a_template_includes_redoes_its_items(workspace: Path) -> None:
+    t = workspace / "templates" / "instruct" / "basic" / "rate_fill.j2"
+    (t.parent / "rate_word.j2").write_text("heart rate")
+    t.write_text(
+        "{% block question %}{% include 'instruct/basic/rate_word.j2' %}: the rate on this ECG is ___ bpm."
+        "{% endblock %}\n{% block answer %}{{ answer }}{% endblock %}\n"
+    )
+    assert build(workspace, "-j", "1") == 0
+    first = (workspace / "out" / "prompts" / "mini.jsonl").read_text()
+    assert '"question": "heart rate: the rate' in first
+    (t.parent / "rate_word.j2").write_text("ventricular rate")
+    assert build(workspace, "-j", "1") == 0
+    fills = [
+        json.loads(x)
+        for x in (workspace / "out" / "prompts" / "mini.jsonl").read_text().splitlines()
+        if '"rate_fill"' in x
+    ]
+    assert fills and all(f["question"].startswith("ventricular rate: the rate") for f in fills), fills
+
+
 def test_the_shipped_ecginstruct_corpus_is_llava_format_in_all_four_families_and_forms(tmp_path: Path) -> None:
     cwd = Path.cwd()
     os.chdir(REPO)
