@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import os_error_message, write_atomic
+from .cli_options import add_spec_options
 from .errors import Diagnostic, Diagnostics, SourceCache, format_all
 from .formatter import format_module
 from .parser import parse_module
@@ -168,26 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def spec_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "-D",
-            dest="define",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="override a `let` constant, e.g. -D seed=11 or -D root='\"/data/ptbxl\"'",
-        )
-        p.add_argument(
-            "--root",
-            type=Path,
-            default=None,
-            help="spec root: imports may not leave it (default: the working directory)",
-        )
-        p.add_argument(
-            "--templates",
-            type=Path,
-            default=None,
-            help="templates folder (default: the nearest templates/ above the spec)",
-        )
+        add_spec_options(p)
 
     p = sub.add_parser("check", help="check specs and report every error with its position")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ecgspec.ir.corpus import Corpus
 
+from ..cli_options import add_spec_options
+
 if TYPE_CHECKING:
     from ..program import Program
 
@@ -53,24 +55,7 @@ def add_commands(sub: Any) -> None:
         help="with --executor ray: the cluster to connect to (ray://HOST:10001, or auto for the one "
         "`ray start` runs on this node; default: start a local cluster of -j CPUs for this build)",
     )
-    p.add_argument(
-        "-D",
-        dest="define",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptbxl\"'",
-    )
-    p.add_argument("--root", type=Path, default=None, help="spec root (default: the working directory)")
-    p.add_argument("--templates", type=Path, default=None, help="templates folder (default: the nearest templates/)")
-    p.add_argument(
-        "--data-root",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="a folder outside the spec root that sources may read (repeatable)",
-    )
+    add_spec_options(p, data_root=True)
     p.add_argument(
         "--shard",
         default=None,

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli_options import add_spec_options
+
 
 def _err(message: str) -> None:
     print(f"ecgspec plan: {message}", file=sys.stderr)
@@ -180,22 +182,5 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="plan only this corpus (repeatable)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items per corpus, as `build`")
-    p.add_argument(
-        "-D",
-        dest="define",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a `let` constant, e.g. -D ptbxl_root='\"/data/ptbxl\"'",
-    )
-    p.add_argument("--root", type=Path, default=None, help="spec root (default: the working directory)")
-    p.add_argument("--templates", type=Path, default=None, help="templates folder (default: the nearest templates/)")
-    p.add_argument(
-        "--data-root",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="a folder outside the spec root that sources may read (repeatable)",
-    )
+    add_spec_options(p, data_root=True)
     p.set_defaults(func=cmd_plan)

@@ -1,0 +1,37 @@
+"""The options every command that reads a spec shares, declared once."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_spec_options(p: argparse.ArgumentParser, *, templates: bool = True, data_root: bool = False) -> None:
+    """-D, --root, and optionally --templates and --data-root."""
+    p.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a `let` constant, e.g. -D seed=11 or -D ptbxl_root='\"/data/ptbxl\"'",
+    )
+    p.add_argument(
+        "--root", type=Path, default=None, help="spec root: imports may not leave it (default: the working directory)"
+    )
+    if templates:
+        p.add_argument(
+            "--templates",
+            type=Path,
+            default=None,
+            help="templates folder (default: the nearest templates/ above the spec)",
+        )
+    if data_root:
+        p.add_argument(
+            "--data-root",
+            action="append",
+            type=Path,
+            default=[],
+            metavar="DIR",
+            help="a folder outside the spec root that sources may read (repeatable)",
+        )
