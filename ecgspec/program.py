@@ -15,7 +15,7 @@ from typing import Literal, overload
 from . import syntax as s
 from .check import Origin, check
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
-from .ir import Corpus, Decl, Distort, Format, Labels, Layout, Paper, Source, Suite, Synth, Task
+from .ir import Corpus, Decl, Distort, Format, Instruct, Labels, Layout, Llm, Paper, Source, Suite, Synth, Task
 from .leakage import check_leakage
 from .resolve import Scope, display_path, resolve
 
@@ -51,7 +51,13 @@ class Program:
     def get(self, kind: Literal["labels"], name: str) -> Labels: ...
 
     @overload
+    def get(self, kind: Literal["instruct"], name: str) -> Instruct: ...
+
+    @overload
     def get(self, kind: Literal["layout"], name: str) -> Layout: ...
+
+    @overload
+    def get(self, kind: Literal["llm"], name: str) -> Llm: ...
 
     @overload
     def get(self, kind: Literal["paper"], name: str) -> Paper: ...
@@ -168,7 +174,10 @@ def _warnings(scope: Scope, checked_lets: set[str], deps: dict[Key, set[Key]], d
             continue
         for d in decls:
             key = (d.kind.text, d.name.text)
-            if d.kind.text in ("task", "source", "format", "labels", "synth", "distort") and key not in used:
+            if (
+                d.kind.text in ("task", "source", "format", "labels", "synth", "distort", "instruct", "llm")
+                and key not in used
+            ):
                 if key not in extended:
                     diags.warning(
                         d.name.pos, f"{d.kind.text} '{d.name.text}' is declared but never used", code="unused-decl"

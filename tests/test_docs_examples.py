@@ -63,6 +63,7 @@ def _params(lang: str) -> list[pytest.ParameterSet]:
 def _check(folder: Path, block: Block) -> Program:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "specs", folder / "specs")
+    shutil.copytree(REPO / "templates", folder / "templates")  # examples may name the shipped templates
     path = folder / "example.ecg"
     path.write_text(block.body, encoding="utf-8")
     return load(path, root=folder)

@@ -64,6 +64,20 @@ def add_commands(sub: Any) -> None:
         "sharing OUT; a last build without --shard merges them",
     )
     p.add_argument(
+        "--synth-only",
+        action="store_true",
+        help="run only the corpora's synthesis stage (LLM-written instructions; replies cached in "
+        "OUT/synth/cache.sqlite), e.g. before a sharded build",
+    )
+    p.add_argument(
+        "--synth-cache",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the reply cache of synthesis (default OUT/synth/cache.sqlite): share one between builds, "
+        "and a reply is never asked for twice",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -121,7 +135,15 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..program import load
     from ..sources import SourceError
     from ..targets.prompts import PromptError
-    from .run import BuildError, LoadArgs, build_corpus, summary_table, write_build_json
+    from .run import (
+        BuildError,
+        LoadArgs,
+        build_corpus,
+        summary_table,
+        synthesis_lines,
+        synthesise_corpus,
+        write_build_json,
+    )
     from .work_items import IdCollision
 
     if args.limit is not None and args.limit < 1:
@@ -201,7 +223,11 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             _err(f"cannot connect to the Ray cluster at {args.ray_address}: {exc}")
             return 1
     try:
-        for corpus in corpora:
+        for corpus in corpora if args.synth_only else ():
+            plan_lines += synthesis_lines(
+                corpus.name, synthesise_corpus(program, corpus, out, load_args, args.limit, args.synth_cache)
+            )
+        for corpus in corpora if not args.synth_only else ():
             done = build_corpus(
                 program,
                 corpus,
@@ -213,6 +239,7 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 shard=shard,
                 executor=args.executor,
                 ray_address=args.ray_address,
+                synth_cache=args.synth_cache,
             )
             if isinstance(done, int):
                 plan_lines.append(
@@ -221,7 +248,7 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 )
             else:
                 reports.append(done)
-        for suite in suites if shard is None else ():
+        for suite in suites if shard is None and not args.synth_only else ():
             plan_lines += _compile_plan(program, suite.name, out, load_args, args)
     except BuildError as exc:
         print(format_all(exc.diagnostics, program.sources, color), file=sys.stderr)
@@ -387,17 +414,23 @@ def _is_build_of(out: Path, names: list[str], spec_hash: str) -> bool:
     if isinstance(recorded, dict) and str(recorded.get("schema", "")).startswith("ecgspec.build/"):
         if recorded.get("spec_hash") == spec_hash or set(recorded.get("corpora") or ()) & set(names):
             return True
-    return any(
-        (out / ".work" / n).is_dir() or (out / "images" / n).is_dir() or (out / "plans" / f"{n}.json").is_file()
-        for n in names
-    )
+    return (
+        any(
+            (out / ".work" / n).is_dir()
+            or (out / "images" / n).is_dir()
+            or (out / "plans" / f"{n}.json").is_file()
+            or (out / "synth" / f"{n}.sqlite").is_file()
+            for n in names
+        )
+        or (out / "synth" / "cache.sqlite").is_file()
+    )  # a synthesis was begun here
 
 
 def _sweep(out: Path, names: list[str]) -> None:
     """Remove the temporary files of writers that were killed mid-write in OUT's folders of `names`."""
     from ..atomic import sweep_temporaries
 
-    for folder in (out, out / "prompts", out / "manifests", out / "plans"):
+    for folder in (out, out / "prompts", out / "manifests", out / "plans", out / "synth"):
         sweep_temporaries(folder)
     for name in names:
         sweep_temporaries(out / ".work" / name)

@@ -20,9 +20,11 @@ from ..ir import Corpus, Task
 from ..records import RecordError
 from ..render.errors import RenderError
 from ..render.header import HeaderTemplateError
+from ..synthesis.grounding import fact_topics
 from ..targets.facts import Subject, Unknown, measurement_provenance
 from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .store import ItemStore, sha256_file
+from .synthesis import SynthSetup, synth_turns
 from .work_items import WorkItem
 
 if TYPE_CHECKING:
@@ -40,13 +42,20 @@ class CorpusState:
     readers: dict[str, Any]
     prompters: dict[str, TaskPrompter]
     task_weights: dict[str, float]
+    synth: SynthSetup = field(default_factory=SynthSetup)
+    env: Any = None  # the build's Jinja environment and vocabularies (for the synthesis stage)
+    label_sets: dict[str, Any] = field(default_factory=dict)
     store: ItemStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = ItemStore(self.out, self.corpus.name)
 
     def item_hash(self, item: WorkItem) -> str:
-        return hashlib.sha256(f"{__version__}\x1f{self.corpus_hash}\x1f{item.id}".encode()).hexdigest()
+        # An item of a synthesising corpus also depends on its record's synthesis: a changed reply redoes
+        # the items of that record, and only those.
+        _, synth = self.synth.entry(f"{item.source}/{item.key}")
+        key = f"{__version__}\x1f{self.corpus_hash}\x1f{item.id}" + (f"\x1f{synth}" if synth else "")
+        return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _task_order(state: CorpusState, rng: np.random.Generator) -> list[str]:
@@ -116,23 +125,46 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     choice = draw_render(corpus, rng)
     turns_wanted = max(1, int(draw(corpus.turns, rng)))
     order = _task_order(state, rng)
-    context = {"record": _meta_for_prompts(ref)}
+    entry, _ = state.synth.entry(f"{item.source}/{item.key}")
+    report = (entry or {}).get("revision") or ref.report  # the English revision, where the corpus revises
+    context = {"record": {**_meta_for_prompts(ref), **({"report": report} if report else {})}}
 
     subject = Subject(
-        item.key, ref.codes, ref.meta, ref.report, lambda: state.readers[item.source].read(ref), tuple(ref.labels)
+        item.key, ref.codes, ref.meta, report, lambda: state.readers[item.source].read(ref), tuple(ref.labels)
     )
     turns: list[Turn] = []
     measured_by: list[dict[str, str] | None] = []  # per turn: measure → method, for measured facts
     unanswered: dict[str, str] = {}
+    asked: set[str] = set()  # the facts asked so far: a conversation never asks one twice
     try:
         for name in order:
             if len(turns) >= turns_wanted:
                 break
+            if name in state.synth.names:
+                got = synth_turns(state.synth, name, entry, item.variant, opening=not turns)
+                if isinstance(got, Unknown):
+                    unanswered[name] = got.reason
+                    continue
+                topics = {x for t in got for x in t.topics}
+                if topics & asked:
+                    unanswered[name] = "it asks a fact an earlier turn asked"
+                    continue
+                asked |= topics
+                turns.extend(got)
+                measured_by.extend(None for _ in got)
+                if state.synth.active[name].mode == "dialogue":
+                    break  # a dialogue is a whole conversation
+                continue
             prompter = state.prompters[name]
+            fact = fact_topics(prompter.fact, prompter.task.labels)
+            if fact & asked:
+                unanswered[name] = "it asks a fact an earlier turn asked"
+                continue
             answer = prompter.ask(subject, stream(state.corpus_hash, item.id, name), context)
             if isinstance(answer, Unknown):
                 unanswered[name] = answer.reason
             else:
+                asked |= fact
                 turns.append(answer)
                 measured_by.append(measurement_provenance(answer.fact, subject))
     except RecordError as exc:

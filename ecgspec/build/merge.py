@@ -188,6 +188,7 @@ def merge_corpus(
                         "patient": r["patient"],
                         "fact": t["fact"],
                         **({"measurement": t["measurement"]} if t.get("measurement") else {}),
+                        **({"synth": t["synth"]} if t.get("synth") else {}),
                         "labels": r.get("labels") or [],
                         "synthetic": bool(r.get("synthetic")),
                         **render,

@@ -81,6 +81,8 @@ def text(plan: dict[str, Any]) -> str:
             f"{_size(per['image'])} image + {_size(per['sidecar'])} sidecar + {_size(per['prompt'])} prompts "
             f"+ {_size(per['work'])} .work an image"
         )
+        if c.get("synthesis"):
+            lines += _synthesis_text(c["synthesis"])
         t = c["time"]
         cb = c["calibration"]
         if t is None:
@@ -94,6 +96,35 @@ def text(plan: dict[str, Any]) -> str:
             lines.append(f"  wall         {walls}")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _synthesis_text(sy: dict[str, Any]) -> list[str]:
+    lines = [f"  synthesis    {sy['records']:,} records (prompts measured on {sy['sampled']})"]
+    for name, row in sy["instructs"].items():
+        off = sy["off"].get(name)
+        lines.append(
+            f"    {name:<20} {row['mode']:<8} {row['requests']:>10,} requests  {row['prompt_tokens_mean']:>7,.0f} tokens "
+            f"in  ~{row['reply_tokens_estimate']:,.0f} out" + (f"  ({off})" if off else "")
+        )
+        if "judge" in row:
+            j = row["judge"]
+            lines.append(
+                f"    {'':<20} judge    {j['requests']:>10,} requests  {j['prompt_tokens_mean']:>7,.0f} tokens in"
+            )
+    for name, m in sy["models"].items():
+        lines.append(
+            f"    llm {name}: {m['tokens_in']:,} tokens in, {m['tokens_out']:,} out -> {_hours(m['wall_hours'])} at "
+            f"{m['throughput']:g} tokens/s out and {m['prefill']:g} in, {m['gpu_hours']:,.1f} GPU-hours on {m['gpus']} "
+            f"GPUs ({m['tokens']})"
+        )
+    for p in sy["prompts"]:
+        lines.append(
+            f"  prompt: {p['instruct']} for {p['record']} ({p['tokens']:,} tokens): {json.dumps(p['request'])}"
+        )
+        for m in p["messages"]:
+            lines.append(f"    [{m['role']}]")
+            lines += [f"      {x}" for x in m["content"].splitlines()]
+    return lines
 
 
 def cmd_plan(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -139,7 +170,16 @@ def cmd_plan(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     plans = []
     try:
         for name in names:
-            plans.append(plan_corpus(program, name, data_roots=roots, limit=args.limit, calibrate_items=args.calibrate))
+            plans.append(
+                plan_corpus(
+                    program,
+                    name,
+                    data_roots=roots,
+                    limit=args.limit,
+                    calibrate_items=args.calibrate,
+                    show_prompts=args.show_prompts,
+                )
+            )
     except BuildError as exc:
         print(format_all(exc.diagnostics, program.sources, color), file=sys.stderr)
         return 1
@@ -182,5 +222,12 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="plan only this corpus (repeatable)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N items per corpus, as `build`")
+    p.add_argument(
+        "--show-prompts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the first N synthesis prompts exactly as they would be sent, with their token counts",
+    )
     add_spec_options(p, data_root=True)
     p.set_defaults(func=cmd_plan)

@@ -105,6 +105,7 @@ class CorpusPlan:
     dpi: float
     image_format: str
     calibration: Calibration | None = None
+    synthesis: dict[str, Any] | None = None  # ecgspec.synthesis.estimate
 
     # ---- questions -------------------------------------------------------------------------
     def questions_per_task(self) -> dict[str, float]:
@@ -191,6 +192,7 @@ class CorpusPlan:
             "bytes": self.bytes_estimate(),
             "time": self.time_estimate(workers),
             "calibration": _calibration_json(c),
+            **({"synthesis": self.synthesis} if self.synthesis is not None else {}),
         }
 
 
@@ -463,6 +465,7 @@ def plan_corpus(
     data_roots: tuple[Path, ...] = (),
     limit: int | None = None,
     calibrate_items: int = 0,
+    show_prompts: int = 0,
 ) -> CorpusPlan:
     """The plan of one corpus; with `calibrate_items` > 0, that many items built and measured.
     Raises BuildError (located diagnostics) for a corpus that cannot be built."""
@@ -492,6 +495,16 @@ def plan_corpus(
             dpi=_mean_dpi(program, corpus),
             image_format=corpus.image_format,
         )
+        if state.synth.names or state.synth.declared_revise is not None:
+            from .synthesis import plan_synthesis
+
+            try:
+                plans = plan_sources(corpus, state.corpus_hash, state.readers, limit)
+            except SourceError as exc:
+                raise BuildError([exc.diagnostic]) from None
+            plan.synthesis = plan_synthesis(
+                program, state, walk(corpus, plans, state.readers, limit), records, show_prompts
+            )
         if calibrate_items > 0 and images > 0:
             plan.calibration = calibrate(state, sample.items(corpus.name, corpus.variants))
     return plan

@@ -19,6 +19,7 @@ from .item import CorpusState, make_prompters
 from .merge import CorpusCounts, merge_corpus
 from .progress import Progress
 from .store import write_atomic
+from .synthesis import run_stage, setup, unique_records
 from .work_items import effective_limit, plan_sources, walk
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class CorpusReport:
     fresh: int
     resumed: int
     reader_skipped: list[dict[str, str]] = field(default_factory=list)
+    synthesis: dict[str, dict[str, int]] = field(default_factory=dict)  # per instruct: counts by stage
 
 
 def corpus_tasks(corpus: Corpus) -> dict[str, float]:
@@ -89,12 +91,19 @@ def prepare_corpus(program: Program, corpus_name: str, out: Path, data_roots: tu
                 )
             ]
         )
-    tasks = [program.get("task", n) for n in weights]
-    weights = {t.name: (weights[t.name] if weights[t.name] > 0 else t.weight) for t in tasks}
+    synth = setup(program, corpus, weights, out)
+    tasks = [program.get("task", n) for n in weights if n not in synth.names]
+    weights = {
+        n: (w if w > 0 else (program.get("task", n).weight if n not in synth.names else 1.0))
+        for n, w in weights.items()
+    }
     env = make_environment(program.templates)
     roots = list(data_roots)
+    vocabularies = {t.labels for t in tasks if t.labels} | {
+        i.labels for i in [*synth.active.values(), synth.revise] if i is not None and i.labels
+    }
     try:
-        label_sets = {t.labels: label_set(program, t.labels, roots) for t in tasks if t.labels}
+        label_sets = {name: label_set(program, name, roots) for name in sorted(vocabularies)}
         readers = {s.source: open_source(program, s.source, data_roots=roots) for s in corpus.sources}
     except SourceError as exc:
         raise BuildError([exc.diagnostic]) from None
@@ -102,7 +111,9 @@ def prepare_corpus(program: Program, corpus_name: str, out: Path, data_roots: tu
     corpus_hash = hashlib.sha256(
         f"{program.hash_of('corpus', corpus.name)}\x1f{template_digest(env, tasks)}".encode()
     ).hexdigest()
-    return CorpusState(program, corpus, corpus_hash, out, readers, prompters, weights)
+    state = CorpusState(program, corpus, corpus_hash, out, readers, prompters, weights, synth)
+    state.env, state.label_sets = env, label_sets
+    return state
 
 
 def in_shard(item_id: str, shard: tuple[int, int]) -> bool:
@@ -123,6 +134,7 @@ def build_corpus(
     shard: tuple[int, int] | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    synth_cache: Path | None = None,
 ) -> CorpusReport | int:
     """Build one corpus. With `shard=(i, n)`, do only that shard's items and return how many
     were done: the artifacts are merged by a later build without a shard (which resumes all)."""
@@ -136,6 +148,24 @@ def build_corpus(
         plans = plan_sources(corpus, state.corpus_hash, readers, limit)
     except SourceError as exc:
         raise BuildError([exc.diagnostic]) from None
+    synth_counts: dict[str, dict[str, int]] = {}
+    if state.synth.active or state.synth.revise is not None:
+        if shard is None:
+            synth_counts = _synthesise(state, plans, readers, limit, synth_cache)
+        elif state.synth.results is None:
+            from ..errors import Diagnostic
+
+            raise BuildError(
+                [
+                    Diagnostic(
+                        "error",
+                        program.position(("corpus", corpus.name)),
+                        f"corpus '{corpus.name}' synthesises instructions, which a shard cannot do alone",
+                        "run `ecgspec build SPEC --synth-only -o OUT` once first; the shards then read its results",
+                        "synthesis-shard",
+                    )
+                ]
+            )
     cap = effective_limit(corpus, limit)
     total = sum(len(p.keep or ()) for p in plans) * max(1, corpus.variants)
     total = min(total, cap) if cap is not None else total
@@ -174,8 +204,108 @@ def build_corpus(
     for _ in skipped:
         counts.skipped["broken index entry"] += 1
     return CorpusReport(
-        corpus.name, state.corpus_hash, counts, artifacts, time.perf_counter() - start, fresh, resumed, skipped
+        corpus.name,
+        state.corpus_hash,
+        counts,
+        artifacts,
+        time.perf_counter() - start,
+        fresh,
+        resumed,
+        skipped,
+        synth_counts,
     )
+
+
+def synthesise_corpus(
+    program: Program, corpus: Corpus, out: Path, load_args: LoadArgs, limit: int | None, synth_cache: Path | None = None
+) -> dict[str, dict[str, int]]:
+    """Only the synthesis stage of a corpus (`ecgspec build --synth-only`)."""
+    from ..sources import SourceError
+
+    state = prepare_corpus(program, corpus.name, out, load_args.data_roots)
+    if not (state.synth.active or state.synth.revise is not None):
+        return {}
+    try:
+        plans = plan_sources(corpus, state.corpus_hash, state.readers, limit)
+    except SourceError as exc:
+        raise BuildError([exc.diagnostic]) from None
+    return _synthesise(state, plans, state.readers, limit, synth_cache)
+
+
+STAGES = (
+    "planned",
+    "generated",
+    "retried",
+    "invalid",
+    "errors",
+    "contradicted",
+    "repeated_fact",
+    "dropped_dialogues",
+    "judged",
+    "judge_failed",
+    "below_threshold",
+    "duplicates",
+    "kept",
+)
+
+
+def synthesis_lines(corpus: str, counts: dict[str, dict[str, int]]) -> list[str]:
+    """The synthesis part of a build's summary: one line of stage counts per instruct, then tokens."""
+    lines = []
+    for name, c in counts.items():
+        if name.startswith("_"):
+            continue
+        cells = "  ".join(f"{k.replace('_', ' ')} {c[k]}" for k in STAGES if c.get(k))
+        lines.append(f"  synth {name}: {cells or 'nothing planned'}")
+        lines.append(f"    tokens in {c.get('tokens_in', 0):,}  out {c.get('tokens_out', 0):,}")
+    req = counts.get("_requests") or {}
+    if req:
+        lines.append("    requests " + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(req.items())))
+    return [f"corpus {corpus}: synthesis", *lines] if lines else []
+
+
+def _synthesise(
+    state: CorpusState, plans: Any, readers: dict[str, Any], limit: int | None, cache: Path | None = None
+) -> dict[str, dict[str, int]]:
+    """The corpus's synthesis stage, before its items; requests that failed in transit stop the build
+    (what was received is cached: a rerun sends only the rest)."""
+    from ..errors import Diagnostic
+    from ..synthesis.client import SynthesisError
+    from ..targets.facts import Subject
+    from ..targets.prompts import PromptError
+
+    def subject_of(item: Any, ref: Any) -> Subject:
+        return Subject(
+            item.key, ref.codes, ref.meta, ref.report, lambda: readers[item.source].read(ref), tuple(ref.labels)
+        )
+
+    corpus, program = state.corpus, state.program
+    records = unique_records(walk(corpus, plans, readers, limit), subject_of)
+    first = min(state.synth.active) if state.synth.active else state.synth.revise.name  # type: ignore[union-attr]
+    where = program.position(("instruct", first))
+    try:
+        counts, failures = run_stage(
+            program, corpus, state.synth, state.env, state.label_sets, state.out, records, cache
+        )
+    except SynthesisError as exc:
+        raise BuildError([Diagnostic("error", where, str(exc), exc.hint, "synthesis")]) from None
+    except PromptError:
+        raise
+    if failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise BuildError(
+            [
+                Diagnostic(
+                    "error",
+                    where,
+                    f"{len(failures)} synthesis requests failed: {failures[0]}{more}",
+                    f"every reply received so far is cached (in {cache or 'OUT/synth/cache.sqlite'}): rerun the build to "
+                    "send only the rest",
+                    "synthesis-failed",
+                )
+            ]
+        )
+    return counts
 
 
 def tool_versions() -> dict[str, str]:
@@ -218,6 +348,7 @@ def write_build_json(out: Path, program: Program, reports: list[CorpusReport], s
             "hash": r.hash,
             **r.counts.as_json(),
             "broken_index_entries": r.reader_skipped,
+            **({"synthesis": r.synthesis} if r.synthesis else {}),
             "artifacts": r.artifacts,
         }
         timings[r.name] = {
@@ -251,6 +382,7 @@ def summary_table(reports: list[CorpusReport]) -> str:
             if row:
                 cells = "  ".join(f"{k} {v}" for k, v in sorted(row.items(), key=lambda kv: (-kv[1], kv[0])))
                 lines.append(f"  {what:<8} {cells}")
+        lines += synthesis_lines(r.name, r.synthesis)[1:]
         if c.skipped:
             lines.append("  skipped  " + "  ".join(f"{k}: {v}" for k, v in sorted(c.skipped.items())))
         for f in c.failed[:5]:

@@ -14,8 +14,10 @@ from .base import (
 from .corpus import Corpus, From
 from .distort import STEPS, Distort, Step
 from .format import Format
+from .instruct import Example, Instruct
 from .labels import Labels
 from .layout import Layout
+from .llm import Llm
 from .paper import Paper
 from .source import Source, Split
 from .suite import Suite, SuiteTask
@@ -23,7 +25,7 @@ from .synth import Synth
 from .task import Task
 
 KINDS: dict[str, type[Decl]] = {
-    cls.kind: cls for cls in (Paper, Layout, Distort, Format, Source, Labels, Task, Synth, Corpus, Suite)
+    cls.kind: cls for cls in (Paper, Layout, Distort, Format, Source, Labels, Task, Synth, Llm, Instruct, Corpus, Suite)
 }
 
 __all__ = [
@@ -34,10 +36,13 @@ __all__ = [
     "Corpus",
     "Decl",
     "Distort",
+    "Example",
     "Format",
     "From",
+    "Instruct",
     "Labels",
     "Layout",
+    "Llm",
     "LogNormal",
     "Node",
     "Normal",

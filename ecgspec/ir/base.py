@@ -192,8 +192,17 @@ class Decl(Node):
     statements: ClassVar[dict[str, type[Statement]]] = {}
     headers: ClassVar[dict[str, str]] = {"extends": "the declaration this one inherits from"}
     open_block: ClassVar[str | None] = None
+    # Settings that say where or how fast something runs, not what it makes (a server's URL, its
+    # concurrency): left out of the content hash, so pointing a build at another server redoes nothing.
+    volatile: ClassVar[frozenset[str]] = frozenset()
 
     name: str
+
+    def canonical_json(self) -> str:
+        if not self.volatile:
+            return super().canonical_json()
+        data = self.model_dump(mode="json", by_alias=True, exclude=set(self.volatile))
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
     def problems(self) -> list[Problem]:
         """Checks across fields, run once every field is valid on its own."""

@@ -23,7 +23,7 @@ class From(Statement):
 LayoutRef = Annotated[str, RefTo("layout")]
 PaperRef = Annotated[str, RefTo("paper")]
 DistortRef = Annotated[str, RefTo("distort")]
-TaskRef = Annotated[str, RefTo("task")]
+TaskRef = Annotated[str, RefTo("task", "instruct")]
 
 
 class Corpus(Decl):
@@ -38,6 +38,9 @@ class Corpus(Decl):
     distort: DistortRef | Choice | None = Field(None, description="distortion pipeline(s) for distorted renders")
     distorted: Prob = Field(0.5, ge=0, le=1, description="share of images that are distorted (PULSE: about 1:1)")
     tasks: tuple[TaskRef, ...] | Choice = Field((), description="tasks, or a weighted choice of tasks")
+    revise: Annotated[str, RefTo("instruct")] | None = Field(
+        None, description="a `report` instruct: its English structured revisions are the target of report tasks"
+    )
     turns: Varying[int] = Field(1, description="conversation turns per image")
     variants: int = Field(1, ge=1, le=100, description="images rendered per record")
     limit: int | None = Field(None, ge=1, description="at most this many items (shared by the `from` weights)")

@@ -55,9 +55,11 @@ class Turn:
     answer: str
     target: Any  # labels (list), a value, a letter, "yes"/"no", or the report text
     options: list[str] | None = None
+    synth: dict[str, Any] | None = None  # a synthesised turn's provenance (ecgspec.synthesis)
+    topics: tuple[str, ...] = ()  # what a synthesised question asks about (ecgspec.synthesis.grounding)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "task": self.task,
             "family": self.family,
             "form": self.form,
@@ -67,6 +69,9 @@ class Turn:
             "target": self.target,
             "options": self.options,
         }
+        if self.synth is not None:
+            out["synth"] = self.synth
+        return out
 
 
 def _template_line(exc: BaseException, filename: str, template: Any) -> int | None:

@@ -2,7 +2,9 @@
 
 A request is a conversation (user and assistant messages, plain text) and an optional image;
 the backend attaches the image to the first user message in its own way (an `image_url` data
-URL over HTTP, pixel values for transformers). Questions never contain `<image>`.
+URL over HTTP, pixel values for transformers). Questions never contain `<image>`. A request may
+also carry a JSON schema its reply must match (guided decoding, where the backend offers it) and
+a sampling seed. Replies are `Completion`s: plain strings that also carry token counts.
 """
 
 from __future__ import annotations
@@ -41,24 +43,60 @@ class Request:
     messages: tuple[dict[str, str], ...]  # {"role": "user"|"assistant"|"system", "content": str}
     image: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # A JSON schema the reply must match: guided decoding where the backend offers it (the caller still
+    # validates, since not every backend can enforce it).
+    schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # A per-request sampling seed: a retry at temperature > 0 asks with another seed to get another reply,
+    # and a rerun with the same seeds is reproducible where the backend honours them.
+    seed: int | None = field(default=None, compare=False, hash=False)
+
+
+class Completion(str):
+    """A reply's text that also carries what the backend reported about it (None where it reported nothing).
+
+    A `str` subclass, so every caller that stores, compares, slices or serialises replies keeps working;
+    derived strings (`.strip()`, slices) are plain `str` and drop the counts.
+    """
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+
+    def __new__(
+        cls,
+        text: str = "",
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        finish_reason: str | None = None,
+    ) -> Completion:
+        self = super().__new__(cls, text)
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.finish_reason = finish_reason
+        return self
 
 
 class Backend(ABC):
     name: str = ""
     model: str = ""
 
-    def __init__(self, *, max_tokens: int = 512, temperature: float = 0.0):
+    def __init__(self, *, max_tokens: int = 512, temperature: float = 0.0, top_p: float = 1.0):
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.top_p = top_p
 
     @property
     def settings(self) -> dict[str, Any]:
         """Generation settings that change a response: part of every cache key."""
-        return {"backend": self.name, "max_tokens": self.max_tokens, "temperature": self.temperature}
+        out: dict[str, Any] = {"backend": self.name, "max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.top_p != 1.0:  # only when set, so that the cache keys of earlier runs stay valid
+            out["top_p"] = self.top_p
+        return out
 
     @abstractmethod
-    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, str | BackendError]]:
-        """Yield (request, text or the error) for every request, in completion order."""
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Completion | BackendError]]:
+        """Yield (request, reply or the error) for every request, in completion order."""
 
     def close(self) -> None:  # noqa: B027 - a hook: most backends hold nothing to release
         """Release connections or engines; nothing by default."""

@@ -5,15 +5,47 @@ the checkpoint's trained conversation format, with one image token per image tha
 image's features itself; so a checkpoint trained in LLaVA's `llava_v1` format is prompted token for token
 as it was trained. vllm pins its own torch, transformers and lark: `vllm serve MODEL` in its own
 environment with `--backend openai` is the other way (that server tokenises the chat template's text).
+
+A checkpoint without an image processor is a plain chat LLM (the generator of synthesis, e.g.
+Llama-3-70B-Instruct): its prompts are its tokenizer's own chat template over plain-string messages, as
+for the transformers backend. Every request gets its own SamplingParams: its seed, and for a request with a
+JSON schema guided decoding to that schema (`guided = "json_schema"`, the default), or to any JSON object
+(`"json_object"`), or none (`"none"`): `structured_outputs` in vllm >= 0.10.2, `guided_decoding` before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import Backend, BackendError, Request
+from .base import Backend, BackendError, Completion, Request
+from .transformers import chat_template_ids, has_image_processor, text_chat_check
+
+GUIDED = ("json_schema", "json_object", "none")
+
+
+def structured_outputs(guided: str) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """The SamplingParams keywords that guide a reply to a schema, for the installed vllm; None where
+    guidance is off or this vllm has none (replies are validated by the caller in any case)."""
+    if guided == "none":
+        return None
+    try:  # vllm >= 0.10.2
+        from vllm.sampling_params import StructuredOutputsParams as Params
+
+        keyword = "structured_outputs"
+    except ImportError:
+        try:  # vllm < 0.10.2
+            from vllm.sampling_params import GuidedDecodingParams as Params
+
+            keyword = "guided_decoding"
+        except ImportError:
+            return None
+
+    def guide(schema: dict[str, Any]) -> dict[str, Any]:
+        return {keyword: Params(json_object=True) if guided == "json_object" else Params(json=schema)}
+
+    return guide
 
 
 class VLLMBackend(Backend):
@@ -25,10 +57,14 @@ class VLLMBackend(Backend):
         model: str,
         max_tokens: int = 512,
         temperature: float = 0.0,
+        top_p: float = 1.0,
         conversation: str | None = None,
+        guided: str = "json_schema",
         **engine: Any,
     ):
-        super().__init__(max_tokens=max_tokens, temperature=temperature)
+        super().__init__(max_tokens=max_tokens, temperature=temperature, top_p=top_p)
+        if guided not in GUIDED:
+            raise ValueError(f"guided must be one of {', '.join(GUIDED)}, not {guided!r}")
         try:
             from vllm import LLM, SamplingParams
         except ImportError:
@@ -38,25 +74,45 @@ class VLLMBackend(Backend):
             ) from None
         from transformers import AutoProcessor
 
-        from runtime.chat import ChatEncoder, get_format
+        from runtime.chat import ChatEncoder, FormatError, get_format
         from runtime.model.loading import trained_format
 
         self.model = str(model)
+        self.guided = guided
         path = Path(model)
         if not path.is_dir():
             raise BackendError(f"vllm backend: {model} is not a local checkpoint folder", "http_error")
+        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        self.tokenizer: Any = getattr(processor, "tokenizer", processor)
+        self.text_only = not has_image_processor(processor)
         self.conversation = conversation or trained_format(path) or "model"
-        self.chat = ChatEncoder(
-            AutoProcessor.from_pretrained(path, local_files_only=True), get_format(self.conversation)
-        )
+        # The chat encoder, or None for a text-only model prompted through its tokenizer's own template.
+        self.chat: Any = None
+        try:
+            fmt = get_format(self.conversation)
+            if self.text_only and fmt.style == "chat_template":
+                text_chat_check(self.tokenizer, self.model)
+            else:
+                self.chat = ChatEncoder(processor, fmt)
+        except (FormatError, ValueError) as exc:
+            raise BackendError(f"vllm backend: {exc}", "http_error") from None
+        self._sampling_params = SamplingParams
+        self._guide = structured_outputs(guided)
         self._llm = LLM(model=self.model, **engine)
-        self._params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {**super().settings, "conversation": self.conversation}
+        out = {**super().settings, "conversation": self.conversation}
+        if self.guided != "json_schema":  # only when changed: schema requests are guided by default
+            out["guided"] = self.guided
+        return out
 
     def prompt(self, req: Request) -> dict[str, Any]:
+        if self.chat is None:
+            if req.image is not None:
+                raise BackendError(f"{self.model} has no image processor: it cannot be asked about an image")
+            return {"prompt_token_ids": chat_template_ids(self.tokenizer, req.messages)}
+
         from PIL import Image
 
         from runtime.chat import Dialogue
@@ -68,7 +124,42 @@ class VLLMBackend(Backend):
                 prompt["multi_modal_data"] = {"image": im.convert("RGB")}
         return prompt
 
-    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, str | BackendError]]:
-        outputs = self._llm.generate([self.prompt(r) for r in requests], self._params, use_tqdm=False)
-        for req, out in zip(requests, outputs, strict=True):
-            yield req, out.outputs[0].text.strip()
+    def sampling(self, req: Request) -> Any:
+        """This request's SamplingParams: its seed (a retry with another seed samples another reply) and, for a
+        request with a schema, guided decoding to it."""
+        opts: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": req.seed,
+        }
+        if req.schema is not None and self._guide is not None:
+            opts.update(self._guide(req.schema))
+        return self._sampling_params(**opts)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Completion | BackendError]]:
+        asked: list[Request] = []
+        prompts: list[dict[str, Any]] = []
+        for req in requests:
+            try:
+                prompts.append(self.prompt(req))
+            except BackendError as exc:  # this request cannot be asked (an image for a text-only model)
+                yield req, exc
+                continue
+            asked.append(req)
+        if not asked:
+            return
+        params = [self.sampling(r) for r in asked]
+        outputs = self._llm.generate(prompts, params, use_tqdm=False)
+        for req, out in zip(asked, outputs, strict=True):
+            best = out.outputs[0]
+            prompt_ids = getattr(out, "prompt_token_ids", None)
+            yield (
+                req,
+                Completion(
+                    best.text.strip(),
+                    prompt_tokens=None if prompt_ids is None else len(prompt_ids),
+                    completion_tokens=len(best.token_ids),
+                    finish_reason=best.finish_reason,
+                ),
+            )

@@ -1,0 +1,48 @@
+"""Synthesis on the transformers backend with a tiny random model: no guided decoding there, so every
+reply is validated, and a random model's replies are all dropped, and counted, without harming the build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from ecgspec.cli import main
+from tests.synthesis.conftest import SPEC
+
+
+def test_a_tiny_random_model_writes_nothing_valid_and_every_reply_is_counted(workspace: Path, tmp_path: Path) -> None:
+    from runtime.model.tiny import save_tiny_llava
+
+    model = save_tiny_llava(tmp_path / "tiny")
+    spec = SPEC.replace(
+        """    backend     = openai
+    url         = llm_url
+    model       = "stub-writer"
+""",
+        f"""    backend     = transformers
+    model       = "{model}"
+    max_tokens  = 12
+""",
+    ).replace('    model       = "stub-referee"\n', "")
+    spec = spec.replace("    per_record = 2\n    attempts   = 2\n", "    per_record = 1\n    attempts   = 2\n")
+    (workspace / "synth.ecg").write_text(spec)
+    out = tmp_path / "out"
+    build = ["build", str(workspace / "synth.ecg"), "-o", str(out), "--no-progress", "-j", "1", "--limit", "6"]
+    assert main(build) == 0  # 3 records, 2 variants each
+    counts = json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]
+    qa, talk = counts["qa"], counts["talk"]
+    assert qa["planned"] == qa["generated"] == 3 and qa["retried"] == 3 and qa["invalid"] == 3
+    assert talk["planned"] == talk["generated"] == 3 and talk["invalid"] == 3
+    assert qa.get("kept", 0) == 0 and talk.get("kept", 0) == 0 and "judged" not in qa
+    assert qa["tokens_out"] > 0 and qa["tokens_in"] > 0  # counted from the model's own token ids
+    # A rerun asks the model nothing: every reply, even an unusable one, is cached.
+    assert main(build) == 0
+    again = json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]
+    assert again["_requests"]["writer_sent"] == 0
+    tasks = {json.loads(x)["task"] for x in (out / "prompts" / "mini.jsonl").read_text().splitlines()}
+    assert tasks == {"rate_open"}
