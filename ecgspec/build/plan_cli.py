@@ -130,6 +130,7 @@ def _synthesis_text(sy: dict[str, Any]) -> list[str]:
 def cmd_plan(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..errors import did_you_mean, format_all
     from ..program import load
+    from ..targets.prompts import PromptError
     from .planner import plan_corpus, plan_json
     from .run import BuildError
     from .work_items import IdCollision
@@ -185,6 +186,9 @@ def cmd_plan(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 1
     except IdCollision as exc:
         _err(str(exc))
+        return 1
+    except PromptError as exc:  # a synthesis template that fails for a sample record
+        print(str(exc), file=sys.stderr)
         return 1
     data = plan_json(program, plans, tuple(args.workers))
     if args.json:

@@ -33,6 +33,13 @@ class BuildError(Exception):
         super().__init__("; ".join(str(d.message) for d in diagnostics))
         self.diagnostics = diagnostics
 
+    @classmethod
+    def at(cls, where: Any, message: str, hint: str | None, code: str) -> BuildError:
+        """One error at a place in the spec."""
+        from ..errors import Diagnostic
+
+        return cls([Diagnostic("error", where, message, hint, code)])
+
 
 @dataclass
 class CorpusReport:
@@ -44,7 +51,8 @@ class CorpusReport:
     fresh: int
     resumed: int
     reader_skipped: list[dict[str, str]] = field(default_factory=list)
-    synthesis: dict[str, dict[str, int]] = field(default_factory=dict)  # per instruct: counts by stage
+    synthesis: dict[str, Any] = field(default_factory=dict)  # per instruct: counts by stage
+    synthesis_off: dict[str, str] = field(default_factory=dict)  # instruct → why it was not run
 
 
 def corpus_tasks(corpus: Corpus) -> dict[str, float]:
@@ -77,19 +85,12 @@ def prepare_corpus(program: Program, corpus_name: str, out: Path, data_roots: tu
     corpus = program.get("corpus", corpus_name)
     weights = corpus_tasks(corpus)
     if not weights:
-        from ..errors import Diagnostic
-
         # Checked here, not by `check`: a corpus with no tasks is still a render mix to `preview`.
-        raise BuildError(
-            [
-                Diagnostic(
-                    "error",
-                    program.position(("corpus", corpus.name)),
-                    f"corpus '{corpus.name}' has no `tasks`: nothing to ask about its images",
-                    "for example `tasks = [rhythm_mcq]` (declared `task`s)",
-                    "no-tasks",
-                )
-            ]
+        raise BuildError.at(
+            program.position(("corpus", corpus.name)),
+            f"corpus '{corpus.name}' has no `tasks`: nothing to ask about its images",
+            "for example `tasks = [rhythm_mcq]` (declared `task`s)",
+            "no-tasks",
         )
     synth = setup(program, corpus, weights, out)
     tasks = [program.get("task", n) for n in weights if n not in synth.names]
@@ -148,23 +149,16 @@ def build_corpus(
         plans = plan_sources(corpus, state.corpus_hash, readers, limit)
     except SourceError as exc:
         raise BuildError([exc.diagnostic]) from None
-    synth_counts: dict[str, dict[str, int]] = {}
+    synth_counts: dict[str, Any] = {}
     if state.synth.active or state.synth.revise is not None:
         if shard is None:
             synth_counts = _synthesise(state, plans, readers, limit, synth_cache)
         elif state.synth.results is None:
-            from ..errors import Diagnostic
-
-            raise BuildError(
-                [
-                    Diagnostic(
-                        "error",
-                        program.position(("corpus", corpus.name)),
-                        f"corpus '{corpus.name}' synthesises instructions, which a shard cannot do alone",
-                        "run `ecgspec build SPEC --synth-only -o OUT` once first; the shards then read its results",
-                        "synthesis-shard",
-                    )
-                ]
+            raise BuildError.at(
+                program.position(("corpus", corpus.name)),
+                f"corpus '{corpus.name}' synthesises instructions, which a shard cannot do alone",
+                "run `ecgspec build SPEC --synth-only -o OUT` once first; the shards then read its results",
+                "synthesis-shard",
             )
     cap = effective_limit(corpus, limit)
     total = sum(len(p.keep or ()) for p in plans) * max(1, corpus.variants)
@@ -213,12 +207,23 @@ def build_corpus(
         resumed,
         skipped,
         synth_counts,
+        _off(state),
     )
+
+
+def _off(state: CorpusState) -> dict[str, str]:
+    from .synthesis import off_reason
+
+    off = dict(state.synth.off)
+    revise = state.synth.declared_revise
+    if revise is not None and state.synth.revise is None:
+        off[revise.name] = off_reason(state.program, revise) or "off"
+    return off
 
 
 def synthesise_corpus(
     program: Program, corpus: Corpus, out: Path, load_args: LoadArgs, limit: int | None, synth_cache: Path | None = None
-) -> dict[str, dict[str, int]]:
+) -> dict[str, Any]:
     """Only the synthesis stage of a corpus (`ecgspec build --synth-only`)."""
     from ..sources import SourceError
 
@@ -249,27 +254,25 @@ STAGES = (
 )
 
 
-def synthesis_lines(corpus: str, counts: dict[str, dict[str, int]]) -> list[str]:
+def synthesis_lines(corpus: str, counts: dict[str, Any]) -> list[str]:
     """The synthesis part of a build's summary: one line of stage counts per instruct, then tokens."""
     lines = []
-    for name, c in counts.items():
-        if name.startswith("_"):
-            continue
+    for name, c in (counts.get("instructs") or {}).items():
         cells = "  ".join(f"{k.replace('_', ' ')} {c[k]}" for k in STAGES if c.get(k))
         lines.append(f"  synth {name}: {cells or 'nothing planned'}")
         lines.append(f"    tokens in {c.get('tokens_in', 0):,}  out {c.get('tokens_out', 0):,}")
-    req = counts.get("_requests") or {}
-    if req:
-        lines.append("    requests " + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(req.items())))
+    for name, m in sorted((counts.get("models") or {}).items()):
+        lines.append(
+            f"  llm {name} ({m['model']}): {m['sent']:,} requests sent, {m['cached']:,} answered from the cache"
+        )
     return [f"corpus {corpus}: synthesis", *lines] if lines else []
 
 
 def _synthesise(
     state: CorpusState, plans: Any, readers: dict[str, Any], limit: int | None, cache: Path | None = None
-) -> dict[str, dict[str, int]]:
+) -> dict[str, Any]:
     """The corpus's synthesis stage, before its items; requests that failed in transit stop the build
     (what was received is cached: a rerun sends only the rest)."""
-    from ..errors import Diagnostic
     from ..synthesis.client import SynthesisError
     from ..targets.facts import Subject
     from ..targets.prompts import PromptError
@@ -288,22 +291,17 @@ def _synthesise(
             program, corpus, state.synth, state.env, state.label_sets, state.out, records, cache
         )
     except SynthesisError as exc:
-        raise BuildError([Diagnostic("error", where, str(exc), exc.hint, "synthesis")]) from None
+        raise BuildError.at(where, str(exc), exc.hint, "synthesis") from None
     except PromptError:
         raise
     if failures:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise BuildError(
-            [
-                Diagnostic(
-                    "error",
-                    where,
-                    f"{len(failures)} synthesis requests failed: {failures[0]}{more}",
-                    f"every reply received so far is cached (in {cache or 'OUT/synth/cache.sqlite'}): rerun the build to "
-                    "send only the rest",
-                    "synthesis-failed",
-                )
-            ]
+        raise BuildError.at(
+            where,
+            f"{len(failures)} synthesis requests failed: {failures[0]}{more}",
+            f"every reply received so far is cached (in {cache or 'OUT/synth/cache.sqlite'}): rerun the build to "
+            "send only the rest",
+            "synthesis-failed",
         )
     return counts
 
@@ -383,6 +381,9 @@ def summary_table(reports: list[CorpusReport]) -> str:
                 cells = "  ".join(f"{k} {v}" for k, v in sorted(row.items(), key=lambda kv: (-kv[1], kv[0])))
                 lines.append(f"  {what:<8} {cells}")
         lines += synthesis_lines(r.name, r.synthesis)[1:]
+        if r.synthesis_off:
+            reasons = sorted({why.removeprefix("synthesis is off: ") for why in r.synthesis_off.values()})
+            lines.append(f"  synthesis is off for {', '.join(sorted(r.synthesis_off))}: " + "; ".join(reasons))
         if c.skipped:
             lines.append("  skipped  " + "  ".join(f"{k}: {v}" for k, v in sorted(c.skipped.items())))
         for f in c.failed[:5]:

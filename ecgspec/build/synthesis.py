@@ -35,7 +35,7 @@ class SynthSetup:
         return self.results.entry(record_id) if self.results is not None else (None, "")
 
 
-def _off_reason(program: Program, instruct: Instruct) -> str | None:
+def off_reason(program: Program, instruct: Instruct) -> str | None:
     for role in ("generator", "judge"):
         name = getattr(instruct, role)
         if name is not None and program.get("llm", name).backend == "none":
@@ -53,7 +53,7 @@ def setup(program: Program, corpus: Any, names: Iterable[str], out: Path) -> Syn
         if ("instruct", n) in program.decls:
             inst = program.get("instruct", n)
             assert isinstance(inst, Instruct)
-            reason = _off_reason(program, inst)
+            reason = off_reason(program, inst)
             if reason:
                 s.off[n] = reason
             else:
@@ -62,7 +62,7 @@ def setup(program: Program, corpus: Any, names: Iterable[str], out: Path) -> Syn
         inst = program.get("instruct", corpus.revise)
         assert isinstance(inst, Instruct)
         s.declared_revise = inst
-        if _off_reason(program, inst) is None:
+        if off_reason(program, inst) is None:
             s.revise = inst
     if s.active or s.revise is not None:
         path = results_path(out, corpus.name)
@@ -80,9 +80,10 @@ def run_stage(
     out: Path,
     records: Iterable[tuple[str, Subject]],
     cache_path: Path | None = None,
-) -> tuple[dict[str, dict[str, int]], list[str]]:
+) -> tuple[dict[str, Any], list[str]]:
     """Run the synthesis of a corpus's records (source, subject) and open its results; returns the
-    counts per instruct and the requests that failed in transit (to report; a rerun resends them)."""
+    counts (per instruct by stage, per model the requests sent and answered from the cache) and the
+    requests that failed in transit (to report; a rerun resends them)."""
     from ..synthesis.cache import ReplyCache
     from ..synthesis.prompts import SynthPrompter
     from ..synthesis.stage import RecordIn, Stage, open_models
@@ -100,11 +101,10 @@ def run_stage(
         for m in models.values():
             m.close()
         cache.close()
-    counts = stage.counts.as_json()
-    for m in models.values():
-        counts.setdefault("_requests", {})
-        counts["_requests"][m.llm.name + "_sent"] = m.sent
-        counts["_requests"][m.llm.name + "_cached"] = m.cached
+    counts: dict[str, Any] = {
+        "instructs": stage.counts.as_json(),
+        "models": {m.llm.name: {"model": m.llm.model, "sent": m.sent, "cached": m.cached} for m in models.values()},
+    }
     if s.results is not None:
         s.results.close()
     s.results = SynthResults(results_path(out, corpus.name))
@@ -212,5 +212,5 @@ def plan_synthesis(
     )
     result["off"] = dict(s.off)
     if s.declared_revise is not None and s.revise is None:
-        result["off"][s.declared_revise.name] = _off_reason(program, s.declared_revise) or "off"
+        result["off"][s.declared_revise.name] = off_reason(program, s.declared_revise) or "off"
     return result

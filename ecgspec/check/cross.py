@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import Diagnostics, Pos, did_you_mean
-from ..ir import Corpus, From, Source, Suite
-from ..ir.base import Decl, RefTo
+from ..ir import Corpus, From, Instruct, Source, Suite
+from ..ir.base import Choice, Decl, RefTo
 from ..resolve import Scope
 from .context import ByIdentity
 from .schema import field_markers, is_union, marker, unwrap
@@ -74,3 +74,37 @@ def check_splits(
                 else f"declare one in source '{f.source}': `split by strat_fold {{ train = 1..8; test = 9..10 }}`"
             )
             diags.error(pos, f"source '{f.source}' has no split '{f.split}'", hint, code="unknown-split")
+
+
+def _field_pos(scope: Scope, origins: dict[Key, Any], key: Key, field: str) -> Pos:
+    """Where a declaration's setting was written, else the declaration's name."""
+    origin = (origins.get(key) or {}).get(field)
+    return origin.pos if origin is not None and origin.pos is not None else scope.decls[key].name.pos
+
+
+def check_instruct_uses(scope: Scope, diags: Diagnostics, decls: dict[Key, Decl], origins: dict[Key, Any]) -> None:
+    """A corpus asks `single` and `dialogue` instructs in its `tasks`, and revises its reports with a
+    `report` one in `revise`: each mode has one place, where it means something."""
+    for key, decl in decls.items():
+        if not isinstance(decl, Corpus):
+            continue
+
+        names = list(decl.tasks.options) if isinstance(decl.tasks, Choice) else list(decl.tasks)
+        for name in names:
+            inst = decls.get(("instruct", str(name)))
+            if isinstance(inst, Instruct) and inst.mode == "report":
+                diags.error(
+                    _field_pos(scope, origins, key, "tasks"),
+                    f"instruct '{name}' revises reports (mode = report): it is not a question to ask",
+                    f"name it in the corpus's `revise = {name}`, and ask report tasks (`answer = record.report`)",
+                    code="instruct-mode",
+                )
+        if decl.revise is not None:
+            inst = decls.get(("instruct", decl.revise))
+            if isinstance(inst, Instruct) and inst.mode != "report":
+                diags.error(
+                    _field_pos(scope, origins, key, "revise"),
+                    f"`revise` names instruct '{decl.revise}', whose mode is {inst.mode}, not report",
+                    f"name it in `tasks` instead, or set `mode = report` in instruct '{decl.revise}'",
+                    code="instruct-mode",
+                )

@@ -116,7 +116,7 @@ def _build(ws: Path, out: Path, url: str, *extra: str) -> int:
 
 
 def _counts(out: Path) -> dict[str, dict[str, int]]:
-    return json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]
+    return json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]["instructs"]
 
 
 def _pick(counts: dict[str, int], expected: dict[str, int]) -> dict[str, int]:

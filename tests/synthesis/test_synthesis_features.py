@@ -80,7 +80,7 @@ def test_a_revised_report_is_the_target_of_the_report_tasks(ptbxl_workspace: Pat
         assert main([*args, "--no-progress", "--root", str(ptbxl_workspace)]) == 0
     lines = [json.loads(x) for x in (out / "prompts" / "reports.jsonl").read_text().splitlines()]
     assert lines and all(x["answer"] == REVISED and x["target"] == REVISED for x in lines)
-    counts = json.loads((out / "build.json").read_text())["corpora"]["reports"]["synthesis"]["revised"]
+    counts = json.loads((out / "build.json").read_text())["corpora"]["reports"]["synthesis"]["instructs"]["revised"]
     assert counts["kept"] == counts["planned"] == 1
 
 

@@ -34,7 +34,7 @@ def test_a_tiny_random_model_writes_nothing_valid_and_every_reply_is_counted(wor
     out = tmp_path / "out"
     build = ["build", str(workspace / "synth.ecg"), "-o", str(out), "--no-progress", "-j", "1", "--limit", "6"]
     assert main(build) == 0  # 3 records, 2 variants each
-    counts = json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]
+    counts = json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]["instructs"]
     qa, talk = counts["qa"], counts["talk"]
     assert qa["planned"] == qa["generated"] == 3 and qa["retried"] == 3 and qa["invalid"] == 3
     assert talk["planned"] == talk["generated"] == 3 and talk["invalid"] == 3
@@ -43,6 +43,8 @@ def test_a_tiny_random_model_writes_nothing_valid_and_every_reply_is_counted(wor
     # A rerun asks the model nothing: every reply, even an unusable one, is cached.
     assert main(build) == 0
     again = json.loads((out / "build.json").read_text())["corpora"]["mini"]["synthesis"]
-    assert again["_requests"]["writer_sent"] == 0
+    assert (
+        again["models"]["writer"]["sent"] == 0 and again["models"]["writer"]["cached"] == 3 * 2 + 3 * 3
+    )  # qa: 2 attempts, talk: 3
     tasks = {json.loads(x)["task"] for x in (out / "prompts" / "mini.jsonl").read_text().splitlines()}
     assert tasks == {"rate_open"}

@@ -17,6 +17,7 @@ with the request's seed when it has one, so that a rerun gives the same replies.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,44 @@ def text_chat_check(tokenizer: Any, model: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class LocalChat:
+    """A local checkpoint's processor and how it is prompted: its trained conversation format through the
+    chat encoder, or (`chat` None) a text-only model through its tokenizer's own template."""
+
+    processor: Any
+    tokenizer: Any
+    text_only: bool
+    conversation: str
+    chat: Any
+
+
+def open_local_chat(model: str, conversation: str | None, who: str) -> LocalChat:
+    """What the transformers and the in-process vllm backends share: one way to read a checkpoint folder."""
+    from transformers import AutoProcessor
+
+    from runtime.chat import ChatEncoder, FormatError, get_format
+    from runtime.model.loading import trained_format
+
+    path = Path(model)
+    if not path.is_dir():
+        raise BackendError(f"{who} backend: {model} is not a local checkpoint folder", "http_error")
+    processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    text_only = not has_image_processor(processor)
+    conversation = conversation or trained_format(path) or "model"
+    chat = None
+    try:
+        fmt = get_format(conversation)
+        if text_only and fmt.style == "chat_template":
+            text_chat_check(tokenizer, str(model))
+        else:
+            chat = ChatEncoder(processor, fmt)
+    except (FormatError, ValueError) as exc:
+        raise BackendError(f"{who} backend: {exc}", "http_error") from None
+    return LocalChat(processor, tokenizer, text_only, conversation, chat)
+
+
 class TransformersBackend(Backend):
     name = "transformers"
 
@@ -66,33 +105,16 @@ class TransformersBackend(Backend):
         **_: Any,
     ):
         super().__init__(max_tokens=max_tokens, temperature=temperature, top_p=top_p)
-        from transformers import AutoProcessor
-
-        from runtime.chat import ChatEncoder, FormatError, get_format
         from runtime.model.compat import allow_image_only_processors
-        from runtime.model.loading import trained_format
 
         allow_image_only_processors()
 
         self.model = str(model)
         self.device = device
         path = Path(model)
-        if not path.is_dir():
-            raise BackendError(f"transformers backend: {model} is not a local checkpoint folder", "http_error")
-        self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-        self.tokenizer: Any = getattr(self.processor, "tokenizer", self.processor)
-        self.text_only = not has_image_processor(self.processor)
-        self.conversation = conversation or trained_format(path) or "model"
-        # The chat encoder, or None for a text-only model prompted through its tokenizer's own template.
-        self.chat: Any = None
-        try:
-            fmt = get_format(self.conversation)
-            if self.text_only and fmt.style == "chat_template":
-                text_chat_check(self.tokenizer, self.model)
-            else:
-                self.chat = ChatEncoder(self.processor, fmt)
-        except (FormatError, ValueError) as exc:
-            raise BackendError(f"transformers backend: {exc}", "http_error") from None
+        local = open_local_chat(self.model, conversation, "transformers")
+        self.processor, self.tokenizer, self.text_only = local.processor, local.tokenizer, local.text_only
+        self.conversation, self.chat = local.conversation, local.chat
         self.net: Any = None
         if load_weights:
             import torch

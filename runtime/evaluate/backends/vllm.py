@@ -16,11 +16,10 @@ JSON schema guided decoding to that schema (`guided = "json_schema"`, the defaul
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from .base import Backend, BackendError, Completion, Request
-from .transformers import chat_template_ids, has_image_processor, text_chat_check
+from .transformers import chat_template_ids, open_local_chat
 
 GUIDED = ("json_schema", "json_object", "none")
 
@@ -72,30 +71,11 @@ class VLLMBackend(Backend):
                 "the vllm backend needs vllm (pip install 'ecgspec[vllm]' on a GPU machine), "
                 "or run `vllm serve MODEL` and use --backend openai"
             ) from None
-        from transformers import AutoProcessor
-
-        from runtime.chat import ChatEncoder, FormatError, get_format
-        from runtime.model.loading import trained_format
-
         self.model = str(model)
         self.guided = guided
-        path = Path(model)
-        if not path.is_dir():
-            raise BackendError(f"vllm backend: {model} is not a local checkpoint folder", "http_error")
-        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-        self.tokenizer: Any = getattr(processor, "tokenizer", processor)
-        self.text_only = not has_image_processor(processor)
-        self.conversation = conversation or trained_format(path) or "model"
-        # The chat encoder, or None for a text-only model prompted through its tokenizer's own template.
-        self.chat: Any = None
-        try:
-            fmt = get_format(self.conversation)
-            if self.text_only and fmt.style == "chat_template":
-                text_chat_check(self.tokenizer, self.model)
-            else:
-                self.chat = ChatEncoder(processor, fmt)
-        except (FormatError, ValueError) as exc:
-            raise BackendError(f"vllm backend: {exc}", "http_error") from None
+        local = open_local_chat(self.model, conversation, "vllm")
+        self.tokenizer, self.text_only = local.tokenizer, local.text_only
+        self.conversation, self.chat = local.conversation, local.chat
         self._sampling_params = SamplingParams
         self._guide = structured_outputs(guided)
         self._llm = LLM(model=self.model, **engine)
