@@ -156,7 +156,7 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
                     break  # a dialogue is a whole conversation
                 continue
             prompter = state.prompters[name]
-            fact = fact_topics(prompter.fact, prompter.task.labels)
+            fact = _topics(prompter)
             if fact & asked:
                 unanswered[name] = "it asks a fact an earlier turn asked"
                 continue
@@ -216,6 +216,19 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         ],
         "unanswered": unanswered,
     }
+
+
+def _topics(prompter: TaskPrompter) -> frozenset[str]:
+    """What a templated turn asks, in the topics synthesised questions are read into: a label question
+    covers every label of its vocabulary (asking "is it AF?" after "what rhythm is it?" gives the answer
+    away), and a rhythm question the rhythm itself."""
+    task = prompter.task
+    topics = set(fact_topics(prompter.fact, task.labels))
+    if prompter.labels is not None:
+        topics |= {f"label:{code}" for code in prompter.labels.vocabulary}
+    if task.family == "rhythm":
+        topics.add("rhythm")
+    return frozenset(topics)
 
 
 def make_prompters(
