@@ -54,8 +54,8 @@ def show(value: Any, tp: Any, markers: list[Any]) -> str:
         if plain is not None:
             base, base_markers = unwrap(plain)
             markers = [*markers, *base_markers]
-            if isinstance(value, Choice):
-                return show(value, base if typing.get_origin(base) is not tuple else tp, markers)
+            if isinstance(value, Choice):  # a choice among the elements of a list setting shows the elements
+                return show(value, typing.get_args(base)[0] if typing.get_origin(base) is tuple else base, markers)
     unit_m = marker(markers, Unit)
     if unit_m is None and marker(markers, Probability) is not None:
         unit_m = Unit("fraction")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
+from ecgspec.ir import Layout, Paper
 from ecgspec.program import Program, load
+from ecgspec.records import Record, read_wfdb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,3 +43,26 @@ def ecgspec_build(spec: str | Path, out: Path, *extra: str) -> Path:
     code = main(argv)
     assert code == 0, f"ecgspec {' '.join(argv)} exited with {code}"
     return out
+
+
+@cache
+def shipped_printouts() -> Program:
+    """The shipped layouts, papers and printout styles, loaded once per test process."""
+    program = load([REPO / "specs" / n for n in ("layouts.ecg", "papers.ecg", "printouts.ecg")])
+    assert program.ok, program.diagnostics
+    return program
+
+
+def shipped_layout(name: str) -> Layout:
+    return shipped_printouts().get("layout", name)
+
+
+def shipped_paper(name: str, **changes: object) -> Paper:
+    """A shipped paper, with some settings changed (unchecked: for tests of one setting at a time)."""
+    p = shipped_printouts().get("paper", name)
+    return p.model_copy(update=changes) if changes else p
+
+
+@cache
+def sample_record(path: Path) -> Record:
+    return read_wfdb(path)

@@ -56,3 +56,16 @@ def test_explain_an_ambiguous_name_asks_for_the_kind(tmp_path: Path, capsys: pyt
     assert main(["explain", str(spec), "aged", "--root", str(tmp_path)]) == 2
     assert "paper:aged" in capsys.readouterr().err
     assert main(["explain", str(spec), "distort:aged", "--root", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize("spec", sorted((REPO / "specs").rglob("*.ecg")), ids=lambda p: p.name)
+def test_explain_runs_on_every_declaration_of_every_shipped_spec(spec: Path) -> None:
+    # A corpus whose `tasks` is a choice once recursed without end here.
+    from ecgspec.explain import explain_text
+    from ecgspec.program import load
+
+    program = load([spec])
+    assert program.ok
+    for key in program.decls:
+        text = explain_text(program, key)
+        assert text.startswith(f"{key[0]} ") and "# hash " in text

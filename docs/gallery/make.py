@@ -6,11 +6,12 @@ distortion preset beside the clean page, two full-resolution details, and index.
 Clean pages are rendered with the fast path at 150 dpi; distorted ones at the paper's own 200 dpi
 (distortion sizes in pixels are meant for it). All are shrunk to 600 px wide, or 480 px a side
 for the pairs (OpenCV INTER_AREA), and stored as 128-colour palette PNGs, to keep the folder
-small (under 3 MB).
+small (about 3.5 MB).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -201,6 +202,68 @@ def main() -> int:
             "Detail",
             save(aged.array[300:700, 150:750], "detail_aged_200dpi", width=None).name,
             "`aged` (seed 1) at 200 dpi, 1:1: " + ", ".join(d["op"] for d in aged.sidecar.distortions),
+        )
+    )
+
+    # Printouts as carts make them, and ground truth for digitisation.
+    section = "Filters, windows, ground truth (docs/rendering.md)"
+    raw = rec["HR06003"]
+    t = np.arange(raw.n_samples) / raw.fs
+    wander = dataclasses.replace(
+        raw,  # baseline wander, as a breathing patient or a loose electrode makes it
+        signals={k: v + 0.8 * np.sin(2 * np.pi * 0.25 * t + i) for i, (k, v) in enumerate(raw.signals.items())},
+    )
+    twelve = program.get("layout", "12x1")
+    unfiltered = render_page(wander, twelve, program.get("paper", "standard"), dpi=150).array
+    filtered = render_page(wander, twelve, program.get("paper", "monitoring"), dpi=150).array
+    entries.append(
+        (
+            section,
+            save(pair(unfiltered, filtered), "filter_wander", width=None).name,
+            "baseline wander on a 12x1 page: paper `standard` draws it as recorded (left); `monitoring` "
+            "(0.5–40 Hz, zero-phase) draws what a cart prints and says so in the footer (right)",
+        )
+    )
+    long = rec["s0010_re"]
+    later = dataclasses.replace(long)
+    later.window_start = 20.0
+    first = render_page(long, lay, pap, dpi=150).array
+    second = render_page(later, lay, pap, dpi=150).array
+    entries.append(
+        (
+            section,
+            save(pair(first, second), "window_start", width=None).name,
+            f"a {long.duration:.0f} s record: the page from 0 s (left) and `window_start = 20 s` (right); "
+            "`window = all` makes one page per window",
+        )
+    )
+    truth = render_page(
+        rec["HR06003"],
+        lay,
+        pap,
+        distort=program.get("distort", "scanned"),
+        seed=2,
+        spec_hash=spec_hash_of(program, lay.name, pap.name, "scanned"),
+        ground_truth=("masks",),
+    )
+    mask = truth.ground_truth.mask  # type: ignore[union-attr]
+    palette = np.array(
+        [[0, 0, 0]]
+        + [
+            [int(255 * c) for c in cv2.cvtColor(np.uint8([[[h * 15, 255, 230]]]), cv2.COLOR_HSV2RGB)[0, 0] / 255]
+            for h in range(12)
+        ],
+        np.uint8,
+    )
+    overlay = truth.array.copy()
+    on = mask > 0
+    overlay[on] = palette[np.minimum(mask[on], 12)]
+    entries.append(
+        (
+            section,
+            save(pair(truth.array, overlay), "ground_truth_mask", width=None).name,
+            "`ground_truth = [masks]` on a `scanned` page: each lead's trace mask, after the page's rotation and "
+            "perspective, overlaid in its own colour (right)",
         )
     )
 

@@ -2,7 +2,8 @@
 
 An item's randomness is one stream seeded from the corpus's hash and the item's id (ecgspec.
 draw.stream), consumed in a fixed order: render choice, number of turns, task order, then each
-question. Same spec, same item, same bytes, in any process.
+question. Same spec, same item, same bytes, in any process. A `window = random` item draws its
+window's start from a stream of its own (work_items.WINDOW_STREAM), so no other draw moves.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..targets.facts import Subject, Unknown, measurement_provenance
 from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .store import ItemStore, sha256_file
 from .synthesis import SynthSetup, synth_turns
-from .work_items import WorkItem
+from .work_items import WINDOW_STREAM, WorkItem, page_seconds, page_start
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -185,18 +186,37 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         record.meta["synthetic"] = True
     ext = ".jpg" if corpus.image_format == "jpeg" else ".png"
     program = state.program
+    layout = program.get("layout", choice.layout)
+    # The page's window: where it starts in the record (0 unless the corpus's `window` moves it).
+    # The questions above were answered from the whole record; only what is drawn is windowed.
+    start = page_start(
+        corpus,
+        program,
+        item,
+        page_seconds(layout),
+        record.duration,
+        lambda: stream(state.corpus_hash, item.id, WINDOW_STREAM),
+    )
+    record.window_start = start
+    record.meta["window_start"] = start  # header and footer templates read the record's meta as `record.*`
+    # Recorded (in the result and each question's provenance) only where a corpus sets a window,
+    # so that every other corpus keeps its bytes.
+    windowed = corpus.window != "first" or corpus.window_start != 0
+    window = {"window_start": start, **({"window": item.window} if item.window is not None else {})}
     try:
         result = render_page(
             record,
-            program.get("layout", choice.layout),
+            layout,
             program.get("paper", choice.paper),
             distort=program.get("distort", choice.distort) if choice.distort else None,
             seed=corpus.seed,
             spec_hash=state.corpus_hash,
             key=item.id,
             dpi=corpus.dpi,
+            ground_truth=corpus.ground_truth,
+            report=report,
         )
-        write_outputs(
+        written = write_outputs(
             result, state.out / "images" / (item.image + ext), quality=corpus.quality if ext == ".jpg" else None
         )
     except HeaderTemplateError as exc:  # the spec's header or footer template: a spec error, it stops the build
@@ -210,7 +230,18 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
         "image": item.image + ext,
         "image_sha256": image_sha256,
         "image_size": list(result.array.shape[:2]),
-        "render": {"layout": choice.layout, "paper": choice.paper, "distort": choice.distort},
+        # The digitisation ground truth written beside the image (masks, coordinates, boxes), when asked for.
+        **(
+            {"ground_truth": [p.relative_to(state.out / "images").as_posix() for p in written[2:]]}
+            if corpus.ground_truth
+            else {}
+        ),
+        "render": {
+            "layout": choice.layout,
+            "paper": choice.paper,
+            "distort": choice.distort,
+            **(window if windowed else {}),
+        },
         "turns": [
             {**t.as_json(), **({"measurement": m} if m else {})} for t, m in zip(turns, measured_by, strict=True)
         ],

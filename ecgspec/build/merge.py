@@ -189,6 +189,7 @@ def merge_corpus(
                         "fact": t["fact"],
                         **({"measurement": t["measurement"]} if t.get("measurement") else {}),
                         **({"synth": t["synth"]} if t.get("synth") else {}),
+                        **({"ground_truth": r["ground_truth"]} if r.get("ground_truth") else {}),
                         "labels": r.get("labels") or [],
                         "synthetic": bool(r.get("synthetic")),
                         **render,

@@ -51,6 +51,12 @@ RECORD_DEPENDENT = (
     "an unconfident measure, a value near a class limit) is known only by building: see the "
     "calibration's answerable share per task"
 )
+# `window = all` makes one image per whole page-long window of a record: how many, only its length
+# says, which no index gives (reading every header or record would make a plan as slow as a build).
+ALL_WINDOWS = (
+    "window = all: every figure here counts one image a record and variant; each makes one image per whole "
+    "window of the record, a factor unknown until the records are read (a 38 s record with 10 s pages: 3)"
+)
 
 
 @dataclass
@@ -106,6 +112,7 @@ class CorpusPlan:
     image_format: str
     calibration: Calibration | None = None
     synthesis: dict[str, Any] | None = None  # ecgspec.synthesis.estimate
+    window: str = "first"  # the corpus's `window`: under `all`, images are a multiple of those counted
 
     # ---- questions -------------------------------------------------------------------------
     def questions_per_task(self) -> dict[str, float]:
@@ -167,7 +174,7 @@ class CorpusPlan:
             "expected": round(self.questions_expected(), 1),
             "per_task": {t: round(v, 1) for t, v in per_task.items()},
             "turns_mean": round(sum(k * p for k, p in self.turns.items()), 4),
-            "record_dependent": RECORD_DEPENDENT,
+            "record_dependent": RECORD_DEPENDENT + (f"; {ALL_WINDOWS}" if self.window == "all" else ""),
         }
         if c is not None and c.items:
             share = c.answerable()
@@ -193,6 +200,11 @@ class CorpusPlan:
             "time": self.time_estimate(workers),
             "calibration": _calibration_json(c),
             **({"synthesis": self.synthesis} if self.synthesis is not None else {}),
+            **(
+                {"window": {"mode": "all", "windows_per_record": None, "note": ALL_WINDOWS}}
+                if self.window == "all"
+                else {}
+            ),
         }
 
 
@@ -357,7 +369,7 @@ def count_corpus(
         plans = plan_sources(corpus, corpus_hash, readers, limit)
         images, seen_records = 0, 0
         last: tuple[str, str] | None = None
-        for item, ref in walk(corpus, plans, readers, limit):
+        for item, ref in walk(corpus, plans, readers, limit, windows=False):  # records are not read
             sc = by_source.setdefault(item.source, SourceCount())
             sc.images += 1
             images += 1
@@ -494,6 +506,7 @@ def plan_corpus(
             render=render_mix(corpus),
             dpi=_mean_dpi(program, corpus),
             image_format=corpus.image_format,
+            window=corpus.window,
         )
         if state.synth.names or state.synth.declared_revise is not None:
             from .synthesis import plan_synthesis
@@ -503,7 +516,7 @@ def plan_corpus(
             except SourceError as exc:
                 raise BuildError([exc.diagnostic]) from None
             plan.synthesis = plan_synthesis(
-                program, state, walk(corpus, plans, state.readers, limit), records, show_prompts
+                program, state, walk(corpus, plans, state.readers, limit, windows=False), records, show_prompts
             )
         if calibrate_items > 0 and images > 0:
             plan.calibration = calibrate(state, sample.items(corpus.name, corpus.variants))

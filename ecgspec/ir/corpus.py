@@ -50,6 +50,19 @@ class Corpus(Decl):
     )
     image_format: Literal["png", "jpeg"] = Field("png", description="file format of the images")
     quality: int = Field(90, ge=1, le=100, description="JPEG quality, when `image_format = jpeg`")
+    window: Literal["first", "all", "random"] = Field(
+        "first",
+        description="which part of a record longer than a page each image shows: the window from `window_start`, "
+        "one page per window (each its own item), or a window drawn per item",
+    )
+    window_start: Annotated[float, Unit("time")] = Field(
+        0.0, ge=0, le=86400, description="where the first window starts (`first` and `all`)"
+    )
+    ground_truth: tuple[Literal["masks", "coordinates", "boxes", "coco", "yolo"], ...] = Field(
+        (),
+        description="digitisation ground truth beside each image: per-lead trace masks (PNG, after distortion), "
+        "per-sample pixel coordinates, boxes of every text item (sidecar), those boxes as COCO or YOLO files",
+    )
 
     def problems(self) -> list[Problem]:
         out: list[Problem] = []

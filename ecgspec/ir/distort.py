@@ -186,6 +186,16 @@ class CreaseStep(Step):
     depth: Varying[Fraction] = 0.4
 
 
+class CrumpleStep(Step):
+    """Crumpled and smoothed-out paper: a height field of crease lines, lit from one side, as a gain."""
+
+    keyword: ClassVar[str] = "crumple"
+    positional: ClassVar[tuple[str, ...]] = ("strength",)
+    strength: Varying[Fraction] = Field(0.4, description="depth of the shading, 0–1")
+    creases: Varying[int] = Field(40, description="crease lines across the page")
+    displace: Varying[Length] = Field(0.0, description="largest in-plane displacement of the paper")
+
+
 class TintStep(Step):
     """Move the page colour toward `color` by `amount`."""
 
@@ -212,7 +222,7 @@ class TextureStep(Step):
 
 
 class StainStep(Step):
-    """Coffee and water stains."""
+    """Coffee and water stains: irregular blots with tide lines, and cup rings."""
 
     keyword: ClassVar[str] = "stain"
     count: Varying[int] = 1
@@ -234,6 +244,82 @@ class LightingStep(Step):
     keyword: ClassVar[str] = "lighting"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
     strength: Varying[Fraction] = 0.3
+
+
+# ---- raster steps: annotations --------------------------------------------------------------------
+# Marks that people and machines add to a printout: handwritten notes, rubber stamps, QR codes,
+# marker and highlighter strokes. Each is ink on the paper, drawn as a multiply (a darkening
+# gain, so that a trace under a mark stays at least as dark as it was), placed where `place`
+# says, and recorded with its box in final-image pixels.
+
+Place = Literal["clear", "over"]
+_PLACE = "`clear`: on blank paper, away from traces and text (where the page has such a spot); `over`: anywhere, over traces too"
+
+
+class HandwritingStep(Step):
+    """Handwritten notes in pen: a script font with a hand's wobble, slant and pressure."""
+
+    keyword: ClassVar[str] = "handwriting"
+    positional: ClassVar[tuple[str, ...]] = ("text",)
+    text: Varying[str] | None = Field(
+        None, description="the note (`choice[...]` for a list); unset: one of a few common notes"
+    )
+    source: Literal["text", "report", "record"] = Field(
+        "text", description="`report`: words of the record's report; `record`: its id; else (or unknown) `text`"
+    )
+    words: Varying[int] = Field(3, description="words taken from the report (`source report`)")
+    size: Varying[Length] = Field(4.0, description="height of a capital letter")
+    angle: Varying[Angle] = Field(0.0, description="rotation of the line of writing")
+    color: ColourHex = Field("#1e2f8c", description="ink: a blue or black pen")
+    place: Place = Field("clear", description=_PLACE)
+
+
+class StampStep(Step):
+    """A rubber stamp: a box or a ring of capitals and a date, in uneven, faded ink."""
+
+    keyword: ClassVar[str] = "stamp"
+    positional: ClassVar[tuple[str, ...]] = ("text",)
+    text: Varying[str] | None = Field(None, description="the stamp's word; unset: RECEIVED, COPY, REVIEWED …")
+    shape: Literal["box", "round", "any"] = Field("any", description="`any`: box or round, drawn per image")
+    date: Literal["on", "off"] = Field("on", description="a date line (drawn from the step's seed)")
+    size: Varying[Length] = Field(32.0, description="width of a box stamp, diameter of a round one")
+    angle: Varying[Angle] = Field(0.0, description="rotation of the stamp")
+    fade: Varying[Fraction] = Field(0.3, description="how unevenly inked: 0 solid, 1 barely there")
+    color: ColourHex = Field("#b3203a", description="stamp ink")
+    place: Place = Field("over", description=_PLACE)
+
+
+class QrStep(Step):
+    """A QR code printed on the page (segno), decodable back to its text."""
+
+    keyword: ClassVar[str] = "qr"
+    positional: ClassVar[tuple[str, ...]] = ("text",)
+    text: Varying[str] | None = Field(None, description="what the code encodes")
+    source: Literal["text", "record"] = Field(
+        "text", description="`record`: the record's id (else, or when unknown, `text`)"
+    )
+    size: Varying[Length] = Field(16.0, description="width of the code, quiet zone included")
+    angle: Varying[Angle] = Field(0.0, description="rotation of the code")
+    label: ColourHex | None = Field(
+        None, description="a sticker of this colour under the code; unset: printed with the page (no grid under it)"
+    )
+    place: Place = Field("clear", description=_PLACE)
+
+
+class MarkerStep(Step):
+    """Marker and highlighter strokes: lines under or along the traces, loops around a spot."""
+
+    keyword: ClassVar[str] = "marker"
+    positional: ClassVar[tuple[str, ...]] = ("shape",)
+    shape: Literal["line", "circle", "any"] = Field("any", description="`any`: line or circle, per stroke")
+    tool: Literal["marker", "highlighter"] = Field(
+        "marker", description="a felt-tip marker (dark, narrow) or a highlighter (translucent, wide)"
+    )
+    count: Varying[int] = Field(1, description="strokes drawn")
+    size: Varying[Length] = Field(25.0, description="length of a line, width of a circle")
+    width: Varying[Length] | None = Field(None, description="stroke width; unset: 1 mm marker, 5 mm highlighter")
+    color: ColourHex | None = Field(None, description="unset: red marker, yellow highlighter")
+    place: Place = Field("over", description=_PLACE)
 
 
 # ---- raster steps: sensor ---------------------------------------------------------------------
@@ -304,12 +390,17 @@ SIMPLE_STEPS: tuple[type[Step], ...] = (
     AspectStep,
     WrinkleStep,
     CreaseStep,
+    CrumpleStep,
     TintStep,
     YellowStep,
     TextureStep,
     StainStep,
     ShadowStep,
     LightingStep,
+    HandwritingStep,
+    StampStep,
+    QrStep,
+    MarkerStep,
     NoiseStep,
     BlurStep,
     DefocusStep,

@@ -15,7 +15,11 @@ DEFAULT_HEADER = (
     "{{ record.id }}   {{ record.sex | default('') }} {{ record.age | default('') }}"
     "   HR {{ record.heart_rate | round | int }} bpm"
 )
-DEFAULT_FOOTER = "{{ paper.speed }} mm/s   {{ paper.gain }} mm/mV   {{ record.filter | default('') }}"
+# `paper.filter` is the filter the page applied ("0.5–40 Hz ~50 Hz", empty when none); a record's own
+# `filter` (what its cart applied before storing it) is printed only when the paper applies none.
+DEFAULT_FOOTER = "{{ paper.speed }} mm/s   {{ paper.gain }} mm/mV   {{ paper.filter or record.filter | default('') }}"
+Frequency = Annotated[float, Unit("frequency")]
+LabelPosition = Literal["dodge", "above", "below", "fixed"]
 
 
 class Paper(Decl):
@@ -40,6 +44,19 @@ class Paper(Decl):
     chest_gain: Annotated[float, Unit("gain")] | None = Field(
         None, ge=0.5, le=200, description="chest-lead gain (V1–V6) when it differs, e.g. half gain"
     )
+    highpass: Frequency | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description="high-pass cut-off against baseline wander (zero-phase, -3 dB), e.g. 0.05 Hz or 0.5 Hz; "
+        "`none`: off",
+    )
+    lowpass: Frequency | None = Field(
+        None, gt=0, le=1000, description="low-pass cut-off (zero-phase, -3 dB), e.g. 40 Hz or 150 Hz; `none`: off"
+    )
+    notch: Frequency | None = Field(
+        None, gt=0, le=1000, description="mains notch (zero-phase), 50 Hz or 60 Hz; `none`: off"
+    )
     dpi: Annotated[float, Unit("resolution")] = Field(200.0, ge=30, le=1200, description="raster resolution")
     size: PageName | tuple[Length, Length] = Field("letter", description="page: a name or [width, height]")
     orientation: Literal["landscape", "portrait"] = Field("landscape", description="page orientation")
@@ -49,6 +66,19 @@ class Paper(Decl):
     text_color: ColourHex = Field("#000000", description="colour of labels, header and footer")
     font: str = Field("DejaVu Sans", description="font family of all text")
     font_size: Length = Field(3.0, gt=0, le=30, description="text height")
+    label_position: LabelPosition = Field(
+        "dodge",
+        description="lead labels at the start of each panel: `above` or `below` the baseline, or `fixed` at the "
+        "top of the row, where they stay whatever the trace does (as carts print them); `dodge`: above, "
+        "moved off the trace",
+    )
+    label_offset: Length | None = Field(
+        None,
+        ge=0,
+        le=50,
+        description="gap between the label and the baseline (`above`, `below`) or the row's top (`fixed`); "
+        "default: scaled to the row",
+    )
     header: Annotated[str, Template()] | None = Field(DEFAULT_HEADER, description="header template (Jinja)")
     footer: Annotated[str, Template()] | None = Field(DEFAULT_FOOTER, description="footer template (Jinja)")
 
@@ -60,6 +90,23 @@ class Paper(Decl):
                     "major",
                     f"major grid spacing ({self.major:g} mm) is finer than the minor one ({self.minor:g} mm)",
                     "swap `minor` and `major`",
+                )
+            )
+        if self.highpass is not None and self.lowpass is not None and self.lowpass <= self.highpass:
+            out.append(
+                (
+                    "lowpass",
+                    f"the low-pass cut-off ({self.lowpass:g} Hz) is not above the high-pass one "
+                    f"({self.highpass:g} Hz): nothing would be left to print",
+                    "for example `highpass = 0.5 Hz` and `lowpass = 40 Hz`",
+                )
+            )
+        if self.label_offset is not None and self.label_position == "dodge":
+            out.append(
+                (
+                    "label_offset",
+                    "`label_offset` places labels that stay put; dodging labels move to wherever the trace is not",
+                    "set `label_position = above`, `below` or `fixed`, or remove `label_offset`",
                 )
             )
         return out

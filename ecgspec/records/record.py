@@ -22,6 +22,11 @@ class Record:
     `signals` maps canonical lead names (ecgspec.leads) to 1-D arrays in mV, all of the same
     length. `meta` holds header facts (`age`, `sex`, `date`, `dx`…) and reading notes
     (`nan_samples`: per lead, how many missing samples were filled in).
+
+    `window_start` is where the page drawn of it begins, in seconds of the record: a corpus's
+    `window` (ecgspec.build.work_items) sets it for a record longer than a page, and the layout
+    engine starts every panel's time there, so the sidecar's `t0`/`t1` stay times of the source
+    record. The signals are always the whole record (facts and measurements read all of it).
     """
 
     id: str
@@ -29,6 +34,7 @@ class Record:
     signals: dict[str, np.ndarray]
     meta: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    window_start: float = 0.0
 
     @property
     def n_samples(self) -> int:

@@ -9,6 +9,11 @@ A page with a distortion pipeline, in one pass and without any PNG round trip:
     final = distortions.apply_raster(array, plan.raster)   # in place; transform, warp bound
     sidecar: clean-page geometry, transform, quads, warp_px, every step's record
 and `write_outputs` encodes the final array once.
+
+With `ground_truth` (any of "masks", "coordinates", "boxes", "coco", "yolo"), the raster steps are
+also followed exactly (apply_raster(track=True): matrices and displacement fields) and the
+page's digitisation ground truth is computed from the clean scene (ecgspec.render.ground_truth);
+`write_outputs` writes it beside the image. Without it, nothing of the page changes.
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ from ..draw import stream
 from ..ir import Distort, Layout, Paper
 from ..records import Record
 from .distortions import Plan, apply_raster, plan
+from .distortions.apply import GeometricMap
+from .distortions.marks import current_facts, item_facts
 from .distortions.registry import hex_rgb
+from .filters import describe as describe_filter
+from .ground_truth import GroundTruth, check_kinds, compute, files
 from .png import encode_image, write_atomic
 from .raster import rasterise_fast, rasterise_reference
 from .scene import Scene
@@ -46,6 +55,7 @@ class RenderResult:
     sidecar: Sidecar
     scene: Scene  # the clean page in mm, scene steps included
     plan: Plan = field(default_factory=Plan)  # the distortion steps that fired, values drawn
+    ground_truth: GroundTruth | None = None  # with render_page(ground_truth=...): masks, coordinates, boxes
 
 
 def item_key(record: Record) -> str:
@@ -88,6 +98,8 @@ def render_page(
     fast: bool = True,
     header_context: Mapping[str, Any] | None = None,
     dpi: float | None = None,
+    ground_truth: tuple[str, ...] = (),
+    report: str | None = None,
 ) -> RenderResult:
     """Render one page of `record`, distorted by `distort` when given.
 
@@ -95,8 +107,11 @@ def render_page(
     defaults to `item_key(record)`): the same spec, record and seed give the same bytes in any
     process. `replay` applies a plan instead of drawing one (`Plan.from_records(sidecar
     .distortions)` remakes a page from its sidecar). `fast` picks the direct cairo rasteriser;
-    otherwise the reference (SVG through cairosvg). Raises RenderError subclasses (FitError,
-    TemplateError)."""
+    otherwise the reference (SVG through cairosvg). `ground_truth` asks for digitisation ground
+    truth (ecgspec.render.ground_truth: "masks", "coordinates", "boxes", "coco", "yolo"), kept on
+    the result and written by `write_outputs`; "boxes" also adds the sidecar's `texts`. Raises
+    RenderError subclasses (FitError, TemplateError), ValueError for an unknown ground truth."""
+    kinds = check_kinds(ground_truth)
     item = key if key is not None else item_key(record)
     if replay is not None:
         steps = replay
@@ -106,9 +121,18 @@ def render_page(
     array = rasterise_fast(scene) if fast else rasterise_reference(scene)
     clean_h, clean_w = array.shape[:2]
     transform, warp, raster_records = np.eye(3), 0.0, []
+    mapping = GeometricMap((clean_w, clean_h), (clean_w, clean_h))
     if steps.raster:
-        done = apply_raster(array, steps.raster, px_per_mm=scene.px_per_mm, background=hex_rgb(paper.background))
+        # Annotation steps may write the record's id or words of its report (a doctor's note on the page).
+        # A caller's own `item_facts` block wins where it says more.
+        outer = current_facts()
+        known = report if report is not None else record.meta.get("report")
+        with item_facts(record=outer.record or record.id, report=outer.report or known):
+            done = apply_raster(
+                array, steps.raster, px_per_mm=scene.px_per_mm, background=hex_rgb(paper.background), track=bool(kinds)
+            )
         array, transform, warp, raster_records = done.img, done.transform, done.max_warp_px, done.records
+        mapping = done.geometry or mapping
     # Every applied step's record, in pipeline order.
     scene_iter, raster_iter = iter(scene_records), iter(raster_records)
     records = [next(scene_iter) if s.stage == "scene" else next(raster_iter) for s in steps.steps]
@@ -122,6 +146,9 @@ def render_page(
         "spec_hash": spec_hash,
         "key": item,
     }
+    filtered = describe_filter(paper, record.fs)
+    if filtered is not None:  # what the traces were filtered with (the record itself is not)
+        extra["filter"] = filtered
     sidecar = build_sidecar(
         geo,
         record,
@@ -137,7 +164,12 @@ def render_page(
         warp_px=warp,
         distortions=records,
     )
-    return RenderResult(array, sidecar, scene, steps)
+    truth = None
+    if kinds:
+        truth = compute(kinds, scene=scene, geo=geo, record=record, sidecar=sidecar, geometry=mapping)
+        if "boxes" in kinds:
+            sidecar = sidecar.model_copy(update={"texts": truth.texts})
+    return RenderResult(array, sidecar, scene, steps, truth)
 
 
 _NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
@@ -153,12 +185,19 @@ def write_outputs(
     result: RenderResult, out: str | Path, svg: bool = False, *, quality: int | None = None
 ) -> list[Path]:
     """Write OUT (PNG, or JPEG when OUT ends in .jpg/.jpeg, at `quality`), OUT.json (the
-    sidecar) and, with `svg`, OUT.svg (the clean page), each atomically. Returns the paths."""
+    sidecar), with `svg` OUT.svg (the clean page), and the result's ground truth (OUT.mask.png,
+    OUT.coords.npz, OUT.coco.json, OUT.yolo.txt: those it has), each atomically. The sidecar is
+    written last, so that a page whose sidecar is there has all of its files. Returns the paths:
+    the image and the sidecar first."""
     out = Path(out)
     written = [out, out.with_suffix(".json")]
     write_atomic(out, encode_image(result.array, out.suffix, dpi=result.sidecar.image.dpi, quality=quality))
-    write_atomic(written[1], sidecar_json(result.sidecar))
     if svg:
         written.append(out.with_suffix(".svg"))
-        write_atomic(written[2], to_svg(result.scene))
+        write_atomic(written[-1], to_svg(result.scene))
+    if result.ground_truth is not None:
+        for path, data in files(result.ground_truth, out, result.sidecar):
+            write_atomic(path, data)
+            written.append(path)
+    write_atomic(written[1], sidecar_json(result.sidecar))
     return written

@@ -130,6 +130,7 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             spec_hash=spec_hash,
             fast=not args.reference,
             dpi=args.dpi,
+            ground_truth=args.ground_truth,
         )
         written = write_outputs(result, args.out, svg=args.svg, quality=args.quality)
     except (RecordError, RenderError) as exc:
@@ -435,6 +436,19 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 # ---- wiring -------------------------------------------------------------------------------------
 
 
+def _ground_truth_kinds(text: str) -> tuple[str, ...]:
+    """`--ground-truth masks,coordinates` → the kinds; `all` for every one."""
+    from .ground_truth import KINDS, check_kinds
+
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if words == ["all"]:
+        return KINDS
+    try:
+        return check_kinds(words)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-D", dest="define", action="append", default=[], metavar="NAME=VALUE", help="override a `let` constant"
@@ -457,7 +471,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Render one record with a layout and a paper, optionally "
         "distorted: a WFDB record path, or SPEC:SOURCE/RECORD, the record of key RECORD "
         "of a source SPEC declares, read as a build reads it. Writes OUT.png, OUT.json "
-        "(geometry sidecar) and, with --svg, OUT.svg (the clean page).",
+        "(geometry sidecar), with --svg OUT.svg (the clean page) and, with --ground-truth, the page's "
+        "digitisation ground truth.",
     )
     p.add_argument(
         "record",
@@ -500,6 +515,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--quality", type=int, default=None, metavar="Q", help="JPEG quality, 1-100 (default: 92); PNG is lossless"
+    )
+    p.add_argument(
+        "--ground-truth",
+        type=_ground_truth_kinds,
+        default=(),
+        metavar="KINDS",
+        help="digitisation ground truth beside the image, comma-separated: masks (OUT.mask.png, lead index + 1 "
+        "per pixel), coordinates (OUT.coords.npz, every sample in final pixels), boxes (text boxes in the "
+        "sidecar), coco (OUT.coco.json), yolo (OUT.yolo.txt); or all",
     )
     _spec_options(p)
     p.set_defaults(func=cmd_render)

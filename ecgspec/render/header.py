@@ -26,6 +26,7 @@ import jinja2
 from ..leads import CHEST
 from ..templating import SandboxedTemplates
 from .errors import TemplateError
+from .filters import template_values
 
 if TYPE_CHECKING:
     from ..ir import Layout, Paper
@@ -122,6 +123,13 @@ def paper_context(paper: Paper) -> dict[str, Any]:
     }
 
 
+def _filter_context(paper: Paper, fs: float) -> dict[str, Any]:
+    """`paper.filter` ('0.5–40 Hz ~50 Hz', '' when none), `paper.band`, and the applied
+    `paper.highpass`, `paper.lowpass`, `paper.notch` (None when not applied)."""
+    values = template_values(paper, fs)
+    return {k: (_num(v) if k in ("highpass", "lowpass", "notch") else v) for k, v in values.items()}
+
+
 def layout_context(layout: Layout) -> dict[str, Any]:
     return {
         "name": layout.name,
@@ -141,7 +149,9 @@ def build_context(
     is merged into it, so a caller can supply a patient name or a hospital's interval values."""
     ctx: dict[str, Any] = {
         "record": record_context(record),
-        "paper": paper_context(paper),
+        # The paper's filter as this record takes it: a frequency the record cannot hold is skipped,
+        # and the footer must print what was applied, not what was asked for.
+        "paper": {**paper_context(paper), **_filter_context(paper, record.fs)},
         "layout": layout_context(layout),
         "tab": "\t",
     }

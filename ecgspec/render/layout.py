@@ -10,7 +10,9 @@ The page, top to bottom: margin, header lines, the chart (grid, one row per lead
 one per rhythm strip), footer lines, margin. Each row starts with a calibration pulse (1 mV for
 200 ms, the standard box), then its panels; column k of a `staggered` layout shows
 [k·column, (k+1)·column) of the record, as 12-lead machines print, a `simultaneous` one shows the
-same first seconds in every column.
+same first seconds in every column. Those seconds count from the page's window start (`start`,
+by default the record's `window_start`, 0 unless a corpus's `window` moved it), so a panel's `t0`
+and `t1` are always times of the source record.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..ir import Layout, Paper
 from ..leads import CHEST
 from ..records import Record
 from .errors import FitError
+from .filters import drawn_signals
 from .fonts import advance
 from .geometry import Geometry, LabelSlot, Panel
 from .header import build_context, render_lines
@@ -41,6 +44,7 @@ PULSE_SECONDS = 0.2  # the calibration pulse is 200 ms wide
 LINE_SPACING = 1.3  # text line pitch, in font sizes
 BASELINE_AT = 0.6  # the baseline sits this far down its row: most of an ECG's ink is above it
 _EPS = 1e-6
+LABEL_TOP = 0.8  # a label's box reaches this far above its text baseline, in font sizes (capitals: 0.73)
 
 
 def page_size(paper: Paper) -> tuple[float, float]:
@@ -116,9 +120,12 @@ def compose(
     *,
     header_context: Mapping[str, Any] | None = None,
     dpi: float | None = None,
+    start: float | None = None,
 ) -> tuple[Scene, Geometry]:
-    """Lay out one page. Raises FitError when the layout does not fit the paper, TemplateError
-    when the header or footer template fails."""
+    """Lay out one page, its window starting `start` seconds into the record (default: the
+    record's `window_start`). Raises FitError when the layout does not fit the paper,
+    TemplateError when the header or footer template fails."""
+    start = float(record.window_start if start is None else start)
     dpi = float(dpi if dpi is not None else paper.dpi)
     width, height = page_size(paper)
     scene = Scene(width, height, dpi)
@@ -134,6 +141,9 @@ def compose(
 
     # ---- header and footer text ---------------------------------------------------------
     ctx = build_context(record, paper, layout, header_context)
+    # The paper's filter acts on what is drawn only: the header above and every measurement read
+    # the record as it is.
+    signals = drawn_signals(record, paper)
     header = render_lines(paper.header, ctx, what=f"paper '{paper.name}' header")
     footer = render_lines(paper.footer, ctx, what=f"paper '{paper.name}' footer")
     geo.header = ["   ".join(_plain(c) for c in ln if c) for ln in header]
@@ -219,7 +229,8 @@ def compose(
         seconds = rhythm_seconds if kind == "rhythm" else layout.column
         tick = min(max(0.1 * pitch, 1.0), 3.0)
         for c, lead in enumerate(leads):
-            t0 = 0.0 if kind == "rhythm" or layout.windows == "simultaneous" else c * layout.column
+            # 0.0 + x is x exactly: a page from 0 s draws the same bytes as before windows existed.
+            t0 = start + (0.0 if kind == "rhythm" or layout.windows == "simultaneous" else c * layout.column)
             t1 = t0 + seconds
             x0 = trace_left + c * seconds * speed
             if c > 0 and layout.separators:
@@ -227,7 +238,7 @@ def compose(
             if layout.labels:
                 labels.append((lead, x0 + 0.8, baseline, cell_top, cell_bottom, r, c, x0 + seconds * speed))
             g = lead_gain(paper, lead)
-            x = record.signals.get(lead)
+            x = signals.get(lead)
             if x is None:
                 if lead not in geo.missing_leads:
                     geo.missing_leads.append(lead)
@@ -260,10 +271,10 @@ def compose(
             )
     if ticks:
         scene.add(Segments(np.asarray(ticks, dtype=np.float64), ink, tw, role="separators"))
-    for lead, x, base, top, bottom, r, c, right in labels:
-        lx, ly = _place_label(lead, x, base, top, bottom, fsize, traces, tw, paper.font)
+    for lead, at, base, top, bottom, r, c, right in labels:
+        lx, ly = _label_spot(paper, lead, at, base, top, bottom, traces)
         scene.add(Text(lx, ly, lead, fsize, paper.text_color, font=paper.font, role=f"label:{lead}"))
-        geo.labels.append(LabelSlot(lead, r, c, lx, ly, x - 0.8, right, top, bottom))
+        geo.labels.append(LabelSlot(lead, r, c, lx, ly, at - 0.8, right, top, bottom))
 
     # ---- header and footer text ---------------------------------------------------------
     _text_block(scene, header, m, m + 0.85 * fsize, width - 2 * m, pitch_text, paper, role="header")
@@ -317,6 +328,40 @@ def _hits(traces: list[np.ndarray], x0: float, y0: float, x1: float, y1: float) 
     return False
 
 
+def _label_spot(
+    paper: Paper,
+    lead: str,
+    x: float,
+    baseline: float,
+    top: float,
+    bottom: float,
+    traces: list[np.ndarray],
+) -> tuple[float, float]:
+    """Where a lead label goes, as the paper's `label_position` says: `dodge` looks for a spot
+    off the trace (`_place_label`); the others are places fixed per panel, whatever the trace
+    does, as a cart prints them (a label may then sit on a tall wave, as on a cart's page).
+    (x, y) is the start of the label's text baseline."""
+    size = paper.font_size
+    if paper.label_position == "dodge":
+        return _place_label(lead, x, baseline, top, bottom, size, traces, paper.trace_width, paper.font)
+    usual, low, high = _label_rows(baseline, top, bottom, size)
+    gap = paper.label_offset
+    if paper.label_position == "above":  # `gap` from the baseline up to the label's foot
+        return x, usual if gap is None else baseline - gap
+    if paper.label_position == "below":  # `gap` from the baseline down to the top of the capitals
+        return x, low if gap is None else baseline + gap + LABEL_TOP * size
+    return x, high if gap is None else top + gap + LABEL_TOP * size  # fixed: from the row's top
+
+
+def _label_rows(baseline: float, top: float, bottom: float, size: float) -> tuple[float, float, float]:
+    """The three text baselines a label may take in its row: above the trace's baseline (the usual
+    one), below it, and at the top of the row's cell."""
+    high = top + 1.15 * size
+    usual = max(high, baseline - min(0.45 * (baseline - top), 7.0))
+    low = min(bottom - 0.35 * size, baseline + min(0.45 * (bottom - baseline), 7.0) + 0.8 * size)
+    return usual, low, high
+
+
 def _place_label(
     lead: str,
     x: float,
@@ -333,9 +378,7 @@ def _place_label(
     of the cell. A label on the ink makes both harder to read, for people and for digitisers."""
     width = advance(lead, font, size) + 0.2
     pad = pen + 0.3
-    high = top + 1.15 * size
-    usual = max(high, baseline - min(0.45 * (baseline - top), 7.0))
-    low = min(bottom - 0.35 * size, baseline + min(0.45 * (bottom - baseline), 7.0) + 0.8 * size)
+    usual, low, high = _label_rows(baseline, top, bottom, size)
     candidates = [(x + k * 2.0, usual) for k in range(8)] + [(x, low), (x, high)]
     candidates += [(x + k * 2.0, y) for k in range(1, 8) for y in (low, high)]
     for cx, cy in candidates:

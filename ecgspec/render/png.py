@@ -113,6 +113,22 @@ def encode_png(
     return with_dpi(data, dpi) if dpi else data
 
 
+def encode_labels(labels: np.ndarray, *, dpi: float | None = None) -> bytes:
+    """PNG bytes of a label image ((H, W) uint8 or uint16: a ground-truth mask), greyscale at its
+    own bit depth, lossless and deterministic. Masks are mostly 0, so the default strategy with
+    the Up filter (the flat profile) suits them."""
+    if labels.ndim != 2 or labels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an (H, W) uint8 or uint16 label image, got {labels.dtype} {labels.shape}")
+    strategy, row_filter = PROFILES["flat"]
+    params = [cv2.IMWRITE_PNG_COMPRESSION, COMPRESS_LEVEL, cv2.IMWRITE_PNG_STRATEGY, strategy]
+    params += [cv2.IMWRITE_PNG_FILTER, row_filter]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(labels), params)
+    if not ok:  # pragma: no cover
+        raise RuntimeError("PNG encoding failed")
+    data = buf.tobytes()
+    return with_dpi(data, dpi) if dpi else data
+
+
 def encode_png_pillow(array: np.ndarray, *, compress_level: int = COMPRESS_LEVEL, dpi: float | None = None) -> bytes:
     """The same with Pillow (the encoder before; kept for the benchmark's comparison)."""
     buf = io.BytesIO()

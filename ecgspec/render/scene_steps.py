@@ -253,8 +253,10 @@ def compose_with(
     *,
     header_context: Mapping[str, Any] | None = None,
     dpi: float | None = None,
+    start: float | None = None,
 ) -> tuple[Scene, Geometry, list[dict[str, Any]]]:
-    """`compose` with a plan's scene steps applied. Returns the scene, its geometry and one
+    """`compose` with a plan's scene steps applied (`start`: the page's window start, seconds of
+    the record; default the record's `window_start`). Returns the scene, its geometry and one
     record per step ({op, params, seed}, in the order of `steps`)."""
     records: list[dict[str, Any] | None] = [None] * len(steps)
     unknown = [s.op for s in steps if s.op not in PAPER_STEPS + CONTENT_STEPS + PLACE_STEPS]
@@ -263,7 +265,7 @@ def compose_with(
     for i, step in enumerate(steps):
         if step.op in PAPER_STEPS:
             paper, records[i] = (_grid if step.op == "grid" else _trace)(paper, step.params, _rng(step))
-    scene, geo = compose(record, layout, paper, header_context=header_context, dpi=dpi)
+    scene, geo = compose(record, layout, paper, header_context=header_context, dpi=dpi, start=start)
     edits = {"header": _header, "labels": _labels, "chart": _chart, "padding": _padding}
     for group in (CONTENT_STEPS, PLACE_STEPS):
         for i, step in enumerate(steps):

@@ -9,8 +9,11 @@ Its keys are fixed (extra keys are rejected, missing ones too) so that tools can
     record:      {source, id, fs}
     render:      {layout, paper, seed, renderer, …}
     transform:   3×3 matrix, clean-page pixels → final pixels (the identity for a clean page)
-    warp_px:     bound on the non-linear displacement (wrinkles, creases) in final pixels
+    warp_px:     bound on the non-linear displacement (wrinkles, creases) in final pixels (the
+                 ground truth below follows the displacement itself)
     distortions: [{op, params, seed}, …] every step applied, in pipeline order
+    texts:       [{text, kind, lead, box, quad}, …] every text item, only when the page's ground truth
+                 asks for boxes (absent otherwise: a page without it is as it always was)
 
 Two pixel spaces. The *clean page* is the page as drawn, scene steps included (a scaled chart,
 padding), before any raster step: `clean_width` × `clean_height` pixels at `dpi`. Each lead's
@@ -23,6 +26,26 @@ Pixel coordinates: origin at the top-left corner of the image, x right, y down, 
 pixel in row r and column c covers [c, c+1) × [r, r+1) and its centre is (c + 0.5, r + 0.5).
 A sample at time t (seconds of the source record) with value v (mV) of a lead is drawn on the
 clean page at x = box[0] + (t - t0) · px_per_s and y = baseline_y - v · px_per_mV.
+
+Digitisation ground truth (`render_page(..., ground_truth=("masks", "coordinates", "boxes", "coco",
+"yolo"))`, any subset; ecgspec.render.ground_truth), beside the image NAME.png:
+
+- `texts` (boxes): one entry per text item drawn, in paint order: `text`; `kind`: `lead` (a lead
+  name), `header`, `footer` or `text`; `lead`: for a lead name, the index in `leads` of the panel it
+  names (null otherwise, or for a lead the record lacks); `box`: the ink extents [x0, y0, x1, y1] on
+  the clean page (as a lead's box); `quad`: its corners (top-left, top-right, bottom-right,
+  bottom-left) in the final image, through `transform` and the wrinkles' and creases' displacement.
+- NAME.mask.png (masks): one grey value per pixel of the final image: 0 background, i + 1 on the
+  trace ink of `leads[i]` (8-bit, 16-bit past 255 leads). Each lead's polyline is drawn on the
+  clean page with its pen (round joins and caps, no antialiasing: a pixel is the lead's when its
+  centre is under the pen), then carried to the final image through the geometric steps alone,
+  nearest-neighbour; paper, light, noise, blur and JPEG do not touch it. Where traces cross, the
+  lead drawn later (later in `leads`) has the pixel, as its ink lies on top in the image.
+- NAME.coords.npz (coordinates): every sample of every lead entry, in final-image pixels
+  (ecgspec.render.ground_truth.Coordinates: `xy`, `t`, `sample`, `mV`, `inside`, per lead by
+  `offsets`).
+- NAME.coco.json / NAME.yolo.txt (coco, yolo): the lead boxes and the text boxes as a detector's
+  targets in the final image (classes: ecgspec.render.ground_truth.CATEGORIES).
 """
 
 from __future__ import annotations
@@ -30,7 +53,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..records import Record
 from .geometry import Geometry
@@ -91,6 +114,19 @@ class RenderInfo(BaseModel):
     renderer: str = Field(description="'cairo' (fast path) or 'cairosvg' (reference)")
 
 
+class TextInfo(_Strict):
+    text: str
+    kind: str = Field(description="'lead' (a lead name), 'header', 'footer' or 'text'")
+    lead: int | None = Field(None, description="for a lead name: the index in `leads` of the panel it names")
+    box: tuple[float, float, float, float] = Field(
+        description="x0, y0, x1, y1 in clean-page pixels: the text's ink extents"
+    )
+    quad: tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]] = Field(
+        description="the box's corners (top-left, top-right, bottom-right, bottom-left) in the final image, "
+        "through `transform` and any displacement of the paper"
+    )
+
+
 class Sidecar(_Strict):
     image: ImageInfo
     paper: PaperInfo
@@ -100,6 +136,16 @@ class Sidecar(_Strict):
     transform: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
     warp_px: float = Field(0.0, description="bound on the displacement beyond `transform`, final pixels")
     distortions: list[dict[str, Any]] = Field(default_factory=list)
+    texts: list[TextInfo] | None = Field(None, description="text boxes: only with the `boxes` ground truth")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_texts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A page rendered without ground truth has no `texts` key at all, not `null`: its sidecar
+        # stays byte for byte what it was before the key existed.
+        data: dict[str, Any] = handler(self)
+        if data.get("texts", ()) is None:
+            del data["texts"]
+        return data
 
 
 IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))

@@ -7,12 +7,20 @@
     result.img, result.transform, result.records, result.max_warp_px
 
 Modules: plan (drawing), registry (keyword → implementation, the Canvas), fields (smooth
-random fields, gains, displacements), geometry / paper / sensor (the step families), apply.
+random fields, gains, displacements), geometry / paper / crumple / sensor / annotations (the step
+families; marks: what the annotations share), apply.
+
+Annotations that write the record's id or words of its report read them from the item's facts:
+
+    with item_facts(record=record.id, report=record.meta.get("report")):
+        result = apply_raster(...)
 """
 
 from ...ir import STEPS as _STEPS
+from . import annotations, crumple  # noqa: F401  (each module registers its steps)
 from .apply import Result, apply_raster, map_points
 from .draw import Applied, Plan, draw_params, plan
+from .marks import ItemFacts, item_facts
 from .registry import RASTER, Canvas, raster
 
 # Steps the renderer applies while it draws (planned here, applied there).
@@ -23,10 +31,12 @@ __all__ = [
     "SCENE_OPS",
     "Applied",
     "Canvas",
+    "ItemFacts",
     "Plan",
     "Result",
     "apply_raster",
     "draw_params",
+    "item_facts",
     "map_points",
     "plan",
     "raster",

@@ -7,6 +7,16 @@ of the coarse values, so a bound measured on the coarse field holds for the full
 
 A field changes the page either as a *gain* (brightness multiplied per pixel: ink at 0 stays
 at 0, which is why every paper effect is a gain) or as a *displacement* (a remap).
+
+Following a displacement (ground truth: where a clean-page point ends up). A step that moves the
+paper non-linearly (wrinkle, crease) is replayed, with its own seed, on a *probe*: a float32
+image whose channels are (x, y, 1), the continuous coordinates of each pixel's centre
+(`probe_image`). Bilinear resampling of a linear ramp is exact (up to OpenCV's 1/32 px grid of
+interpolation weights: 1/64 px), and a grey gain multiplies the three channels alike, so after
+the step each output pixel's first two channels divided by the third are the point of the input
+it shows (`decode_probe`). This works for any step that only
+resamples (cv2.remap / warp with bilinear or better interpolation, replicated borders) and
+applies grey gains through `apply_gain` or a plain product, whatever its formulas.
 """
 
 from __future__ import annotations
@@ -61,12 +71,13 @@ def upsample(field: np.ndarray, height: int, width: int) -> np.ndarray:
 def apply_gain(img: np.ndarray, gain: np.ndarray) -> None:
     """img *= gain, in place, rounded and saturated to uint8. `gain` is float32 (h, w) or
     (h, w, 3), at full size or coarse (then upsampled); a single channel applies to all three.
-    cv2.multiply does the uint8 × float32 product in one pass without a float image."""
+    cv2.multiply does the uint8 × float32 product in one pass without a float image. A float32
+    image (a probe, see the module's docstring) is multiplied in float32, unrounded."""
     height, width = img.shape[:2]
     if gain.ndim == 2:
         gain = cv2.merge([gain, gain, gain])  # cheap while coarse: merge before upsampling
     gain = upsample(gain, height, width)
-    cv2.multiply(img, gain, dst=img, dtype=cv2.CV_8U)
+    cv2.multiply(img, gain, dst=img, dtype=cv2.CV_8U if img.dtype == np.uint8 else cv2.CV_32F)
 
 
 def _fresh(field: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -97,3 +108,52 @@ def normal_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float)
     # Mean and deviation per channel: scalars would fill the first channel only.
     cv2.randn(out, np.zeros(channels), np.full(channels, float(sigma)))
     return out
+
+
+# ---- following displacements (ground truth) --------------------------------------------------------
+
+
+def probe_image(height: int, width: int) -> np.ndarray:
+    """(height, width, 3) float32: each pixel's centre (x, y) in continuous coordinates, and 1."""
+    probe = np.empty((height, width, 3), dtype=np.float32)
+    probe[..., 0] = np.arange(width, dtype=np.float32)[None, :] + 0.5
+    probe[..., 1] = np.arange(height, dtype=np.float32)[:, None] + 0.5
+    probe[..., 2] = 1.0
+    return probe
+
+
+def decode_probe(probe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A probe after a step → (dx, dy) float32 at the output's size: the output pixel whose centre
+    is at p shows the input's point p + (dx, dy) (continuous coordinates). The third channel
+    undoes any grey gain the step applied; where it is ~0 (nothing of the page reached the
+    pixel) the displacement is 0."""
+    weight = probe[..., 2]
+    ok = np.abs(weight) > 1e-6
+    safe = np.where(ok, weight, np.float32(1.0))
+    h, w = probe.shape[:2]
+    dx = np.where(ok, probe[..., 0] / safe - (np.arange(w, dtype=np.float32)[None, :] + 0.5), 0.0)
+    dy = np.where(ok, probe[..., 1] / safe - (np.arange(h, dtype=np.float32)[:, None] + 0.5), 0.0)
+    return dx.astype(np.float32), dy.astype(np.float32)
+
+
+def sample_field(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A full-size field (h, w[, c]) float32 read at continuous points (x, y) (arrays of one
+    shape), bilinearly; beyond the edges the edge value continues. OpenCV's remap puts pixel
+    centres at integers, hence the half-pixel shift; its weights are quantised to 1/32 px, which
+    changes a smooth displacement field's value by far less than its own precision."""
+    shape = np.shape(x)
+    if len(shape) == 2 and max(shape) < 32767:  # a whole grid: one remap
+        mx, my = np.asarray(x, np.float32) - 0.5, np.asarray(y, np.float32) - 0.5
+        return np.asarray(cv2.remap(field, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    # Scattered points: rows of at most 4096 (remap's maps are limited to 32767 a side).
+    n = int(np.prod(shape))
+    cols = min(max(n, 1), 4096)
+    rows = -(-max(n, 1) // cols)
+    mx = np.zeros(rows * cols, dtype=np.float32)
+    my = np.zeros(rows * cols, dtype=np.float32)
+    mx[:n] = np.asarray(x, np.float32).ravel() - 0.5
+    my[:n] = np.asarray(y, np.float32).ravel() - 0.5
+    out = cv2.remap(
+        field, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return np.asarray(out).reshape(rows * cols, *field.shape[2:])[:n].reshape(*shape, *field.shape[2:])

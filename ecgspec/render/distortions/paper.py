@@ -245,36 +245,76 @@ def texture(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator)
     return {"strength": strength}
 
 
+def _outline(rng: np.random.Generator, theta: np.ndarray, rough: float) -> np.ndarray:
+    """The radius of an irregular outline at angles `theta`, relative to its mean: a blot's broad
+    lobes (harmonics 1–4) and its ragged edge (5–24, falling as k^-1.3), scaled so that the
+    radius varies by `rough` × 10–20% (its standard deviation over its mean): never a circle."""
+    coeffs = rng.normal(0.0, 1.0, (24, 2)) * np.array([[1 / k**0.5 if k <= 4 else 1.8 / k**1.3] for k in range(1, 25)])
+    spread = math.sqrt(float((coeffs**2).sum()) / 2)  # the deviation of the sum over the angle
+    coeffs *= rough * float(rng.uniform(0.1, 0.2)) / max(spread, 1e-9)
+    outline = np.ones_like(theta)
+    for k, (a, b) in enumerate(coeffs, start=1):
+        outline += a * np.cos(k * theta) + b * np.sin(k * theta)
+    return np.asarray(np.clip(outline, 0.45, 1.4))
+
+
 def _stain_alpha(
     rng: np.random.Generator, radius: float, px_per_mm: float, xs: np.ndarray, ys: np.ndarray
-) -> np.ndarray:
-    """Opacity of one stain (coffee or water) around (0, 0) at offsets xs (1, n) and ys (m, 1):
-    an irregular outline (random harmonics of the radius), a translucent, mottled inside and
-    the darker rim that a drying liquid leaves."""
+) -> tuple[np.ndarray, str]:
+    """Opacity of one stain (coffee or water) around (0, 0) at offsets xs (1, n) and ys (m, 1),
+    and its kind. Three in four are *blots*, a spill that dried: an irregular outline (broad lobes
+    and a ragged edge, the radius further wandering with the position: `_outline` and a smooth
+    warp), a translucent, mottled inside, a darker tide line at the edge whose strength varies
+    along it (the coffee-ring effect), sometimes a fainter tide line inside (where it had dried
+    before), and a few droplets around it. One in four is a *ring*, the wet base of a cup: a thin,
+    nearly round band of uneven strength with a gap where the cup was lifted. Everything stays
+    within 1.5 × `radius` of the centre."""
     rho = np.sqrt(xs * xs + ys * ys)
     theta = np.arctan2(ys, xs)
-    outline = np.ones_like(theta)
-    # A roundish blot (3 broad harmonics) with an irregular edge (finer ones, fading as k^-1.5).
-    for k in range(1, 16):
-        a, b = rng.normal(0.0, 0.08 / k if k <= 3 else 0.15 / k**1.5, size=2)
-        outline += a * np.cos(k * theta) + b * np.sin(k * theta)
-    r = rho / (radius * np.clip(outline, 0.5, 1.6))  # 1 on the outline
-    rim_width = max(1.0, 0.8 * px_per_mm) / radius
-    inside = float(rng.uniform(0.15, 0.35))
-    rim = float(rng.uniform(0.25, 0.55))
-    alpha = inside + rim * np.exp(-(((1.0 - r) / rim_width) ** 2))
+    ring = rng.random() < 0.25
+    outline = _outline(rng, theta, 0.2 if ring else 1.0)
+    # The edge wanders with the position too, not only with the angle (±6% of the radius).
+    warp = cv2.resize(
+        rng.standard_normal((7, 7)).astype(np.float32), (xs.shape[1], ys.shape[0]), interpolation=cv2.INTER_CUBIC
+    )
+    r = rho / (radius * outline) + 0.06 * np.clip(warp, -2.0, 2.0) * (0.3 if ring else 1.0)  # 1 on the edge
+    rim_width = max(1.0, 0.7 * px_per_mm) / radius
+    # The tide line's strength along the edge: a few broad swells.
+    phase = rng.uniform(0.0, 2 * math.pi, 3)
+    swell = 0.65 + 0.35 * (np.cos(theta + phase[0]) + 0.6 * np.cos(2 * theta + phase[1])) / 1.6
+    edge = np.clip((1.0 - r) * radius / 1.5 + 0.5, 0.0, 1.0)  # a 1.5 px soft edge
     mottle = cv2.resize(
         rng.standard_normal((6, 6)).astype(np.float32), (xs.shape[1], ys.shape[0]), interpolation=cv2.INTER_CUBIC
     )
-    alpha = alpha * (1.0 + 0.25 * mottle)
-    edge = np.clip((1.0 - r) * radius / 1.5 + 0.5, 0.0, 1.0)  # a 1.5 px soft edge
-    return (np.clip(alpha, 0.0, 0.9) * edge * float(rng.uniform(0.6, 1.0))).astype(np.float32)
+    if ring:
+        band = float(rng.uniform(0.04, 0.09))
+        gap = np.clip(1.0 - 1.4 * np.cos(theta - phase[2]) ** 8, 0.0, 1.0) if rng.random() < 0.7 else 1.0
+        alpha = float(rng.uniform(0.35, 0.6)) * np.exp(-(((1.0 - r) / band - 1.0) ** 2)) * swell * gap
+        alpha = alpha * edge + 0.04 * edge
+    else:
+        inside = float(rng.uniform(0.12, 0.3))
+        rim = float(rng.uniform(0.3, 0.6))
+        alpha = inside * (0.7 + 0.3 * r) + rim * swell * np.exp(-(((1.0 - r) / rim_width) ** 2))
+        if rng.random() < 0.5:  # an earlier, smaller tide line
+            at = float(rng.uniform(0.55, 0.85))
+            alpha = alpha + 0.4 * rim * np.exp(-(((at - r) / (1.5 * rim_width)) ** 2)) * (r < 1.0)
+        alpha = alpha * (1.0 + 0.25 * mottle) * edge
+        # Droplets that splashed off: small discs with their own rims.
+        for _ in range(int(rng.integers(0, 5))):
+            angle = float(rng.uniform(0.0, 2 * math.pi))
+            small = radius * float(rng.uniform(0.03, 0.1))
+            dist = radius * float(rng.uniform(1.1, 1.5)) - small
+            d = np.sqrt((xs - dist * math.cos(angle)) ** 2 + (ys - dist * math.sin(angle)) ** 2) / small
+            alpha = alpha + np.clip((1.0 - d) * small / 1.2 + 0.5, 0.0, 1.0) * (inside + 0.6 * rim * d**4)
+    return (np.clip(alpha, 0.0, 0.9) * float(rng.uniform(0.6, 1.0))).astype(np.float32), "ring" if ring else "blot"
 
 
 @raster("stain")
 def stain(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """`count` translucent stains of about `size` mm across (±25%), in `color`, anywhere on the
-    page (some partly off it). Each is a multiply-blend in its own bounding box only."""
+    page (some partly off it): blots with irregular outlines and darker tide lines, and cup
+    rings (`_stain_alpha`). Each is a multiply-blend in its own bounding box only; the record
+    holds each one's centre, radius, kind and box (continuous px)."""
     count = int(clamp(params["count"], 0, 50))
     size = clamp(params["size"], 0.5, 500.0)
     colour = np.asarray(hex_rgb(params["color"]), dtype=np.float32) / 255.0
@@ -290,8 +330,15 @@ def stain(canvas: Canvas, params: Mapping[str, Any], rng: np.random.Generator) -
         # not depend on the page size.
         xs = (np.arange(x0, max(x1, x0 + 1), dtype=np.float32) + 0.5 - cx)[None, :]
         ys = (np.arange(y0, max(y1, y0 + 1), dtype=np.float32) + 0.5 - cy)[:, None]
-        alpha = _stain_alpha(rng, radius, canvas.px_per_mm, xs, ys)
-        placed.append({"centre": [round(cx, 2), round(cy, 2)], "radius_px": round(radius, 3)})
+        alpha, kind = _stain_alpha(rng, radius, canvas.px_per_mm, xs, ys)
+        placed.append(
+            {
+                "centre": [round(cx, 2), round(cy, 2)],
+                "radius_px": round(radius, 3),
+                "kind": kind,
+                "box": [x0, y0, max(x1, x0), max(y1, y0)],
+            }
+        )
         if x1 <= x0 or y1 <= y0:
             continue
         gain = 1.0 - alpha[..., None] * (1.0 - colour[None, None, :])

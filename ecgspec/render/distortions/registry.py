@@ -10,7 +10,7 @@ valid range, plus derived geometry), which become the step's record in the sidec
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,9 @@ class Canvas:
     background: tuple[int, int, int]  # paper colour now (tint and yellow move it); fills borders
     transform: np.ndarray  # 3x3 float64: clean-page px → current px (continuous coordinates)
     max_warp_px: float = 0.0  # bound on the non-linear displacement so far, in current px
+    # Records of marks drawn so far (annotations) with their corners in current px, unrounded:
+    # each later geometric step maps them on, so that a record ends in final-image pixels.
+    marks: list[tuple[dict[str, Any], np.ndarray]] = field(default_factory=list)
 
     @property
     def height(self) -> int:
@@ -39,6 +42,27 @@ class Canvas:
         and stretches no distance by more than `lipschitz` (which scales the warp bound)."""
         self.transform = matrix @ self.transform
         self.max_warp_px *= lipschitz
+        for record, quad in self.marks:
+            h = np.c_[quad, np.ones(len(quad))] @ matrix.T
+            quad[...] = h[:, :2] / h[:, 2:3]
+            _write_quad(record, quad)
+
+    def follow(self, record: dict[str, Any], quad: np.ndarray) -> None:
+        """Keep `record`'s `quad` (four corners, current px) and `box` (their bounds) in the
+        pixels of the image as it goes on: every later geometric step maps them through its
+        matrix. The record is the dict a step returns, so the sidecar holds final-image pixels.
+        A wrinkle or crease moves a mark by up to `max_warp_px` beyond that, as it moves a trace."""
+        corners = np.array(quad, dtype=np.float64).reshape(4, 2)
+        self.marks.append((record, corners))
+        _write_quad(record, corners)
+
+
+def _write_quad(record: dict[str, Any], quad: np.ndarray) -> None:
+    record["quad"] = [[round(float(x), 3), round(float(y), 3)] for x, y in quad]
+    # Outward to the thousandth, so that rounding never leaves a pixel of the mark outside.
+    lo = np.floor(quad.min(axis=0) * 1000) / 1000
+    hi = np.ceil(quad.max(axis=0) * 1000) / 1000
+    record["box"] = [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
 
 
 RasterOp = Callable[[Canvas, Mapping[str, Any], np.random.Generator], dict[str, Any]]
