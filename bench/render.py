@@ -42,9 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 import cairosvg
 import cv2
+import numpy as np
 
+from ecgspec.ir.synth import STANDARD_LEADS
 from ecgspec.program import load
-from ecgspec.records import read_wfdb
+from ecgspec.records import Record, read_wfdb
 from ecgspec.render.api import render_page, sidecar_json, spec_hash_of
 from ecgspec.render.cli import SHIPPED_SPECS, shipped_records
 from ecgspec.render.layout import compose
@@ -79,18 +81,31 @@ def kit_script(kit: Path) -> Path:
     raise SystemExit(f"--kit {kit}: no {KIT_DIR / KIT_SCRIPT} there; give a local checkout of ecg-image-kit")
 
 
-def run_kit(python: str, script: Path, records: list[Path], dpi: float, distorted: bool) -> KitRun:
-    """ecg-image-kit on `records` (WFDB paths without extension): their files are linked into one
-    input folder, as the kit reads a folder; its images are counted in a fresh output folder."""
+def run_kit(python: str, script: Path, records: list[Record], dpi: float, distorted: bool) -> KitRun:
+    """ecg-image-kit on `records`: each written as a plain 12-lead WFDB record (format 16, the gain
+    wfdb picks) into one input folder, as the kit reads a folder. The kit cannot read our CinC
+    `.mat` samples (its rewrite of them overflows format 16) nor PTB's 15-lead records, so it is
+    given the very signals ecgspec draws, in the format it reads. Its images are counted in a fresh
+    output folder."""
+    import wfdb
+
     with tempfile.TemporaryDirectory(prefix="ecgspec-bench-kit-") as tmp:
         inp, out = Path(tmp) / "in", Path(tmp) / "out"
         inp.mkdir()
         for rec in records:
-            for f in rec.parent.glob(rec.name + ".*"):  # the header and every signal file it names
-                (inp / f.name).symlink_to(f.resolve())
+            leads = [name for name in STANDARD_LEADS if name in rec.signals]
+            wfdb.wrsamp(
+                rec.id,
+                fs=rec.fs,
+                units=["mV"] * len(leads),
+                sig_name=leads,
+                p_signal=np.stack([rec.signals[name] for name in leads], axis=1),
+                fmt=["16"] * len(leads),
+                write_dir=str(inp),
+            )
         cmd = [python, str(script), "-i", str(inp), "-o", str(out), "-se", "0", "-r", str(round(dpi))]
-        if distorted:
-            cmd += ["--wrinkles", "--augment"]
+        if distorted:  # its augmentation reads the lead boxes it stores with --store_config
+            cmd += ["--wrinkles", "--augment", "--store_config", "1"]
         t = time.perf_counter()
         # The kit changes into its own folder (configs, fonts); paths given to it are absolute.
         proc = subprocess.run(cmd, cwd=script.parent, capture_output=True, text=True, check=False)
@@ -221,7 +236,7 @@ def main() -> int:
         ("clean", False, ms(t_fast)),
         (f"wrinkles + augment vs {distort.name}", True, ms(t_dist)),
     ):
-        kit = run_kit(args.kit_python, script, paths, args.dpi, distorted)
+        kit = run_kit(args.kit_python, script, records, args.dpi, distorted)
         if kit.error:
             print(f"  ecg-image-kit {label}: failed after {kit.wall_s:.1f} s, {kit.images} images; {kit.error}")
             failed = True
