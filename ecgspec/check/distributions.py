@@ -120,6 +120,7 @@ def choice(conv: Converter, value: s.Choice, elem: Any, markers: list[Any], ctx:
         return FAIL
     options: list[Any] = []
     weights: list[float] = []
+    failed = False  # every option is checked, so that all the unknown ones are reported at once
     for item in items:
         opt = conv.convert(item.value, elem, markers, ctx)
         if item.weight is None:
@@ -132,12 +133,15 @@ def choice(conv: Converter, value: s.Choice, elem: Any, markers: list[Any], ctx:
                 Ctx(f"the weight of a choice in {ctx.what}", ctx.deps, ctx.diags),
             )
         if opt is FAIL or w is FAIL:
-            return FAIL
+            failed = True
+            continue
         if opt in options:
             ctx.diags.error(item.pos, f"option {opt!r} appears twice in the choice", code="choice-duplicate")
             return FAIL
         options.append(opt)
         weights.append(float(w))
+    if failed:
+        return FAIL
     total = sum(weights)
     if total <= 0:
         ctx.diags.error(

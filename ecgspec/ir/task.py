@@ -160,6 +160,43 @@ FACTS: dict[str, Fact] = {
 }
 
 
+# What people write for a fact, where its name is not a near spelling of it (`record.hr` is nearer
+# `record.pr` than `record.heart_rate`): checked before the spelling guess.
+FACT_ALIASES: dict[str, str] = {
+    "hr": "heart_rate",
+    "heartrate": "heart_rate",
+    "bpm": "heart_rate",
+    "ventricular_rate": "heart_rate",
+    "vent_rate": "heart_rate",
+    "pulse": "heart_rate",
+    "rhythm": "labels",
+    "diagnosis": "labels",
+    "diagnoses": "labels",
+    "statements": "labels",
+    "codes": "labels",
+    "pr_interval": "pr",
+    "qrs_duration": "qrs",
+    "qrs_width": "qrs",
+    "qt_interval": "qt",
+    "qtc_bazett": "qtc",
+    "interpretation": "report",
+    "text": "report",
+    "gender": "sex",
+    "heart_axis": "axis",
+    "qrs_axis": "axis",
+}
+
+
+def guess_fact(written: str) -> str | None:
+    """A hint for an unknown fact: what it is usually called, else the nearest spelling."""
+    from ..errors import did_you_mean
+
+    name = written.removeprefix("record.")
+    if name.lower() in FACT_ALIASES:
+        return f"did you mean 'record.{FACT_ALIASES[name.lower()]}'?"
+    return did_you_mean(written, list(FACTS))
+
+
 class Task(Decl):
     """An ECGInstruct task: the question a template asks of a record and the answer it expects."""
 
@@ -186,14 +223,8 @@ class Task(Decl):
             out.append(("family", "a task needs a `template` (a file) or a `question` (inline)", None))
         fact = FACTS.get(self.answer)
         if fact is None:
-            from ..errors import did_you_mean
-
             out.append(
-                (
-                    "answer",
-                    f"unknown fact '{self.answer}'",
-                    did_you_mean(self.answer, list(FACTS)) or "facts: " + ", ".join(FACTS),
-                )
+                ("answer", f"unknown fact '{self.answer}'", guess_fact(self.answer) or "facts: " + ", ".join(FACTS))
             )
             return out
         if self.form not in fact.forms:
