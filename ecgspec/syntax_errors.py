@@ -79,6 +79,36 @@ def expected_words(expected: frozenset[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+# Units as people write them, where the spelling is not near the language's own (`sec` is far from `s`).
+UNIT_SPELLINGS: dict[str, str] = {
+    "sec": "s",
+    "secs": "s",
+    "second": "s",
+    "seconds": "s",
+    "msec": "ms",
+    "millisecond": "ms",
+    "milliseconds": "ms",
+    "mm/sec": "mm/s",
+    "mm/second": "mm/s",
+    "mm/mv": "mm/mV",
+    "mv": "mV",
+    "millivolt": "mV",
+    "millivolts": "mV",
+    "hz": "Hz",
+    "hertz": "Hz",
+    "bpm": "bpm",
+    "beats/min": "bpm",
+    "/min": "bpm",
+    "degrees": "deg",
+    "degree": "deg",
+    "°": "deg",
+    "inch": "in",
+    "inches": "in",
+    "pixels": "px",
+    "pixel": "px",
+    "percent": "%",
+}
+
 @dataclass(frozen=True)
 class Tok:
     """A token as the rules see it (lark's Token, without lark)."""
@@ -174,8 +204,18 @@ class SyntaxContext:
         return self.dashed_name.replace("-", "_")
 
     @property
+    def unit_text(self) -> str:
+        """The whole unit as written (`mm/sec`, not the `mm` the lexer stopped at)."""
+        rest = re.match(r"[A-Za-zµμ%/]+", self.line_text[max(self.column - 1, 0) :])
+        return rest.group(0) if rest else self.text
+
+    @property
     def unit_guess(self) -> str:
-        guess = did_you_mean(self.text, UNITS)
+        written = self.unit_text
+        spelled = UNIT_SPELLINGS.get(written) or UNIT_SPELLINGS.get(written.lower())
+        guess = f"did you mean '{spelled}'?" if spelled else did_you_mean(written, UNITS)
+        if guess == f"did you mean '{written}'?":  # a known unit that the characters after it spoil
+            guess = None
         return guess + " " if guess else ""
 
     @property
@@ -352,7 +392,7 @@ RULES: tuple[Rule, ...] = (
         "token",
         lambda c: c.type == "NAME" and c.prev is not None and c.prev.type == "NUMBER" and c.prev.end_line == c.line,
         "{unit_guess}units are {units}",
-        message="unknown unit '{text}'",
+        message="unknown unit '{unit_text}'",
         code="syntax-unit",
     ),
     Rule(
