@@ -109,6 +109,7 @@ UNIT_SPELLINGS: dict[str, str] = {
     "percent": "%",
 }
 
+
 @dataclass(frozen=True)
 class Tok:
     """A token as the rules see it (lark's Token, without lark)."""
