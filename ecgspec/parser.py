@@ -405,6 +405,9 @@ def _error_pos(at: se.At, ctx: se.SyntaxContext, path: str) -> Pos:
         return Pos(path, ctx.line, ctx.column, ctx.line, ctx.column + 1)
     if at == "rest_of_line":
         return Pos(path, ctx.line, ctx.column, ctx.line, max(len(ctx.line_text), ctx.column) + 1)
+    if at == "first_word":
+        start = len(ctx.line_text) - len(ctx.line_text.lstrip()) + 1
+        return Pos(path, ctx.line, start, ctx.line, start + len(ctx.first_word))
     if at == "end":
         last = max(len(ctx.lines), 1)
         col = len(ctx.lines[-1]) + 1 if ctx.lines else 1

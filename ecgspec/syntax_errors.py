@@ -25,7 +25,7 @@ Kind = Literal["depth", "char", "eof", "token"]
 # Where the diagnostic points: the failing token or character; the rest of the line from the
 # character; the innermost open bracket or brace; the innermost open bracket; the token before;
 # the end of the file.
-At = Literal["token", "char", "rest_of_line", "opener", "bracket", "prev", "end"]
+At = Literal["token", "char", "rest_of_line", "opener", "bracket", "prev", "end", "first_word"]
 
 MAX_NESTING = 32
 KEYWORDS = ("IMPORT", "LET", "CHOICE")  # reserved: never a name
@@ -205,6 +205,19 @@ class SyntaxContext:
         return self.dashed_name.replace("-", "_")
 
     @property
+    def first_word(self) -> str:
+        m = re.match(r"\s*([A-Za-z_]\w*)", self.line_text)
+        return m.group(1) if m else ""
+
+    @property
+    def keyword_guess(self) -> str:
+        return _misspelt_keyword(self) or ""
+
+    @property
+    def keyword_guess_article(self) -> str:
+        return "an" if self.keyword_guess == "import" else "a"
+
+    @property
     def unit_text(self) -> str:
         """The whole unit as written (`mm/sec`, not the `mm` the lexer stopped at)."""
         rest = re.match(r"[A-Za-zµμ%/]+", self.line_text[max(self.column - 1, 0) :])
@@ -222,6 +235,16 @@ class SyntaxContext:
     @property
     def units(self) -> str:
         return ", ".join(sorted(UNITS, key=str.lower))
+
+
+def _misspelt_keyword(ctx: SyntaxContext) -> str | None:
+    """`improt "x.ecg"` or `lte x = 3`: a line shaped like an import or a `let` whose first word is a
+    near miss of the keyword (read as a declaration of that kind, it fails later and elsewhere)."""
+    m = re.match(r"\s*([A-Za-z_]\w*)\s+(\"|[A-Za-z_]\w*\s*=)", ctx.line_text)
+    if m is None or m.group(1) in ("import", "let"):
+        return None
+    keyword = "import" if m.group(2) == '"' else "let"
+    return keyword if did_you_mean(m.group(1), [keyword]) else None
 
 
 def _prev_is(ctx: SyntaxContext, kind: str) -> bool:
@@ -410,6 +433,15 @@ RULES: tuple[Rule, ...] = (
         "remove it, or look for a missing '{{' above",
         message="unexpected '}}' with no open block",
         code="syntax-brace",
+    ),
+    Rule(
+        "misspelt-keyword",
+        "token",
+        lambda c: _misspelt_keyword(c) is not None,
+        "did you mean '{keyword_guess}'?",
+        message="'{first_word}' is not a keyword: this line looks like {keyword_guess_article} `{keyword_guess}`",
+        code="syntax-keyword",
+        at="first_word",
     ),
     Rule(
         "missing-value",
