@@ -11,11 +11,16 @@ from __future__ import annotations
 import inspect
 from typing import Annotated, Any, ClassVar, Literal
 
+import annotated_types as at
 from pydantic import Field, SerializeAsAny, computed_field
 
 from .base import ColourHex, Decl, Prob, Statement, Unit, Varying
 
 Fraction = Annotated[float, Unit("fraction")]
+# Shares the renderer cannot go past (a corner moved half across the page, a crop of half of each
+# side, a texture stronger than the paper): rejected by `check` rather than clamped at render time.
+Share45 = Annotated[float, Unit("fraction"), at.Ge(0), at.Le(0.45)]
+Share = Annotated[float, Unit("fraction"), at.Ge(0), at.Le(1)]
 Length = Annotated[float, Unit("length")]
 Pixels = Annotated[float, Unit("pixels")]
 Angle = Annotated[float, Unit("angle")]
@@ -129,7 +134,7 @@ class PerspectiveStep(Step):
 
     keyword: ClassVar[str] = "perspective"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: Varying[Fraction]
+    strength: Varying[Share45]
     fill: ColourHex | None = fill_field()
 
 
@@ -138,7 +143,7 @@ class CropStep(Step):
 
     keyword: ClassVar[str] = "crop"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
-    amount: Varying[Fraction]
+    amount: Varying[Share45]
 
 
 class ShiftStep(Step):
@@ -218,7 +223,7 @@ class TextureStep(Step):
 
     keyword: ClassVar[str] = "texture"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: Varying[Fraction] = 0.2
+    strength: Varying[Share] = 0.2
 
 
 class StainStep(Step):
