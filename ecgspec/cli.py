@@ -73,7 +73,9 @@ def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Progra
 def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     files = _expand(args.paths, parser)
     programs, sources = _load_each(files, args)
-    diags = [d for p in programs for d in p.diagnostics]
+    from .dry_run import dry_run_tasks
+
+    diags = [d for p in programs for d in [*p.diagnostics, *dry_run_tasks(p)]]
     errors, warnings = _report(diags, sources)
     decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.scope.decls})
     summary = (

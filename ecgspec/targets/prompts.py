@@ -274,7 +274,7 @@ class TaskPrompter:
                 raise PromptError(
                     self.where,
                     f"task '{name}': the multiple-choice question does not show its option '{missing[0]}'",
-                    "list them, e.g. {% for c in choices %}{{ c }}\n{% endfor %}",
+                    "show them, one option a line: `{% for c in choices %}` then `{{ c }}` then `{% endfor %}`",
                 )
         if self.task.form == "fill_in" and BLANK not in question:
             raise PromptError(self.where, f"task '{name}': a fill-in question needs a blank `{BLANK}`")
