@@ -108,3 +108,32 @@ def check_instruct_uses(scope: Scope, diags: Diagnostics, decls: dict[Key, Decl]
                     f"name it in `tasks` instead, or set `mode = report` in instruct '{decl.revise}'",
                     code="instruct-mode",
                 )
+
+
+QA_ADAPTERS = ("ecgqa",)  # the sources whose records carry questions (ECG-QA)
+
+
+def check_select_all(
+    scope: Scope, diags: Diagnostics, decls: dict[Key, Decl], positions: ByIdentity[dict[str, Pos]]
+) -> None:
+    """A `select_all` suite task asks the questions a record carries (ECG-QA's): over a source whose
+    records carry none it would plan no item at all, and say nothing."""
+    for decl in list(decls.values()):
+        if not isinstance(decl, Suite):
+            continue
+        for task in decl.tasks:
+            if task.form != "select_all":
+                continue
+            for f in task.sources:
+                source = decls.get(("source", f.source))
+                if not isinstance(source, Source) or source.adapter in QA_ADAPTERS:
+                    continue
+                where = positions.get(task) or {}
+                pos = where.get("form") or where.get("id") or scope.decls[(decl.kind, decl.name)].name.pos
+                diags.error(
+                    pos,
+                    f"task '{task.id}' of suite '{decl.name}' is `select_all`, which asks the questions a record "
+                    f"carries, and source '{f.source}' ({source.adapter}) has none",
+                    "take it `from` an ECG-QA source (`source NAME from ecgqa`), or ask `multi_label` of this source",
+                    code="select-all-source",
+                )

@@ -15,7 +15,7 @@ from ..resolve import Scope
 from .construct import construct
 from .context import FAIL, Ctx
 from .convert import Converter
-from .cross import check_default_references, check_instruct_uses, check_splits
+from .cross import check_default_references, check_instruct_uses, check_select_all, check_splits
 from .origin import Checked, Origin
 from .schema import field_markers
 from .statements import BlockChecker, Settings, Statements
@@ -52,6 +52,7 @@ class Checker:
             self._check_decl(key, decl)
         check_splits(self.scope, self.diags, self.out.decls, self.blocks.statement_positions)
         check_instruct_uses(self.scope, self.diags, self.out.decls, self.out.origins)
+        check_select_all(self.scope, self.diags, self.out.decls, self.blocks.statement_positions)
         return self.out
 
     def _check_decl(self, key: Key, decl: s.Decl) -> None:
