@@ -8,6 +8,7 @@ Files under `tests/broken/_support/` are helpers that cases import; they are not
 After a deliberate change to a message, rewrite the goldens and review the diff:
 
     pytest tests/test_broken_specs.py --update-goldens
+    python docs/mistakes.py      # docs/mistakes.md is made from these cases
 """
 
 from __future__ import annotations
