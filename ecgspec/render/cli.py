@@ -35,6 +35,19 @@ SHIPPED_SPECS = [ROOT / "specs" / name for name in ("layouts.ecg", "papers.ecg",
 SHIPPED_RECORDS = ROOT / "data" / "samples"
 
 
+def _write_sheet(tiles: list[Any], out: Path, width: int) -> int | None:
+    """Write a contact sheet of `tiles` to `out`; the number of tiles that failed (drawn red), or None
+    (said) when the sheet cannot be written."""
+    from .png import encode_png, write_atomic
+
+    try:
+        write_atomic(out, encode_png(contact_sheet(tiles, width=width)))
+    except OSError as exc:
+        _err(f"cannot write {out}: {exc.strerror or exc}")
+        return None
+    return sum(isinstance(t, str) for t, _ in tiles)
+
+
 def _err(message: str) -> None:
     print(f"ecgspec: {message}", file=sys.stderr)
 
@@ -313,7 +326,6 @@ def preview_source(program: Program, shipped: Program | None, args: argparse.Nam
     """The sheet of `preview SPEC SOURCE`: the source's first n records, one tile each, on one
     layout and paper; a record the build would leave out is a red tile with the reason."""
     from ..sources import SourceError
-    from .png import encode_png, write_atomic
 
     programs = [p for p in (program, shipped) if p is not None]
     layout = lookup_in(programs, "layout", args.layout or "4x3")
@@ -350,13 +362,9 @@ def preview_source(program: Program, shipped: Program | None, args: argparse.Nam
             + (f" ({len(reader.skipped)} skipped while listing: see `ecgspec sources`)" if reader.skipped else "")
         )
         return 1
-    sheet = contact_sheet(tiles, width=args.width)
-    try:
-        write_atomic(args.out, encode_png(sheet))
-    except OSError as exc:
-        _err(f"cannot write {args.out}: {exc.strerror or exc}")
+    failed = _write_sheet(tiles, args.out, args.width)
+    if failed is None:
         return 1
-    failed = sum(isinstance(t, str) for t, _ in tiles)
     print(
         f"wrote {args.out}: {len(tiles)} records of source {reader.name}, layout {layout.name}, paper {paper.name}"
         + (f"; {failed} could not be read or drawn (see the red tiles)" if failed else "")
@@ -369,7 +377,6 @@ def preview_source(program: Program, shipped: Program | None, args: argparse.Nam
 def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..records import read_wfdb
     from .api import render_page, spec_hash_of
-    from .png import encode_png, write_atomic
 
     spec = Path(args.spec)
     if not spec.is_file():
@@ -418,13 +425,9 @@ def cmd_preview(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             tiles.append((result.array, label))
         except (RecordError, RenderError) as exc:
             tiles.append((str(exc), label))
-    sheet = contact_sheet(tiles, width=args.width)
-    try:
-        write_atomic(args.out, encode_png(sheet))
-    except OSError as exc:
-        _err(f"cannot write {args.out}: {exc.strerror or exc}")
+    failed = _write_sheet(tiles, args.out, args.width)
+    if failed is None:
         return 1
-    failed = sum(isinstance(t, str) for t, _ in tiles)
     print(
         f"wrote {args.out}: {len(tiles)} thumbnails"
         + (f", {failed} could not render (see the red tiles)" if failed else ""),
