@@ -60,6 +60,32 @@ class Extract(_Model):
     answers: tuple[str, ...] = Field(
         (), description="whole-answer classes besides the labels, e.g. NORM / ABNORMAL for CODE-15%"
     )
+    mode: Literal["free", "constrained"] = Field(
+        "free",
+        description="free: read the answer out of free text; constrained: the backend is asked for a structured "
+        "answer (guided choice / JSON schema) and that is scored directly",
+    )
+    negation: tuple[str, ...] = Field(
+        (), description="negation cues besides the built-in ones ('no', 'without', 'rule out', …)"
+    )
+    llm: ExtractorModel | None = Field(
+        None, description="a model that reads a free-text answer into labels or a letter (optional)"
+    )
+
+
+class ExtractorModel(_Model):
+    """The model of an LLM extractor, as the suite's `extractor` (an `llm` declaration) names it."""
+
+    name: str = Field(description="the `llm` declaration's name")
+    backend: Literal["openai", "vllm", "transformers", "none"] = "none"
+    model: str
+    url: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 256
+    timeout: float = 300.0
+    retries: int = 4
+    concurrency: int = 16
 
 
 class Item(_Model):
@@ -74,6 +100,9 @@ class Item(_Model):
     options: tuple[str, ...] | None = None
     record: str | None = None
     patient: str | None = None
+
+
+Extract.model_rebuild()
 
 
 class Task(_Model):

@@ -15,7 +15,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .plan_schema import Extract, Task
+from .plan_schema import Extract, ExtractorModel, Task
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -68,8 +68,33 @@ def task_shell(program: Program, task: Any) -> dict[str, Any]:
         "metrics": tuple(task.metrics),
         "rubric": _rubric_text(program, task.rubric),
         "criteria": tuple(task.criteria),
-        "extract": Extract(rules=tuple(task.extract), fallback=task.fallback, answers=tuple(task.answers)),
+        "extract": Extract(
+            rules=tuple(task.extract),
+            fallback=task.fallback,
+            answers=tuple(task.answers),
+            mode=task.answer_mode,
+            negation=tuple(task.negation),
+            llm=_extractor(program, task.extractor),
+        ),
     }
+
+
+def _extractor(program: Program, name: str | None) -> ExtractorModel | None:
+    if name is None:
+        return None
+    llm = program.get("llm", name)
+    return ExtractorModel(
+        name=name,
+        backend=llm.backend,
+        model=llm.model,
+        url=llm.url,
+        api_key_env=llm.api_key_env,
+        temperature=llm.temperature,
+        max_tokens=llm.max_tokens,
+        timeout=llm.timeout,
+        retries=llm.retries,
+        concurrency=llm.concurrency,
+    )
 
 
 def empty_task(program: Program, task: Any) -> Task:

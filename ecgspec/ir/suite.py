@@ -52,6 +52,17 @@ class SuiteTask(Statement):
     fallback: Literal["random", "none"] = Field(
         "random", description="nothing extracted: a seeded random option (counted) or none (wrong)"
     )
+    answer_mode: Literal["free", "constrained"] = Field(
+        "free",
+        description="free text read by the extractor, or a constrained answer (guided choice / JSON schema "
+        "through the backend's structured outputs) scored directly (multiple_choice, multi_label, select_all)",
+    )
+    negation: tuple[str, ...] = Field(
+        (), description='negation cues besides the built-in ones, e.g. `["not consistent with"]`'
+    )
+    extractor: Annotated[str, RefTo("llm")] | None = Field(
+        None, description="an `llm` that reads free-text answers into labels or a letter (its failures are counted)"
+    )
     metrics: tuple[Literal["auc", "f1", "hamming", "accuracy", "exact_match", "judge"], ...] = ("accuracy",)
     rubric: Annotated[str, TemplateFile()] | None = Field(None, description="judge rubric template (judged tasks)")
     criteria: tuple[Annotated[str, Ident()], ...] = Field((), description="judged criteria, 0-10 each")
