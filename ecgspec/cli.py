@@ -16,7 +16,7 @@ from .cli_options import add_spec_options
 from .errors import Diagnostic, Diagnostics, SourceCache, format_all
 from .formatter import format_module
 from .parser import parse_module
-from .program import Program, load
+from .program import Program, load, silenced
 from .resolve import display_path
 
 
@@ -63,6 +63,7 @@ def _report(diags: list[Diagnostic], sources: SourceCache) -> tuple[int, int]:
 
 
 def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Program], SourceCache]:
+    """Each file loaded on its own, so that a syntax error in one hides nothing in another."""
     sources = SourceCache()
     programs = [
         load([f], root=args.root, defines=args.define, templates=args.templates, sources=sources) for f in files
@@ -72,10 +73,17 @@ def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Progra
 
 def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     files = _expand(args.paths, parser)
+    for folder in args.templates or []:
+        if not folder.is_dir():
+            parser.error(f"--templates {folder}: no such folder")
     programs, sources = _load_each(files, args)
-    from .dry_run import dry_run_tasks
+    from .dry_run import dry_run
+    from .leakage_across import check_leakage_across
 
-    diags = [d for p in programs for d in [*p.diagnostics, *dry_run_tasks(p)]]
+    # Leakage is checked over every spec given at once (a corpus in one, a suite in another), so
+    # the per-spec reports give way to one report per corpus-suite pair.
+    diags = [d for p in programs for d in [*p.diagnostics, *dry_run(p)] if d.code != "leakage"]
+    diags += [d for d in check_leakage_across(programs) if not silenced(d, sources)]
     errors, warnings = _report(diags, sources)
     decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.scope.decls})
     summary = (
@@ -88,6 +96,7 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     files = _expand(args.paths, parser)
+    args.check = args.check or args.diff  # asking to see the changes never makes them
     sources = SourceCache()
     changed = 0
     failed = 0
@@ -165,6 +174,19 @@ def cmd_explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return 0
 
 
+def templates_option(p: argparse.ArgumentParser) -> None:
+    """--templates, repeatable: folders searched in order, the shipped library (std/) after them."""
+    p.add_argument(
+        "--templates",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="a templates folder, searched in the order given (repeatable; default: the nearest templates/ "
+        "above the spec); the shipped library is searched last and answers std/NAME",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecgspec", description="Compile .ecg specs into ECG-image datasets.")
     parser.add_argument("--version", action="version", version=f"ecgspec {__version__}")
@@ -175,20 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check specs and report every error with its position")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    spec_options(p)
+    add_spec_options(p, templates=False)
+    templates_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("fmt", help="format specs in the canonical layout (comments kept)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
-    p.add_argument("--diff", action="store_true", help="with --check, print what would change")
+    p.add_argument("--diff", action="store_true", help="print what would change, and change nothing (implies --check)")
     p.set_defaults(func=cmd_fmt)
 
     p = sub.add_parser("explain", help="show a declaration after imports, extends, lets and defaults")
     p.add_argument("file", metavar="FILE")
     p.add_argument("name", nargs="?", metavar="NAME", help="a declaration name, or KIND:NAME")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    spec_options(p)
+    add_spec_options(p, templates=False)
+    templates_option(p)
     p.set_defaults(func=cmd_explain)
 
     # Each stage registers its own commands; their modules import heavy libraries only when run.
@@ -200,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ecgspec.measure_cli",
         "ecgspec.build.cli",
         "ecgspec.build.plan_cli",
+        "ecgspec.lsp.cli",
         "runtime.cli",
     ):
         try:

@@ -10,7 +10,9 @@ record or a patient:
 - hashing (`split hash COLUMN`): the same patient column, and share intervals that do not
   overlap (the hash depends on the value only, so two sources with the same column agree).
 
-Anything else is reported as an error at the corpus's `from` line. Databases are told apart
+Anything else is reported as an error at the corpus's `from` line, once per corpus-suite pair.
+`ecgspec check` compares every spec it is given (and every spec in a folder it is given) with each
+other, and names the shared records or patients where the sources' indexes are at hand. Databases are told apart
 by adapter (there is one PTB-XL, one MIMIC-IV-ECG, one CODE-15%; ECG-QA is PTB-XL) and, for
 folder-based adapters, by root; CinC 2021 repackages PTB-XL, which is a warning.
 """
@@ -19,11 +21,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from . import syntax as s
 from .errors import Diagnostics, Pos
 from .ir import Corpus, Decl, From, Source, Suite
+
+if TYPE_CHECKING:
+    pass
 
 ONE_DATABASE = {"ptbxl": "PTB-XL", "mimic": "MIMIC-IV-ECG", "code15": "CODE-15%"}
 PATIENT_COLUMN = {"ptbxl": "patient_id", "mimic": "subject_id", "code15": "patient_id"}
@@ -161,12 +166,22 @@ def _excludes_ptbxl(cinc: Source) -> bool:
     return bool(prefix) and not ("HR".startswith(prefix) or prefix.startswith("HR"))
 
 
-def check_leakage(
-    decls: dict[tuple[str, str], Decl], syntax: dict[tuple[str, str], s.Decl], diags: Diagnostics
-) -> None:
-    """Report every corpus `from` that can share a record or a patient with a suite task."""
+@dataclass
+class Leak:
+    """A corpus that can share records or patients with a suite: its first `from` that can, and
+    every suite task it can share with (one report per corpus-suite pair)."""
+
+    corpus: Use
+    suite: str
+    tasks: list[tuple[Use, str]]  # (the suite task's use, why they can share)
+
+
+def uses_of(
+    decls: dict[tuple[str, str], Decl], syntax: dict[tuple[str, str], s.Decl]
+) -> tuple[list[Use], list[tuple[str, Use]]]:
+    """(the corpora's uses, the suites' uses with their suite's name)."""
     train: list[Use] = []
-    test: list[Use] = []
+    test: list[tuple[str, Use]] = []
     for key, decl in decls.items():
         node = syntax.get(key)
         if node is None:
@@ -176,37 +191,98 @@ def check_leakage(
         elif isinstance(decl, Suite):
             by_task = _suite_positions(node)
             for t in decl.tasks:
-                test += _uses(
+                uses = _uses(
                     t.sources, f"suite '{decl.name}' task '{t.id}'", by_task.get(t.id, []), node.name.pos, decls
                 )
-    for a in train:
-        for b in test:
-            da, db = _database(a.source, decls), _database(b.source, decls)
-            if _disjoint_globs(a.source, b.source):
-                continue
-            if not _overlap(da, db):
-                if {da[0], db[0]} == {"cinc", "ptbxl"} and not _excludes_ptbxl(
-                    a.source if da[0] == "cinc" else b.source
-                ):
-                    diags.warning(
-                        a.pos,
-                        f"{a.who} uses source '{a.source.name}' and {b.who} source "
-                        f"'{b.source.name}': the PhysioNet/CinC 2021 records named HR* are PTB-XL "
-                        "records, so the two can share records and patients",
-                        "point the CinC source at databases other than PTB-XL (`records`), or silence "
-                        "this with `# ecgspec: ignore[leakage-possible]`",
-                        code="leakage-possible",
-                    )
-                continue
-            why = _why_shared(a, b, decls)
+                test += [(decl.name, u) for u in uses]
+    return train, test
+
+
+CINC_PTBXL = "CinC 2021 repackages PTB-XL"  # a possible overlap: a warning, not an error
+
+
+def _compare(a: Use, b: Use, decls_a: dict[tuple[str, str], Decl], decls_b: dict[tuple[str, str], Decl]) -> str | None:
+    """Why a corpus use and a suite use can share records or patients, or None; `CINC_PTBXL`
+    where a CinC source may repackage PTB-XL records (a warning)."""
+    da, db = _database(a.source, decls_a), _database(b.source, decls_b)
+    if _disjoint_globs(a.source, b.source):
+        return None
+    if not _overlap(da, db):
+        if {da[0], db[0]} == {"cinc", "ptbxl"} and not _excludes_ptbxl(a.source if da[0] == "cinc" else b.source):
+            return CINC_PTBXL
+        return None
+    # Splits are compared within one spec: across specs, sources of one database are read alike.
+    return _why_shared(a, b, {**decls_b, **decls_a})
+
+
+def find_leaks(
+    train: list[tuple[Use, dict[tuple[str, str], Decl]]],
+    test: list[tuple[str, Use, dict[tuple[str, str], Decl]]],
+    diags: Diagnostics,
+) -> list[Leak]:
+    """Every corpus-suite pair that can share a record or a patient (warnings go to `diags`)."""
+    leaks: dict[tuple[str, str, str, str], Leak] = {}
+    possible: dict[tuple[Pos, str, str], list[Use]] = {}
+    for a, decls_a in train:
+        for suite, b, decls_b in test:
+            why = _compare(a, b, decls_a, decls_b)
             if why is None:
                 continue
-            pa = f"source '{a.source.name}'" + (f" split '{a.split}'" if a.split else "")
-            pb = f"source '{b.source.name}'" + (f" split '{b.split}'" if b.split else "")
-            diags.error(
-                a.pos,
-                f"{a.who} ({pa}) can share records or patients with {b.who} ({pb}): {why}",
-                "train and test on disjoint parts of one split, e.g. `from ptbxl split train` in the "
-                "corpus and `from ptbxl split test` in the suite",
-                code="leakage",
-            )
+            if why is CINC_PTBXL:
+                possible.setdefault((a.pos, a.who, suite), []).append(b)
+                continue
+            key = (a.pos.file, a.who, b.pos.file, suite)
+            leak = leaks.get(key)
+            if leak is None:
+                leaks[key] = Leak(a, suite, [(b, why)])
+            elif all(u.who != b.who or u.source.name != b.source.name for u, _ in leak.tasks):
+                leak.tasks.append((b, why))
+    for (pos, who, suite), uses in possible.items():
+        a = next(u for u, _ in train if u.pos == pos and u.who == who)
+        tasks = ", ".join(dict.fromkeys(f"'{_task_of(b)}' (source '{b.source.name}')" for b in uses))
+        diags.warning(
+            pos,
+            f"{who} uses source '{a.source.name}', and suite '{suite}' tests on PTB-XL in task{'s' * (len(uses) > 1)} "
+            f"{tasks}: the PhysioNet/CinC 2021 records named HR* are PTB-XL records, so the two can share "
+            "records and patients",
+            "point the CinC source at databases other than PTB-XL (`records`), or silence "
+            "this with `# ecgspec: ignore[leakage-possible]`",
+            code="leakage-possible",
+        )
+    return list(leaks.values())
+
+
+def _task_of(u: Use) -> str:
+    return u.who.rpartition(" task ")[2].strip("'")
+
+
+def _split_text(u: Use) -> str:
+    return f"source '{u.source.name}'" + (f" split '{u.split}'" if u.split else "")
+
+
+def report(leak: Leak, diags: Diagnostics, shared: str | None = None) -> None:
+    """One located error for a corpus-suite pair: at the corpus's `from`, naming the suite's tasks,
+    why they can share, and (when the data were at hand to say) the records or patients they share."""
+    a = leak.corpus
+    tasks = "; ".join(
+        f"task '{b.who.rpartition(' task ')[2].strip(chr(39))}' ({_split_text(b)}): {why}" for b, why in leak.tasks
+    )
+    where = {b.pos.file for b, _ in leak.tasks} - {a.pos.file}
+    at = f" (declared in {', '.join(sorted(where))})" if where else ""
+    diags.error(
+        a.pos,
+        f"{a.who} ({_split_text(a)}) can share records or patients with suite '{leak.suite}'{at}: {tasks}"
+        + (f"; {shared}" if shared else ""),
+        "train and test on disjoint parts of one split, e.g. `from ptbxl split train` in the "
+        "corpus and `from ptbxl split test` in the suite",
+        code="leakage",
+    )
+
+
+def check_leakage(
+    decls: dict[tuple[str, str], Decl], syntax: dict[tuple[str, str], s.Decl], diags: Diagnostics
+) -> None:
+    """Report every corpus that can share a record or a patient with a suite, once per pair."""
+    train, test = uses_of(decls, syntax)
+    for leak in find_leaks([(a, decls) for a in train], [(n, b, decls) for n, b in test], diags):
+        report(leak, diags)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
 
 from . import syntax as s
-from .check import Origin, check
+from .check import Checker, Origin
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
 from .ir import Corpus, Decl, Distort, Format, Instruct, Labels, Layout, Llm, Paper, Source, Suite, Synth, Task
 from .leakage import check_leakage
 from .resolve import Scope, display_path, resolve
+from .templating import search_path
 
 Key = tuple[str, str]
 _IGNORE = re.compile(r"#\s*ecgspec:\s*ignore(?:\[([\w\-, ]+)\])?")
@@ -31,7 +33,8 @@ class Program:
     deps: dict[Key, set[Key]]
     diagnostics: list[Diagnostic]
     sources: SourceCache
-    templates: Path | None = None  # the templates folder that template files resolve against
+    templates: Path | None = None  # the first templates folder (the shipped library when the spec has none)
+    template_folders: tuple[Path, ...] = ()  # every folder templates are looked for in, the shipped library last
     _hashes: dict[Key, str] = field(default_factory=dict)
 
     @property
@@ -201,7 +204,25 @@ class _Lines:
         return lines[line - 1] if 0 < line <= len(lines) else None
 
 
-def _silenced(d: Diagnostic, lines: _Lines) -> bool:
+def _reattribute(diags: Diagnostics, scope: Scope) -> None:
+    """A name not found is blamed (check/text.py's hint) on the first failed import; put the blame on
+    the import that likely declares it (Scope.blame), or on none when none can."""
+    if len(scope.failed_imports) < 2:
+        return
+    first = re.compile(rf"the import at {re.escape(str(scope.failed_imports[0]))} failed; it may declare '(.+)'$")
+    for i, d in enumerate(diags.items):
+        m = first.match(d.hint or "")
+        if m is not None:
+            diags.items[i] = Diagnostic(d.severity, d.pos, d.message, scope.blame(m[1]), d.code)
+
+
+def silenced(d: Diagnostic, sources: SourceCache) -> bool:
+    """Whether a warning is silenced by `# ecgspec: ignore[code]` on its line (for diagnostics
+    made after `load`, such as `check`'s leakage across specs)."""
+    return _silenced(d, sources)
+
+
+def _silenced(d: Diagnostic, lines: _Lines | SourceCache) -> bool:
     if d.severity != "warning":
         return False
     line = lines.line(d.pos.file, d.pos.line) or ""
@@ -217,26 +238,37 @@ def load(
     *,
     root: Path | None = None,
     defines: list[str] | None = None,
-    templates: Path | None = None,
+    templates: Path | Sequence[Path] | None = None,
     sources: SourceCache | None = None,
 ) -> Program:
-    """Parse, resolve and check spec files. Never raises for a mistake in a spec."""
+    """Parse, resolve and check spec files. Never raises for a mistake in a spec.
+
+    `templates`: the templates folders, searched in order (default: the nearest `templates/`
+    above the entry files); the shipped library is searched after them and answers `std/NAME`."""
     if isinstance(paths, Path):
         paths = [paths]
     diags = Diagnostics()
     sources = sources or SourceCache()
     scope = resolve(paths, diags, sources, root=root, defines=defines)
-    templates = templates or _templates_root(paths, scope.root)
-    checked = check(scope, diags, templates)
+    given = [templates] if isinstance(templates, Path) else list(templates or [])
+    if not given:
+        nearest = _templates_root(paths, scope.root)
+        given = [nearest] if nearest is not None else []
+    folders = search_path(given)
+    checker = Checker(scope, diags, folders[0] if folders else None)
+    checker.converter.template_folders = folders
+    checked = checker.run()
     check_leakage(checked.decls, scope.decls, diags)
     _warnings(scope, checked.used_lets, checked.deps, diags)
+    _reattribute(diags, scope)
     order = {display_path(p): i for i, p in enumerate(scope.modules)}
     lines = _Lines(scope, sources)
     kept = sorted(
         (d for d in diags.items if not _silenced(d, lines)),
         key=lambda d: (order.get(d.pos.file, len(order)), d.pos.file, d.pos.line, d.pos.col),
     )
-    return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources, templates)
+    first = folders[0] if folders else None
+    return Program(scope, checked.decls, checked.origins, checked.deps, kept, sources, first, folders)
 
 
-__all__ = ["Program", "load", "display_path"]
+__all__ = ["Program", "display_path", "load", "silenced"]

@@ -8,6 +8,7 @@ and a distortion preset may both be called `aged`. Extends chains are walked by 
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ class Scope:
     defines: dict[str, Define] = field(default_factory=dict)
     decl_file: dict[tuple[str, str], Path] = field(default_factory=dict)
     failed_imports: list[Pos] = field(default_factory=list)  # later "unknown name" hints mention them
+    # What each failed import would have declared, read from the file it most likely meant (the
+    # near file a misspelt import names, the .ecg a path without extension names); None: unknown.
+    failed_import_names: dict[Pos, frozenset[str] | None] = field(default_factory=dict)
     # `let a = b`: a names the constant b. Every such alias as written (a → b), and the aliases
     # that `flatten_lets` replaced by the value at the end of their chain.
     let_alias: dict[str, str] = field(default_factory=dict)
@@ -72,6 +76,22 @@ class Scope:
                 out.append(self.let_label(name))
                 name = self.let_alias.get(name)
         return out
+
+    def blame(self, name: str) -> str | None:
+        """Which failed import a missing name is a knock-on of, for a hint: the one whose meant file
+        declares it, else the one (or the ones) whose file is not known; None when none can be."""
+        known = [p for p in self.failed_imports if name in (self.failed_import_names.get(p) or ())]
+        if known:
+            return f"the import at {known[0]} failed, and the file it likely means declares '{name}'"
+        unknown = [p for p in self.failed_imports if self.failed_import_names.get(p) is None]
+        if len(unknown) == 1:
+            return f"the import at {unknown[0]} failed; it may declare '{name}'"
+        if unknown:
+            shown = ", ".join(str(p) for p in unknown[:3]) + (
+                f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+            )
+            return f"the imports at {shown} failed; one of them may declare '{name}'"
+        return None
 
     def lets_reached(self, used: set[str]) -> set[str]:
         """The constants `used` names, and every constant their alias chains pass through."""
@@ -194,6 +214,28 @@ class Resolver:
         self._import_file(importer, imp)
         if len(self.diags.errors) > before:
             self.scope.failed_imports.append(imp.path.pos)
+            self.scope.failed_import_names[imp.path.pos] = self._meant_names(importer, imp.path.value)
+
+    def _meant_names(self, importer: Path, raw: str) -> frozenset[str] | None:
+        """The declarations of the file a failed import most likely means: the file itself when it
+        was read (an import cycle), its .ecg when the extension is missing, the near file a
+        misspelling names; None when no such file can be read."""
+        folder = importer.parent
+        guesses = [raw, f"{raw}.ecg"]
+        # Only a near miss (one letter or so) is taken as what was meant; a looser "did you mean" is not blame.
+        guesses += difflib.get_close_matches(raw, _importable(folder, self.scope.root), n=1, cutoff=0.9)
+        for guess in guesses:
+            path = real_path(folder / guess)
+            if not (path.is_file() and path.suffix == ".ecg" and path.is_relative_to(self.scope.root)):
+                continue
+            module = self.scope.modules.get(path)
+            if module is None:
+                try:
+                    module = parse_module(path.read_text(encoding="utf-8"), display_path(path), Diagnostics())
+                except (OSError, UnicodeDecodeError):
+                    continue
+            return frozenset(i.name.text for i in module.items if isinstance(i, s.Decl))
+        return None
 
     def _import_file(self, importer: Path, imp: s.Import) -> None:
         raw = imp.path.value

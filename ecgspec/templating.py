@@ -19,7 +19,9 @@ from hanging or exhausting a build, and from reading files outside their templat
 - templates load through `ConfinedLoader`: a template path (named by the spec, or by an
   `include`, `import` or `extends`) whose real path, links followed, lies outside the real
   templates folder is refused, and so is a templates folder that is itself a link out of the
-  folder holding it.
+  folder holding it. A spec may have several templates folders, searched in order; the shipped
+  library (the repository's templates/, package data when installed) comes last, and
+  `std/NAME` names a template of the library whatever the spec's folders hold.
 
 The budgets are far above what any shipped template needs (they render in milliseconds and
 write a few hundred characters).
@@ -27,22 +29,32 @@ write a few hundred characters).
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound, TemplateSyntaxError, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import TemplateRuntimeError
-from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
+
+# Loading lives in its own module; its names are part of this module's interface.
+from .template_loader import (
+    SHIPPED_TEMPLATES,
+    STD_PREFIX,
+    ConfinedLoader,
+    TemplateEscapeError,
+    candidates,
+    confinement_problem,
+    find_template,
+    search_path,
+    searched_text,
+)
 
 RENDER_SECONDS = 2.0  # wall time of one render (a question, an answer, a header), includes and macros in it
 MAX_OUTPUT = 1_000_000  # characters one render may write
@@ -58,13 +70,19 @@ __all__ = [
     "MAX_OUTPUT",
     "MAX_RANGE",
     "RENDER_SECONDS",
+    "SHIPPED_TEMPLATES",
+    "STD_PREFIX",
     "BudgetExceeded",
     "ConfinedLoader",
     "SandboxedTemplates",
     "TemplateEscapeError",
     "TemplateFailure",
+    "candidates",
     "confinement_problem",
+    "find_template",
     "render_block",
+    "search_path",
+    "searched_text",
 ]
 
 
@@ -79,14 +97,6 @@ class TemplateFailure(TemplateRuntimeError):
 
 class BudgetExceeded(TemplateFailure):
     """A template that ran out of time, wrote too much, made too large a value or nested too deep."""
-
-
-class TemplateEscapeError(TemplateError):
-    """A template path that leads, through a link, outside its templates folder."""
-
-    def __init__(self, name: str, message: str):
-        super().__init__(message)
-        self.name = name
 
 
 # ---- the budget of the render in progress --------------------------------------------------
@@ -476,69 +486,3 @@ def _consume(chunks: Iterable[str]) -> str:
 def render_block(template: jinja2.Template, block: str, context: dict[str, Any]) -> str:
     """One block of a template rendered with `context`, within a render budget."""
     return _consume(template.blocks[block](template.new_context(context)))
-
-
-# ---- loading: confined to the templates folder ------------------------------------------------------
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def confinement_problem(folder: Path | str, name: str) -> str | None:
-    """Why template `name` may not be loaded from templates folder `folder`, or None. A path
-    that does not exist is no problem here (the loader says it is not found)."""
-    root = os.path.abspath(folder)
-    real_root = os.path.realpath(root)
-    if os.path.islink(root) and not _inside(real_root, os.path.realpath(os.path.dirname(root))):
-        return (
-            f"the templates folder {folder} is a link to {real_root}, outside the folder that holds it; "
-            "templates must be files under the spec's own templates folder"
-        )
-    try:
-        pieces = split_template_path(name)
-    except TemplateNotFound:
-        return f"'{name}' leaves the templates folder"
-    path = os.path.join(root, *pieces)
-    if not os.path.lexists(path):
-        return None
-    real = os.path.realpath(path)
-    if not _inside(real, real_root):
-        return f"'{name}' is a link to {real}, outside the templates folder {folder}"
-    return None
-
-
-class ConfinedLoader(FileSystemLoader):
-    """Loads templates from one folder, never through a link out of it (see `confinement_problem`).
-    The file read is the one checked: its real path."""
-
-    def __init__(self, folder: Path | str, encoding: str = "utf-8"):
-        super().__init__(str(folder), encoding=encoding)
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        folder = self.searchpath[0]
-        problem = confinement_problem(folder, template)
-        if problem is not None:
-            if problem.endswith("leaves the templates folder"):
-                raise TemplateNotFound(template)
-            raise TemplateEscapeError(template, problem)
-        shown = os.path.normpath(os.path.join(folder, *split_template_path(template)))
-        real = os.path.realpath(shown)
-        if not os.path.isfile(real):
-            raise TemplateNotFound(template)
-        try:
-            with open(real, encoding=self.encoding) as f:
-                source = f.read()
-            mtime = os.path.getmtime(real)
-        except OSError as exc:
-            raise TemplateNotFound(template, f"cannot read template '{template}': {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise TemplateError(f"template '{template}' is not UTF-8 text: {exc}") from None
-
-        def uptodate() -> bool:
-            try:
-                return os.path.getmtime(real) == mtime
-            except OSError:
-                return False
-
-        return source, shown, uptodate

@@ -23,6 +23,10 @@ fi
 "$venv/bin/python" -m pip install -q --upgrade pip
 # torch first, pinned: this machine has its CPU build on disk, and a bare `torch` would pull CUDA.
 "$venv/bin/python" -m pip install -q 'torch==2.13.0'
-"$venv/bin/python" -m pip install -q -e '.[dev,train,eval,dicom]'
+# torch pinned again: lmms-eval wants torchvision, and the newest torchvision would replace torch with a CUDA build.
+"$venv/bin/python" -m pip install -q -e '.[dev,train,eval,dicom,lmms]' 'torch==2.13.0'
+# That torchvision (PyPI's, built for CUDA) fails to import beside the CPU torch ('operator torchvision::nms does
+# not exist'), which breaks transformers' processors; nothing here uses it (docs/training.md), so it goes again.
+"$venv/bin/python" -m pip uninstall -q -y torchvision
 # The grammar must also load with lark 1.2.2, which vllm pins; tests use this copy to check it.
 "$venv/bin/python" -m pip install -q --no-deps --target "$venv/lark-1.2.2" 'lark==1.2.2'

@@ -67,6 +67,14 @@ def test_fmt_rewrites_files_in_place_and_check_mode_reports_without_writing(tmp_
     assert main(["fmt", "--check", str(f)]) == 0
 
 
+def test_fmt_diff_alone_shows_the_change_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "a.ecg"
+    f.write_text("paper p{speed=25mm/s}\n")
+    assert main(["fmt", "--diff", str(f)]) == 1
+    assert f.read_text() == "paper p{speed=25mm/s}\n"
+    assert "+    speed = 25 mm/s" in capsys.readouterr().out
+
+
 def test_fmt_refuses_a_file_with_syntax_errors_and_leaves_it_alone(tmp_path: Path) -> None:
     f = tmp_path / "a.ecg"
     f.write_text("paper p { speed = }\n")

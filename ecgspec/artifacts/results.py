@@ -3,8 +3,30 @@
 Results    {schema, suite, version, suite_hash, spec_hash, plan_hash, scoring, backend, model,
             generation, judge, created, tasks: [TaskResult]}
 TaskResult {id, form, n, metrics: {name: Metric}, per_class: [ClassRow], fallbacks, fallback_ids,
-            missing, missing_ids, auc_from, undefined_auc, judge, confusion, plots, notes}
+            missing, missing_ids, auc_from, undefined_auc, excluded_classes, f1_absent_as_zero,
+            judge, confusion, plots, notes}
 Metric     {value, lo, hi}: the point estimate and its bootstrap 95% interval (null where undefined)
+
+Missing items (no prediction for one of their turns; scored only with `--allow-missing`) are left
+out of every metric and counted in `missing`/`missing_ids`; a metric with nothing to measure is
+null ("n/a"), never 0 or 0.5.
+
+Classes left out of a macro mean are listed in `excluded_classes`, one ExcludedClass each, with the
+reason and the metrics it is left out of:
+
+  absent              in neither the targets nor the answers: no F1 (0/0) and no AUC; left out of
+                      the macro F1 and AUC (pulse_compat: of every metric: its classes are the ones
+                      seen in the references)
+  answers_only        pulse_compat only: answered but in no reference, so not one of the released
+                      scorer's classes; those answers are dropped from every metric
+  no_positive_target  default mode: no target has it but some answer does; F1 0 (counted), AUC
+                      undefined (left out of the macro AUC)
+  in_every_target     default mode: every target has it; AUC undefined (left out of the macro AUC)
+
+(Under pulse_compat a class in every reference is not left out: its AUC is NaN and so is the
+mean, as in the release; it is listed in `undefined_auc` and a note says so.)
+`f1_absent_as_zero` is the macro F1 had each `absent` class been counted as F1 0 (scikit-learn's
+`zero_division=0`), so the size of that choice is visible; null when no class is absent.
 """
 
 from __future__ import annotations
@@ -47,6 +69,14 @@ class ClassRow(_Model):
     recall: float | None = None
 
 
+class ExcludedClass(_Model):
+    label: str
+    reason: Literal["absent", "answers_only", "no_positive_target", "in_every_target"] = Field(
+        description="why the class is left out (see the module docstring)"
+    )
+    metrics: tuple[str, ...] = Field(description="the task metrics whose mean leaves it out: f1, auc, hamming")
+
+
 class JudgeFailure(_Model):
     item: str
     kind: Literal["timeout", "http_error", "malformed_json", "missing_criterion", "out_of_range", "refusal"]
@@ -69,10 +99,27 @@ class TaskResult(_Model):
     per_class: tuple[ClassRow, ...] = ()
     fallbacks: int = Field(0, description="items where nothing was extracted and the fallback answered")
     fallback_ids: tuple[str, ...] = ()
-    missing: int = Field(0, description="plan items without a prediction (scored as no answer)")
+    missing: int = Field(0, description="plan items without a prediction, left out of every metric")
     missing_ids: tuple[str, ...] = ()
+    answer_mode: str | None = Field(
+        None,
+        description="how answers were read: free text (the extractor's rules), constrained (json schema), "
+        "LLM extractor: NAME, or the released scorer's rules (pulse_compat)",
+    )
+    extractor_failures: int = Field(
+        0, description="answers the declared LLM extractor could not read: left out of every metric, never filled in"
+    )
+    extractor_failure_ids: tuple[str, ...] = ()
     auc_from: Literal["scores", "hard_labels"] | None = None
-    undefined_auc: tuple[str, ...] = Field((), description="classes left out of the macro AUC (one value in targets)")
+    undefined_auc: tuple[str, ...] = Field(
+        (), description="classes with one value in the targets: no AUC (default: left out of the mean; compat: NaN)"
+    )
+    excluded_classes: tuple[ExcludedClass, ...] = Field(
+        (), description="classes left out of a macro mean, each with the reason and the metrics"
+    )
+    f1_absent_as_zero: float | None = Field(
+        None, description="macro F1 counting each class absent from targets and answers as 0; null if none is"
+    )
     judge: JudgeSummary | None = None
     confusion: dict[str, Any] | None = None
     plots: tuple[str, ...] = ()

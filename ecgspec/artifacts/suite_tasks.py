@@ -60,6 +60,8 @@ def task_shell(program: Program, task: Any) -> dict[str, Any]:
         decl = program.get("labels", task.labels)
         labels = tuple(decl.vocabulary or ())
         synonyms = {k: tuple(v) for k, v in decl.synonyms.items()}
+    for cls, words in task.synonyms.items():  # whole-answer classes' words, and extra words for labels
+        synonyms[cls] = (*synonyms.get(cls, ()), *(w for w in words if w not in synonyms.get(cls, ())))
     return {
         "id": task.id,
         "form": task.form,

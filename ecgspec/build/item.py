@@ -1,8 +1,8 @@
 """One work item: read the record, ask its tasks, render its page, store the result.
 
 An item's randomness is one stream seeded from the corpus's hash and the item's id (ecgspec.
-draw.stream), consumed in a fixed order: render choice, number of turns, task order, then each
-question. Same spec, same item, same bytes, in any process. A `window = random` item draws its
+draw.stream), consumed in a fixed order: render choice, number of turns, task order (and each
+turn's family, unless the corpus `refill`s), then each question. Same spec, same item, same bytes, in any process. A `window = random` item draws its
 window's start from a stream of its own (work_items.WINDOW_STREAM), so no other draw moves.
 """
 
@@ -18,10 +18,11 @@ import numpy as np
 from .. import __version__
 from ..draw import draw, stream
 from ..ir import Corpus, Task
+from ..ir.task import PRINTED_AS
 from ..records import RecordError
 from ..render.errors import RenderError
-from ..render.header import HeaderTemplateError
-from ..synthesis.grounding import fact_topics
+from ..render.header import HIDDEN_KEY, HeaderTemplateError
+from ..synthesis.grounding import FACT_TOPICS, fact_topics
 from ..targets.facts import Subject, Unknown, measurement_provenance
 from ..targets.prompts import PromptError, TaskPrompter, Turn
 from .store import ItemStore, sha256_file
@@ -59,12 +60,37 @@ class CorpusState:
         return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _task_order(state: CorpusState, rng: np.random.Generator) -> list[str]:
-    """All tasks in a weighted random order (without replacement): the first answerable ones are asked."""
-    names = list(state.task_weights)
+def _task_order(state: CorpusState, rng: np.random.Generator, names: list[str] | None = None) -> list[str]:
+    """Tasks in a weighted random order (without replacement)."""
+    names = list(state.task_weights) if names is None else names
     w = np.asarray([state.task_weights[n] for n in names], dtype=float)
     keys = rng.random(len(names)) ** (1.0 / w)  # Efraimidis–Spirakis weighted shuffle
     return [names[i] for i in np.argsort(-keys, kind="stable")]
+
+
+def task_group(state: CorpusState, name: str) -> str:
+    """The family whose share a task's weight counts in: a template task's `family`; an instruct's
+    own family when it has one, else the instruct itself (it draws a family per question)."""
+    if name in state.prompters:
+        return state.prompters[name].task.family
+    inst = state.synth.active.get(name)
+    family = getattr(inst, "family", None)
+    return family if isinstance(family, str) else name
+
+
+def _slots(state: CorpusState, rng: np.random.Generator, turns: int) -> tuple[list[str], dict[str, list[str]]]:
+    """Each turn's family, drawn by the families' total task weights (so that every turn is of
+    family F with probability W_F / W, exactly), and each family's tasks in a weighted random
+    order: a turn asks the first of its family's tasks that the record can answer. Instructs that
+    are off in this build are not drawn: they are not part of it."""
+    names = [n for n in state.task_weights if n not in state.synth.off]
+    queues: dict[str, list[str]] = {}
+    for n in _task_order(state, rng, names):
+        queues.setdefault(task_group(state, n), []).append(n)
+    groups = list(dict.fromkeys(task_group(state, n) for n in names))  # declaration order: fixed
+    w = np.cumsum([sum(state.task_weights[n] for n in queues[g]) for g in groups])
+    picks = np.searchsorted(w, rng.random(turns) * w[-1], side="right") if groups else []
+    return [groups[min(int(i), len(groups) - 1)] for i in picks], queues
 
 
 def _meta_for_prompts(ref: Any) -> dict[str, Any]:
@@ -125,7 +151,13 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     rng = stream(state.corpus_hash, item.id)
     choice = draw_render(corpus, rng)
     turns_wanted = max(1, int(draw(corpus.turns, rng)))
-    order = _task_order(state, rng)
+    if corpus.refill:  # the first answerable tasks of one weighted order, whatever their family
+        order = _task_order(state, rng)
+        slots: list[str] = []
+        queues: dict[str, list[str]] = {}
+    else:
+        slots, queues = _slots(state, rng, turns_wanted)
+        order = []
     entry, _ = state.synth.entry(f"{item.source}/{item.key}")
     report = (entry or {}).get("revision") or ref.report  # the English revision, where the corpus revises
     context = {"record": {**_meta_for_prompts(ref), **({"report": report} if report else {})}}
@@ -137,45 +169,66 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     measured_by: list[dict[str, str] | None] = []  # per turn: measure → method, for measured facts
     unanswered: dict[str, str] = {}
     asked: set[str] = set()  # the facts asked so far: a conversation never asks one twice
+    drawn: dict[str, int] = {}  # per family: turns drawn of it, and those left empty
+    unfilled: dict[str, int] = {}
+
+    def ask(name: str) -> str:
+        """Ask task `name` of the record: "asked", "unanswered" or "done" (a dialogue: the whole conversation)."""
+        if name in state.synth.names:
+            got = synth_turns(state.synth, name, entry, item.variant, opening=not turns)
+            if isinstance(got, Unknown):
+                unanswered[name] = got.reason
+                return "unanswered"
+            topics = {x for t in got for x in t.topics}
+            if topics & asked:
+                unanswered[name] = "it asks a fact an earlier turn asked"
+                return "unanswered"
+            asked.update(topics)
+            turns.extend(got)
+            measured_by.extend(None for _ in got)
+            return "done" if state.synth.active[name].mode == "dialogue" else "asked"
+        prompter = state.prompters[name]
+        fact = _topics(prompter)
+        if fact & asked:
+            unanswered[name] = "it asks a fact an earlier turn asked"
+            return "unanswered"
+        answer = prompter.ask(subject, stream(state.corpus_hash, item.id, name), context)
+        if isinstance(answer, Unknown):
+            unanswered[name] = answer.reason
+            return "unanswered"
+        asked.update(fact)
+        turns.append(answer)
+        measured_by.append(measurement_provenance(answer.fact, subject))
+        return "asked"
+
     try:
         for name in order:
-            if len(turns) >= turns_wanted:
+            if len(turns) >= turns_wanted or ask(name) == "done":
                 break
-            if name in state.synth.names:
-                got = synth_turns(state.synth, name, entry, item.variant, opening=not turns)
-                if isinstance(got, Unknown):
-                    unanswered[name] = got.reason
-                    continue
-                topics = {x for t in got for x in t.topics}
-                if topics & asked:
-                    unanswered[name] = "it asks a fact an earlier turn asked"
-                    continue
-                asked |= topics
-                turns.extend(got)
-                measured_by.extend(None for _ in got)
-                if state.synth.active[name].mode == "dialogue":
-                    break  # a dialogue is a whole conversation
-                continue
-            prompter = state.prompters[name]
-            fact = _topics(prompter)
-            if fact & asked:
-                unanswered[name] = "it asks a fact an earlier turn asked"
-                continue
-            answer = prompter.ask(subject, stream(state.corpus_hash, item.id, name), context)
-            if isinstance(answer, Unknown):
-                unanswered[name] = answer.reason
-            else:
-                asked |= fact
-                turns.append(answer)
-                measured_by.append(measurement_provenance(answer.fact, subject))
+        for family in slots:
+            if len(turns) >= turns_wanted:  # a synthesised task may have asked more than one turn
+                break
+            drawn[family] = drawn.get(family, 0) + 1
+            # Only a task of the turn's own family may fill it: another family's would skew the mix.
+            got = "unanswered"
+            while queues[family] and got == "unanswered":
+                got = ask(queues[family].pop(0))
+            if got == "unanswered":
+                unfilled[family] = unfilled.get(family, 0) + 1
+            if got == "done":
+                break
     except RecordError as exc:
         return {**base, "status": "failed", "reason": str(exc)}
+    families = {f: {"drawn": n, "unfilled": unfilled.get(f, 0)} for f, n in sorted(drawn.items())}
     if not turns:
         return {
             **base,
             "status": "skipped",
-            "reason": "no task can be answered for this record",
+            "reason": "no task can be answered for this record"
+            if corpus.refill
+            else f"no task of the families drawn ({', '.join(sorted(drawn))}) can be answered for this record",
             "unanswered": unanswered,
+            **({"families": families} if families else {}),
         }
 
     try:
@@ -199,6 +252,8 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
     )
     record.window_start = start
     record.meta["window_start"] = start  # header and footer templates read the record's meta as `record.*`
+    if corpus.hide_in_header:  # the page must not print the answer to one of its questions
+        record.meta[HIDDEN_KEY] = printed_fields(turns)
     # Recorded (in the result and each question's provenance) only where a corpus sets a window,
     # so that every other corpus keeps its bytes.
     windowed = corpus.window != "first" or corpus.window_start != 0
@@ -246,7 +301,20 @@ def _run(state: CorpusState, item: WorkItem, ref: Any, h: str) -> dict[str, Any]
             {**t.as_json(), **({"measurement": m} if m else {})} for t, m in zip(turns, measured_by, strict=True)
         ],
         "unanswered": unanswered,
+        **({"families": families} if families else {}),
     }
+
+
+def printed_fields(turns: list[Turn]) -> list[str]:
+    """The record fields a page must not print, for it asks them (ecgspec.ir.task.PRINTED_AS): of each
+    templated turn's fact, and of each fact a synthesised turn's topics name."""
+    facts = {t.fact for t in turns if t.fact in PRINTED_AS}
+    for t in turns:
+        for topic in t.topics:
+            facts |= {f for f, top in FACT_TOPICS.items() if top == topic}
+            if topic.startswith(("label:", "labels:")) or topic in ("rhythm", "report"):
+                facts.add("record.labels")
+    return sorted({name for f in facts for name in PRINTED_AS.get(f, ())})
 
 
 def _topics(prompter: TaskPrompter) -> frozenset[str]:

@@ -41,9 +41,11 @@ class CorpusCounts:
     failed: list[dict[str, str]] = field(default_factory=list)  # broken records: source, record, reason
     by: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     unanswered: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Per family: turns drawn of it, and those that no task of it could answer (left empty, not refilled).
+    families: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "items": self.items,
             "instances": self.instances,
             "skipped": dict(sorted(self.skipped.items())),
@@ -51,6 +53,12 @@ class CorpusCounts:
             "counts": {k: dict(sorted(v.items())) for k, v in sorted(self.by.items())},
             "unanswered": {t: dict(sorted(r.items())) for t, r in sorted(self.unanswered.items())},
         }
+        if self.families:
+            out["families"] = {
+                f: {"drawn": c["drawn"], "filled": c["drawn"] - c["unfilled"], "unfilled": c["unfilled"]}
+                for f, c in sorted(self.families.items())
+            }
+        return out
 
 
 class _AtomicText:
@@ -148,6 +156,8 @@ def merge_corpus(
                 continue
             for task, reason in (r.get("unanswered") or {}).items():
                 counts.unanswered[task][reason] += 1
+            for family, c in (r.get("families") or {}).items():
+                counts.families[family].update(c)
             if status != "ok":
                 counts.skipped[r.get("reason", status)] += 1
                 continue

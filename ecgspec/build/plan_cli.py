@@ -61,6 +61,15 @@ def text(plan: dict[str, Any]) -> str:
             f"  questions    {q['expected']:,.0f} expected ({q['turns_mean']:.2f} turns an image)"
             + (f", {q['calibrated']:,.0f} calibrated" if cal else "")
         )
+        if "families_drawn" in q:
+            drawn = q["families_drawn"]
+            total = sum(drawn.values()) or 1.0
+            cells = "  ".join(f"{g} {100 * n / total:.1f}% ({n:,.0f})" for g, n in drawn.items())
+            lines.append(f"  families     {cells} turns drawn; one its family cannot answer stays empty")
+            measured = (c.get("calibration") or {}).get("families") or {}
+            if measured:
+                cells = "  ".join(f"{g} {f['filled']}/{f['drawn']}" for g, f in measured.items())
+                lines.append(f"    calibration: turns filled/drawn  {cells}")
         head = f"    {'task':<28} {'expected':>12}"
         if cal:
             head += f" {'answerable':>11} {'calibrated':>12}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -85,6 +86,7 @@ class Calibration:
     questions_per_item: float  # over all N items, skipped ones as 0
     asked: dict[str, int] = field(default_factory=dict)
     unanswered: dict[str, int] = field(default_factory=dict)
+    families: dict[str, dict[str, int]] = field(default_factory=dict)  # family → drawn, filled, unfilled turns
 
     def answerable(self) -> dict[str, float | None]:
         """Per task: of the times it was tried, the share the record could answer."""
@@ -113,10 +115,24 @@ class CorpusPlan:
     calibration: Calibration | None = None
     synthesis: dict[str, Any] | None = None  # ecgspec.synthesis.estimate
     window: str = "first"  # the corpus's `window`: under `all`, images are a multiple of those counted
+    # task → the family its turns are drawn in (ecgspec.build.item.task_group); instructs that are off
+    # are left out. Empty, or `refill`: one weighted order of all tasks, whatever their family.
+    groups: dict[str, str] = field(default_factory=dict)
+    refill: bool = True
 
     # ---- questions -------------------------------------------------------------------------
+    def family_shares(self) -> dict[str, float]:
+        """The share of turns drawn of each family: its tasks' weight over all weights."""
+        w: dict[str, float] = {}
+        for t, g in self.groups.items():
+            w[g] = w.get(g, 0.0) + self.tasks[t]
+        total = sum(w.values()) or 1.0
+        return {g: v / total for g, v in w.items()}
+
     def questions_per_task(self) -> dict[str, float]:
         """Expected questions per task over the corpus, every record answering every task."""
+        if not self.refill and self.groups:
+            return self._per_task_by_family()
         p = _first_k_probabilities(self.tasks)
         names = list(self.tasks)
         out = dict.fromkeys(names, 0.0)
@@ -126,7 +142,23 @@ class CorpusPlan:
                 out[n] += self.images * pk * float(p[i, kk - 1])
         return out
 
+    def _per_task_by_family(self) -> dict[str, float]:
+        """As ecgspec.build.item draws them: each of k turns is of family F with probability p_F, and
+        the m turns of F ask the first m of F's tasks in a weighted order (m ~ Binomial(k, p_F))."""
+        out = dict.fromkeys(self.tasks, 0.0)
+        for g, pg in self.family_shares().items():
+            names = [t for t, tg in self.groups.items() if tg == g]
+            first = _first_k_probabilities({t: self.tasks[t] for t in names})
+            for k, pk in self.turns.items():
+                for m in range(1, k + 1):
+                    pm = math.comb(k, m) * pg**m * (1 - pg) ** (k - m)
+                    for i, t in enumerate(names):
+                        out[t] += self.images * pk * pm * float(first[i, min(m, len(names)) - 1])
+        return out
+
     def questions_expected(self) -> float:
+        if not self.refill and self.groups:
+            return sum(self._per_task_by_family().values())
         n = len(self.tasks)
         return self.images * sum(pk * min(k, n) for k, pk in self.turns.items())
 
@@ -176,6 +208,12 @@ class CorpusPlan:
             "turns_mean": round(sum(k * p for k, p in self.turns.items()), 4),
             "record_dependent": RECORD_DEPENDENT + (f"; {ALL_WINDOWS}" if self.window == "all" else ""),
         }
+        if not self.refill and self.groups:
+            turns_mean = sum(k * p for k, p in self.turns.items())
+            # Turns drawn of each family; a turn its family cannot answer stays empty (the corpus does not refill).
+            questions["families_drawn"] = {
+                g: round(self.images * turns_mean * s, 1) for g, s in sorted(self.family_shares().items())
+            }
         if c is not None and c.items:
             share = c.answerable()
             questions["answerable"] = share
@@ -438,6 +476,13 @@ def calibrate(state: Any, items: list[tuple[WorkItem, Any]]) -> Calibration:
             asked[task] = asked.get(task, 0) + 1
         for task in r.get("unanswered", {}) or {}:
             unanswered[task] = unanswered.get(task, 0) + 1
+    families: dict[str, dict[str, int]] = {}
+    for _, r in results:
+        for g, c in (r.get("families") or {}).items():
+            f = families.setdefault(g, {"drawn": 0, "filled": 0, "unfilled": 0})
+            f["drawn"] += c["drawn"]
+            f["unfilled"] += c["unfilled"]
+            f["filled"] = f["drawn"] - f["unfilled"]
     steady = wall[1:] or wall
     steady_cpu = cpu[1:] or cpu
     n_ok = max(1, len(ok))
@@ -456,6 +501,7 @@ def calibrate(state: Any, items: list[tuple[WorkItem, Any]]) -> Calibration:
         questions_per_item=counts.instances / max(1, len(results)),
         asked=dict(sorted(asked.items())),
         unanswered=dict(sorted(unanswered.items())),
+        families=dict(sorted(families.items())),
     )
 
 
@@ -482,6 +528,7 @@ def plan_corpus(
     """The plan of one corpus; with `calibrate_items` > 0, that many items built and measured.
     Raises BuildError (located diagnostics) for a corpus that cannot be built."""
     from ..sources import SourceError
+    from .item import task_group
     from .run import BuildError, prepare_corpus
 
     with tempfile.TemporaryDirectory(prefix="ecgspec-plan-") as tmp:
@@ -507,6 +554,8 @@ def plan_corpus(
             dpi=_mean_dpi(program, corpus),
             image_format=corpus.image_format,
             window=corpus.window,
+            groups={t: task_group(state, t) for t in state.task_weights if t not in state.synth.off},
+            refill=corpus.refill,
         )
         if state.synth.names or state.synth.declared_revise is not None:
             from .synthesis import plan_synthesis

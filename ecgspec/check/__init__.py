@@ -12,6 +12,7 @@ becomes a located diagnostic; checking goes on after an error so that one run re
     statements.py    blocks: settings, statements and their arguments
     construct.py     building the IR object, reporting what the model rejects
     cross.py         checks across declarations
+    semantics.py     label semantics that contradict themselves, pages that print what they ask
 """
 
 from __future__ import annotations

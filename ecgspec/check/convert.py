@@ -23,8 +23,17 @@ from pydantic import BaseModel
 from .. import syntax as s
 from ..errors import Pos, did_you_mean
 from ..ir.base import DISTRIBUTIONS, Choice, Folds, Probability, Template, TemplateFile, Unit
-from ..resolve import Scope
-from ..templating import SandboxedTemplates, confinement_problem
+from ..resolve import Scope, display_path
+from ..templating import (
+    SHIPPED_TEMPLATES,
+    STD_PREFIX,
+    SandboxedTemplates,
+    candidates,
+    confinement_problem,
+    find_template,
+    search_path,
+    searched_text,
+)
 from ..units import DIMENSIONS, UNITS, describe, to_canonical
 from . import distributions, text
 from .context import FAIL, Ctx
@@ -65,6 +74,9 @@ class Converter:
     def __init__(self, scope: Scope, templates_root: Path | None = None):
         self.scope = scope
         self.templates_root = templates_root
+        # Where template files are looked for, in order (the spec's folders, then the shipped
+        # library); `load` sets it from every `--templates` folder.
+        self.template_folders: tuple[Path, ...] = search_path(templates_root)
         # The build's sandbox; `parse` also compiles, so a template nested past what Python can
         # compile is a located "template nested too deeply" here, not at build time.
         self.jinja = _checking_sandbox()
@@ -102,6 +114,8 @@ class Converter:
         if tp in (int, float):
             return self.number(value, tp, markers, ctx)
         if tp is str:
+            if isinstance(value, s.String) and marker(markers, TemplateFile) is not None:
+                return value.value if self._template_file(value, ctx) else FAIL
             if isinstance(value, s.String) and not self._template_confined(value, markers, ctx):
                 return FAIL
             return text.string(self, value, markers, ctx)
@@ -113,17 +127,76 @@ class Converter:
             return self._any(value, ctx)
         raise TypeError(f"the checker has no conversion for {tp!r}")  # a bug in an IR class, not user input
 
+    def _template_file(self, value: s.String, ctx: Ctx) -> bool:
+        """A template named by its file (a task's `template`, a suite task's `prompt`): a path that
+        stays inside the templates folders, found in one of them (the folders searched are said
+        when it is not), confined there, and that parses. Located at the string that names it."""
+        rel = Path(value.value)
+        if not value.value or rel.is_absolute() or ".." in rel.parts:
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: template paths are relative to the templates folder and may not leave it",
+                code="template-escape",
+            )
+            return False
+        folders = self.template_folders
+        path = find_template(folders, value.value)
+        if path is None:
+            names = [
+                f"{STD_PREFIX}{p.relative_to(f).as_posix()}" if f == SHIPPED_TEMPLATES else p.relative_to(f).as_posix()
+                for f in folders
+                for p in f.rglob("*.j2")
+            ]
+            guess = did_you_mean(value.value, names)
+            ctx.diags.error(
+                value.pos,
+                f"{ctx.what}: no template '{value.value}' (looked in {searched_text(folders, value.value)})",
+                (f"{guess} Else " if guess else "")
+                + "pass the folder that holds it with --templates DIR (repeatable), or name a shipped "
+                "template as std/NAME",
+                code="template-missing",
+            )
+            return False
+        if not self._template_confined(value, [TemplateFile()], ctx):
+            return False
+        try:
+            self.jinja.parse(path.read_text(encoding="utf-8"))
+            return True
+        except (OSError, UnicodeDecodeError) as exc:
+            ctx.diags.error(value.pos, f"{ctx.what}: cannot read template: {exc}", code="template-read")
+        except TemplateError as exc:
+            line = getattr(exc, "lineno", None) or 1
+            ctx.diags.error(
+                Pos(display_path(path), line, 1, line, 2),
+                f"template error: {getattr(exc, 'message', None) or exc}",
+                code="template-syntax",
+            )
+        return False
+
     def _template_confined(self, value: s.String, markers: list[Any], ctx: Ctx) -> bool:
         """A template file, and what templates include, import or extend, must be files under the
-        templates folder, links followed (ecgspec.templating.confinement_problem): else a located
-        error at the string that names the template."""
-        root = self.templates_root
+        templates folder it is found in, links followed (ecgspec.templating.confinement_problem):
+        else a located error at the string that names the template."""
         is_file = marker(markers, TemplateFile) is not None
-        if root is None or not (is_file or marker(markers, Template) is not None):
+        if not self.template_folders or not (is_file or marker(markers, Template) is not None):
             return True
+
+        def where(name: str) -> Path:
+            """The folder `name` is read from: the first that has it, else the first searched."""
+            found = candidates(self.template_folders, name)
+            for folder, rel in found:
+                if find_template([folder], rel) is not None:
+                    return folder
+            return found[0][0] if found else self.template_folders[0]
+
+        def confined(name: str) -> str | None:
+            folder = where(name)
+            rel = name[len(STD_PREFIX) :] if name.startswith(STD_PREFIX) else name
+            return confinement_problem(folder, rel)
+
         if is_file:
-            problem = confinement_problem(root, value.value)
-            if problem is not None and not problem.endswith("leaves the templates folder"):  # text.py says that
+            problem = confined(value.value)
+            if problem is not None and not problem.endswith("leaves the templates folder"):
                 ctx.diags.error(
                     value.pos,
                     f"{ctx.what}: {problem}",
@@ -138,14 +211,17 @@ class Converter:
             name = pending.pop()
             seen.add(name)
             try:
-                source = value.value if name is None else (root / name).read_text(encoding="utf-8")
+                found = None if name is None else find_template(self.template_folders, name)
+                if name is not None and found is None:
+                    continue
+                source = value.value if found is None else found.read_text(encoding="utf-8")
                 tree = self.jinja.parse(source)
             except (OSError, UnicodeDecodeError, TemplateError):
                 continue  # missing, unreadable or broken: reported where it is named, or at build time
             for ref in find_referenced_templates(tree):
                 if ref is None or ref in seen:
                     continue
-                problem = confinement_problem(root, ref)
+                problem = confined(ref)
                 if problem is not None:
                     ctx.diags.error(
                         value.pos,
@@ -213,7 +289,7 @@ class Converter:
                     guess.replace("did you mean '", "did you mean the constant '")
                     if guess
                     else f"no constant '{value.dotted}' is declared"
-                    + (f"; the import at {self.scope.failed_imports[0]} failed" if self.scope.failed_imports else "")
+                    + (f"; {blame}" if (blame := self.scope.blame(value.dotted)) else "")
                 )
         elif isinstance(value, (s.Call, s.Range, s.Choice)) and hint is None:
             hint = "this setting is fixed for a whole build; write one value"

@@ -18,6 +18,7 @@ from .convert import Converter
 from .cross import check_default_references, check_instruct_uses, check_select_all, check_splits
 from .origin import Checked, Origin
 from .schema import field_markers
+from .semantics import check_semantics
 from .statements import BlockChecker, Settings, Statements
 from .text import not_found_hint
 
@@ -53,6 +54,7 @@ class Checker:
         check_splits(self.scope, self.diags, self.out.decls, self.blocks.statement_positions)
         check_instruct_uses(self.scope, self.diags, self.out.decls, self.out.origins)
         check_select_all(self.scope, self.diags, self.out.decls, self.blocks.statement_positions)
+        check_semantics(self.scope, self.diags, self.out)
         return self.out
 
     def _check_decl(self, key: Key, decl: s.Decl) -> None:

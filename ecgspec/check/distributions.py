@@ -151,4 +151,25 @@ def choice(conv: Converter, value: s.Choice, elem: Any, markers: list[Any], ctx:
             code="choice-weights",
         )
         return FAIL
-    return Choice(options=tuple(options), weights=tuple(w / total for w in weights))
+    normalised = tuple(w / total for w in weights)
+    if abs(total - 1.0) > 1e-6 and _written_as_shares(items, weights):
+        shown = ", ".join(f"{_label(o)}: {w:.3g}" for o, w in zip(options, normalised, strict=True))
+        ctx.diags.warning(
+            value.pos,
+            f"{ctx.what}: the weights of the choice add up to {total:g}, not 1; they are taken as {shown}",
+            "write shares that add up to 1 (or 100%), or ratios such as `3: 1`; or silence this with "
+            "`# ecgspec: ignore[choice-weights]`",
+            code="choice-weights",
+        )
+    return Choice(options=tuple(options), weights=normalised)
+
+
+def _written_as_shares(items: Any, weights: list[float]) -> bool:
+    """Whether every weight is written as a share (a percentage, or a fraction below 1), so that
+    the writer meant them to add up to 1; ratios (`3: 1`, `1: 2`) are normalised as documented."""
+    written = [(item.weight, w) for item, w in zip(items, weights, strict=True)]
+    return all(weight is not None and (getattr(weight, "unit", None) == "%" or 0 <= w < 1) for weight, w in written)
+
+
+def _label(option: Any) -> str:
+    return option if isinstance(option, str) else repr(option)

@@ -42,6 +42,18 @@ class Corpus(Decl):
         None, description="a `report` instruct: its English structured revisions are the target of report tasks"
     )
     turns: Varying[int] = Field(1, description="conversation turns per image")
+    refill: bool = Field(
+        False,
+        description="a turn whose family no task can answer for the record is asked of another family "
+        "instead; by default it stays empty (counted in build.json's `families`), so that the families "
+        "keep the shares their task weights give them",
+    )
+    hide_in_header: bool = Field(
+        False,
+        description="the page of an item leaves out of its header and footer each fact its questions ask "
+        "(a heart-rate question's page prints no rate: `---`, or nothing where the template tests "
+        "`is defined`); `check` warns of a corpus whose papers print what its tasks ask",
+    )
     variants: int = Field(1, ge=1, le=100, description="images rendered per record")
     limit: int | None = Field(None, ge=1, description="at most this many items (shared by the `from` weights)")
     seed: int = Field(0, description="seed of every draw in the corpus")

@@ -67,7 +67,7 @@ class GridStep(Step):
     stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("mode",)
     mode: Literal["remove", "faint", "jitter"]
-    amount: Varying[Fraction] = Field(0.5, description="faintness or colour jitter, 0–1")
+    amount: Varying[Share] = Field(0.5, description="faintness or colour jitter, 0–1")
 
 
 class TraceStep(Step):
@@ -86,7 +86,7 @@ class LabelsStep(Step):
     stage: ClassVar[Stage] = "scene"
     positional: ClassVar[tuple[str, ...]] = ("mode",)
     mode: Literal["missing", "misplaced"]
-    amount: Varying[Fraction] = Field(1.0, description="share of labels affected")
+    amount: Varying[Share] = Field(1.0, description="share of labels affected")
 
 
 class HeaderStep(Step):
@@ -178,7 +178,7 @@ class WrinkleStep(Step):
     """Smooth displacement field with shading, as crumpled paper."""
 
     keyword: ClassVar[str] = "wrinkle"
-    strength: Varying[Fraction] = 0.5
+    strength: Varying[Share] = 0.5
     count: Varying[int] = 6
 
 
@@ -188,7 +188,7 @@ class CreaseStep(Step):
     keyword: ClassVar[str] = "crease"
     positional: ClassVar[tuple[str, ...]] = ("count",)
     count: Varying[int] = 1
-    depth: Varying[Fraction] = 0.4
+    depth: Varying[Share] = 0.4
 
 
 class CrumpleStep(Step):
@@ -196,7 +196,7 @@ class CrumpleStep(Step):
 
     keyword: ClassVar[str] = "crumple"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: Varying[Fraction] = Field(0.4, description="depth of the shading, 0–1")
+    strength: Varying[Share] = Field(0.4, description="depth of the shading, 0–1")
     creases: Varying[int] = Field(40, description="crease lines across the page")
     displace: Varying[Length] = Field(0.0, description="largest in-plane displacement of the paper")
 
@@ -207,7 +207,7 @@ class TintStep(Step):
     keyword: ClassVar[str] = "tint"
     positional: ClassVar[tuple[str, ...]] = ("color",)
     color: ColourHex
-    amount: Varying[Fraction] = 0.2
+    amount: Varying[Share] = 0.2
 
 
 class YellowStep(Step):
@@ -215,7 +215,7 @@ class YellowStep(Step):
 
     keyword: ClassVar[str] = "yellow"
     positional: ClassVar[tuple[str, ...]] = ("amount",)
-    amount: Varying[Fraction] = 0.3
+    amount: Varying[Share] = 0.3
 
 
 class TextureStep(Step):
@@ -240,7 +240,7 @@ class ShadowStep(Step):
 
     keyword: ClassVar[str] = "shadow"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: Varying[Fraction] = 0.3
+    strength: Varying[Share] = 0.3
 
 
 class LightingStep(Step):
@@ -248,7 +248,7 @@ class LightingStep(Step):
 
     keyword: ClassVar[str] = "lighting"
     positional: ClassVar[tuple[str, ...]] = ("strength",)
-    strength: Varying[Fraction] = 0.3
+    strength: Varying[Share] = 0.3
 
 
 # ---- raster steps: annotations --------------------------------------------------------------------
@@ -289,7 +289,7 @@ class StampStep(Step):
     date: Literal["on", "off"] = Field("on", description="a date line (drawn from the step's seed)")
     size: Varying[Length] = Field(32.0, description="width of a box stamp, diameter of a round one")
     angle: Varying[Angle] = Field(0.0, description="rotation of the stamp")
-    fade: Varying[Fraction] = Field(0.3, description="how unevenly inked: 0 solid, 1 barely there")
+    fade: Varying[Share] = Field(0.3, description="how unevenly inked: 0 solid, 1 barely there")
     color: ColourHex = Field("#b3203a", description="stamp ink")
     place: Place = Field("over", description=_PLACE)
 
@@ -336,8 +336,10 @@ class NoiseStep(Step):
     keyword: ClassVar[str] = "noise"
     positional: ClassVar[tuple[str, ...]] = ("kind",)
     kind: Literal["gaussian", "speckle", "salt_pepper"] = "gaussian"
-    sigma: Varying[float] = Field(5.0, description="standard deviation in 0–255 levels")
-    amount: Varying[Fraction] = Field(0.01, description="share of pixels hit (salt and pepper)")
+    sigma: Varying[Annotated[float, at.Ge(0), at.Le(255)]] = Field(
+        5.0, description="standard deviation in 0–255 levels"
+    )
+    amount: Varying[Share] = Field(0.01, description="share of pixels hit (salt and pepper)")
 
 
 class BlurStep(Step):
@@ -377,7 +379,7 @@ class ThresholdStep(Step):
 
     keyword: ClassVar[str] = "threshold"
     positional: ClassVar[tuple[str, ...]] = ("level",)
-    level: Varying[Fraction] = Field(0.55, description="luminance (share of white) below which a pixel is ink")
+    level: Varying[Share] = Field(0.55, description="luminance (share of white) below which a pixel is ink")
 
 
 SIMPLE_STEPS: tuple[type[Step], ...] = (

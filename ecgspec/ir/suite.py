@@ -45,6 +45,11 @@ class SuiteTask(Statement):
     answers: tuple[Annotated[str, Ident()], ...] = Field(
         (), description="whole-answer classes besides the labels, e.g. `[NORM, ABNORMAL]` (CODE-15%)"
     )
+    synonyms: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description='words that mean one of the task\'s `answers` classes, e.g. `{ NORM: ["normal ECG"] }` '
+        "(a label's synonyms are declared in its `labels`)",
+    )
     prompt: Annotated[str, TemplateFile()] | None = None
     question: Annotated[str, Template()] | None = None
     options: int = Field(4, ge=2, le=26, description="options per multiple-choice item")
@@ -96,6 +101,19 @@ class Suite(Decl):
         if any("judge" in t.metrics for t in self.tasks) and not self.judge:
             out.append(("judge", "a task is judged but the suite names no `judge` model", None))
         for t in self.tasks:
+            stray = [k for k in t.synonyms if k not in t.answers]
+            if stray:
+                out.append(
+                    (
+                        "tasks",
+                        f"task '{t.id}': `synonyms` names {', '.join(stray)}, not among its `answers`",
+                        "a label's synonyms belong in its `labels` declaration",
+                    )
+                )
+            if t.negation and t.form in ("report", "open"):
+                out.append(("tasks", f"task '{t.id}' is judged: its `negation` cues would never be read", None))
+            if any(not cue.strip() or not any(ch.isalpha() for ch in cue) for cue in t.negation):
+                out.append(("tasks", f"task '{t.id}': a `negation` cue is words, e.g. \"not consistent with\"", None))
             if not t.sources and not t.items:
                 out.append(
                     (

@@ -159,6 +159,21 @@ FACTS: dict[str, Fact] = {
     "record.report": Fact("text", "the record's free-text report"),
 }
 
+# The record fields (as header and footer templates name them: `record.heart_rate`) that print a
+# fact on the page, so that a page does not show the answer to its own question: the RR interval
+# gives the rate (60000 / RR), an interpretation or statement line gives the labels and the report.
+_STATEMENTS = ("interpretation", "statement", "statements", "diagnosis", "report")
+PRINTED_AS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("record.heart_rate", "record.rate"), ("heart_rate", "hr", "rr")),
+    "record.axis": ("qrs_axis", "heart_axis"),
+    **dict.fromkeys(("record.pr", "record.av_block"), ("pr",)),
+    **dict.fromkeys(("record.qrs", "record.wide_qrs"), ("qrs",)),
+    "record.qt": ("qt",),
+    **dict.fromkeys(("record.qtc", "record.long_qtc"), ("qtc",)),
+    "record.age": ("age",),
+    "record.sex": ("sex",),
+    **dict.fromkeys(("record.labels", "record.report"), _STATEMENTS),
+}
 
 # What people write for a fact, where its name is not a near spelling of it (`record.hr` is nearer
 # `record.pr` than `record.heart_rate`): checked before the spelling guess.

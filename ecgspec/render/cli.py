@@ -120,6 +120,13 @@ def cmd_render(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if program is None:
         return 1
     programs.insert(0, program)  # layouts, papers and distorts: --spec or the shipped ones first
+    if args.spec and any(p.is_file() for p in SHIPPED_SPECS):
+        # A --spec adds to the shipped library, it does not replace it: `--spec mine.ecg --paper
+        # aged` still finds the shipped paper where mine.ecg declares none of that name.
+        shipped = load_specs(None, argparse.Namespace(**{**vars(args), "root": None}))  # the library's own root
+        if shipped is None:
+            return 1
+        programs.insert(1, shipped)
     layout = lookup_in(programs, "layout", args.layout)
     paper = lookup_in(programs, "paper", args.paper)
     distort = lookup_in(programs, "distort", args.distort) if args.distort else None

@@ -27,7 +27,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import signal as sps
 
 if TYPE_CHECKING:
     from ..ir import Paper
@@ -109,6 +108,8 @@ def plan(paper: Paper, fs: float) -> FilterPlan:
 def _sos(fs: float, highpass: float | None, lowpass: float | None, notch: float | None) -> np.ndarray:
     """Second-order sections of the applied filters, in one cascade (one forward-backward pass)."""
     nyquist = fs / 2.0
+    from scipy import signal as sps  # here: `check` prints headers (template_values) without filtering
+
     sections: list[np.ndarray] = []
     if highpass is not None:
         # Lower the one-pass cut-off so that the squared response is 3 dB down at `highpass`.
@@ -140,6 +141,8 @@ def filter_signal(x: np.ndarray, p: FilterPlan) -> np.ndarray:
     hp = p.value("highpass")
     if hp is not None:
         pad = max(pad, int(round(p.fs / hp)))
+    from scipy import signal as sps
+
     x64 = np.asarray(x, dtype=np.float64)
     return np.asarray(sps.sosfiltfilt(sos, x64, axis=-1, padtype="even", padlen=min(pad, n - 1)))
 

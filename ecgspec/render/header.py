@@ -12,12 +12,15 @@ Text conventions a template may use (docs/rendering.md):
 - `{{ tab }}` (a tab character) splits a line into cells, placed in equal columns across the
   page, as machines print blocks of patient data, intervals and interpretation side by side;
 - `**like this**` prints bold (the layout engine splits the cell into spans).
+
+A page may hide facts (record.meta["hidden_fields"], from a corpus's `hide_in_header`): each is
+`Hidden` in the template's `record`, undefined to `is defined` and `default`, a dash when printed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +36,52 @@ if TYPE_CHECKING:
     from ..program import Program
     from ..records import Record
 
+
+class Hidden(jinja2.Undefined):
+    """A fact this page must not print, because one of its questions asks it (a corpus's
+    `hide_in_header`). It tests as undefined, so `is defined` and `default(…)` treat it as absent;
+    printed bare, after any filter or arithmetic, it is a dash, as carts print a value they lack."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "---"
+
+    def _same(self, *args: Any, **kwargs: Any) -> Hidden:
+        return self
+
+    def _false(self, other: Any) -> bool:
+        return False
+
+    # Jinja's Undefined fails on these; a hidden value carries on, so a template prints its dash.
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same  # type: ignore[assignment]
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _same  # type: ignore[assignment]
+    __pow__ = __rpow__ = __pos__ = __neg__ = __abs__ = __round__ = __getitem__ = __call__ = _same  # type: ignore[assignment]
+    __lt__ = __le__ = __gt__ = __ge__ = _false  # type: ignore[assignment]
+
+
+HIDDEN_KEY = "hidden_fields"  # record.meta: the fields this page hides (set by ecgspec.build.item)
+_ABSENT_FILTERS = ("default", "d")  # these replace an undefined value: a hidden one too
+
+
+def _pass_hidden(f: Any) -> Any:
+    """A filter that hands a hidden value on unchanged (`record.heart_rate | round | int` of a hidden
+    rate prints `---`, not 0 or an error)."""
+    skip = 1 if getattr(f, "jinja_pass_arg", None) is not None else 0  # a context comes first
+
+    @wraps(f)
+    def passing(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > skip and isinstance(args[skip], Hidden):
+            return args[skip]
+        return f(*args, **kwargs)
+
+    return passing
+
+
 # Plain text, printed as written: no autoescaping, and no whitespace trimming around tags, so a
 # line keeps its newline whatever tags it holds (`{%- -%}` trims where a template wants it).
 _ENV = SandboxedTemplates(autoescape=False, keep_trailing_newline=False)
+_ENV.filters = {n: f if n in _ABSENT_FILTERS else _pass_hidden(f) for n, f in _ENV.filters.items()}
 
 
 class HeaderTemplateError(TemplateError):
@@ -82,7 +128,7 @@ def _compile(source: str) -> jinja2.Template:
 
 def record_context(record: Record) -> dict[str, Any]:
     """What a template sees as `record`: header facts, then measured values where they lack."""
-    meta = {k: v for k, v in record.meta.items() if k not in ("nan_samples", "channels")}
+    meta = {k: v for k, v in record.meta.items() if k not in ("nan_samples", "channels", HIDDEN_KEY)}
     ctx: dict[str, Any] = {}
     for k, v in meta.items():
         ctx[k] = Num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
@@ -107,6 +153,8 @@ def record_context(record: Record) -> dict[str, Any]:
         hr_value = ctx.get("heart_rate")
         if hr_value:
             ctx["rr"] = Num(round(60000.0 / float(hr_value)))  # ms, as printed
+    for name in record.meta.get(HIDDEN_KEY) or ():
+        ctx[name] = Hidden(name=name)
     return ctx
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ir import Labels
+from ..ir.base import Span
 from ..program import Program
 from .errors import SourceError
 from .paths import data_path, display, setting_pos
@@ -31,6 +32,10 @@ class LabelSet:
     descriptions: Mapping[str, str] = field(default_factory=dict)
     min_likelihood: float = 0.0
     unknown_policy: str = "skip"
+    # What the labels mean to each other (ecgspec.ir.labels; used by ecgspec.targets.semantics).
+    implies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    excludes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    heart_rate: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # label → (lo, hi) bpm
 
     def _codes(self, codes: Mapping[str, float] | Iterable[str]) -> list[str]:
         if isinstance(codes, Mapping):
@@ -113,4 +118,7 @@ def label_set(program: Program, name: str, data_roots: Sequence[str | Path] | No
         descriptions=dict(decl.descriptions),
         min_likelihood=decl.min_likelihood,
         unknown_policy=decl.unknown,
+        implies=dict(decl.implies),
+        excludes=dict(decl.excludes),
+        heart_rate={k: (r.lo * 60.0, r.hi * 60.0) for k, r in decl.heart_rate.items() if isinstance(r, Span)},
     )

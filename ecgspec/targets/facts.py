@@ -21,6 +21,7 @@ from typing import Any
 from ..ir.task import CONTIGUOUS, CRITERIA, FACTS, LEAD_GROUPS
 from ..measurements.machine import Measured
 from ..measurements.machine import measured as measured_view
+from .semantics import close, contradiction
 
 
 @dataclass(frozen=True)
@@ -228,10 +229,14 @@ def measurement_provenance(name: str, subject: Subject) -> dict[str, str] | None
 
 
 def record_labels(subject: Subject, labels: Any) -> tuple[str, ...] | Unknown:
-    found = tuple(labels.map(statements(subject.codes, subject.source_labels)))
+    """The record's labels in the vocabulary, closed under its `implies` (a sinus tachycardia is a
+    sinus rhythm, whichever source said so); a record whose labels contradict its `excludes` is
+    not asked about them."""
+    found = close(labels.map(statements(subject.codes, subject.source_labels)), labels)
     if not found:
         return Unknown(f"no statement of the record maps into the '{labels.name}' vocabulary")
-    return found
+    why = contradiction(found, labels)
+    return Unknown(why) if why is not None else found
 
 
 def age(subject: Subject, labels: Any) -> int | Unknown:

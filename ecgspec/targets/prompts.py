@@ -3,8 +3,9 @@
 The answer comes from the record's facts (ecgspec.targets.facts), never from the template:
 a template words the question, and may word the answer, but it is given the answer, so it
 cannot make one up. Multiple-choice options are the true value and distractors drawn from the
-vocabulary the record does not have, so exactly one option is true; closed questions ask about
-a true label or a distractor, half and half.
+vocabulary the record surely does not have (ecgspec.targets.semantics: not a label it has or
+implies, not a synonym of one, not a rate class its measured rate falls in), so exactly one
+option is true; closed questions ask about a true label or such a distractor, half and half.
 
 Templates run in the shared sandbox (ecgspec.templating: Jinja's ImmutableSandboxedEnvironment
 with a time, output and value-size budget per render) with StrictUndefined and a loader that
@@ -27,6 +28,7 @@ from .. import templating
 from ..ir import Task
 from ..ir.task import FACTS
 from .facts import Subject, Unknown, fact_value
+from .semantics import distractors
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 BLANK = "___"
@@ -120,6 +122,12 @@ def _number_distractors(value: int, k: int, rng: np.random.Generator) -> list[in
     return [pool[int(i)] for i in sorted(picks)]
 
 
+def _measured_bpm(subject: Subject) -> float | None:
+    """The rate the record's rate facts use (machine, else signal), or None where not confident."""
+    bpm = fact_value("record.heart_rate", subject)
+    return float(bpm) if isinstance(bpm, (int, float)) else None
+
+
 @dataclass
 class TaskPrompter:
     """Asks one task of records. Holds the task's compiled templates; `ask` is per record."""
@@ -204,7 +212,8 @@ class TaskPrompter:
         if spec.shape in ("labels", "category"):
             truth = tuple(value) if isinstance(value, tuple) else (str(value),)
             vocab: Sequence[str] = self.labels.vocabulary if self.labels is not None else spec.values
-            others = [v for v in vocab if v not in truth]
+            # A wrong option must be wrong: not implied, not a synonym, not a rate the record has.
+            others = distractors(truth, vocab, self.labels, lambda: _measured_bpm(subject))
             if task.form == "closed":
                 present = not others or bool(rng.random() < 0.5)
                 pool = truth if present else others
@@ -213,7 +222,7 @@ class TaskPrompter:
                 answer_text, target = ("Yes." if present else "No."), ("yes" if present else "no")
             elif task.form == "multiple_choice":
                 if not others:
-                    return Unknown("the vocabulary has no label the record lacks, so no distractor")
+                    return Unknown("the vocabulary has no label the record surely lacks, so no distractor")
                 correct = truth[int(rng.integers(len(truth)))]
                 k = min(task.options - 1, len(others))
                 picks = [others[int(i)] for i in rng.choice(len(others), size=k, replace=False)]

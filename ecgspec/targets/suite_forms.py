@@ -18,6 +18,7 @@ from jinja2 import Environment, TemplateError
 
 from ..ir.suite import SuiteTask
 from .prompts import LETTERS, PromptError, render_block
+from .semantics import close, contradiction, distractors
 
 if TYPE_CHECKING:
     from ..sources.base import RecordRef
@@ -68,20 +69,40 @@ def form(name: str) -> Callable[[Form], Form]:
     return register
 
 
+def _closed_truth(i: FormInput, own: LabelSet | None) -> tuple[str, ...] | str:
+    """The record's labels closed under the vocabulary's `implies`, or why they contradict themselves."""
+    truth = close(i.truth, own)
+    why = contradiction(truth, own)
+    return why if why is not None else truth
+
+
+def _index_bpm(ref: RecordRef) -> float | None:
+    """The rate the record's index gives (a machine measurement), if any: a plan reads no signal."""
+    value = (ref.meta or {}).get("heart_rate")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 @form("multi_label")
 def multi_label(i: FormInput) -> list[Question] | str:
     if i.labels is None:
         return "the task names no `labels`"
-    return [Question(i.base_id, tuple(i.truth), None, i.ask(i.ctx))]
+    truth = _closed_truth(i, i.labels)
+    if isinstance(truth, str):
+        return truth
+    return [Question(i.base_id, truth, None, i.ask(i.ctx))]
 
 
 @form("multiple_choice")
 def multiple_choice(i: FormInput) -> list[Question] | str:
     # Without its own `labels`, a task chooses among its source's vocabulary.
     own = i.labels if i.labels is not None else i.source_labels
-    pool_true = list(i.truth)
+    truth = _closed_truth(i, own)
+    if isinstance(truth, str):
+        return truth
+    pool_true = list(truth)
     universe = list(own.vocabulary) if own is not None else []
-    others = [v for v in universe if v not in pool_true]
+    # A wrong option must be wrong (ecgspec.targets.semantics): not implied, no synonym, no rate it has.
+    others = distractors(pool_true, universe, own, lambda: _index_bpm(i.ref))
     if own is None or not pool_true or not others:
         return "no true label in the vocabulary, or no distractor"
     correct = pool_true[int(i.rng.integers(len(pool_true)))]

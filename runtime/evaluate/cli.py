@@ -52,6 +52,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--predictions", type=Path, required=True, action="append", help="a predictions JSONL file (repeatable)"
     )
+    p.add_argument("--tasks", help="comma-separated task ids to score (default: all)")
+    p.add_argument(
+        "--compare-extractors",
+        action="store_true",
+        help="print, per task, how often the default, compat and (where declared) LLM extractors read the same "
+        "answer, with examples where they differ, then score as usual",
+    )
     _shared(p)
     p.set_defaults(func=cmd_score)
 
@@ -76,11 +83,47 @@ def _shared(p: argparse.ArgumentParser, output_required: bool = True) -> None:
     p.add_argument("--judge-model", help="judge model (default: the plan's pinned judge)")
     p.add_argument("--judge-timeout", type=float, default=120.0)
     p.add_argument("--judge-retries", type=int, default=3)
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score even when items have no prediction: they are left out of every metric and counted; "
+        "a task with none answered has no score (without this, missing items are an error)",
+    )
 
 
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
+
+
+def _only_tasks(plan: Any, tasks: str | None, where: Path) -> Any:
+    """The plan restricted to the comma-separated task ids; ArtifactError naming an unknown one."""
+    from ecgspec.artifacts.plan_schema import ArtifactError
+
+    if not tasks:
+        return plan
+    wanted = [t for t in tasks.split(",") if t]
+    known = [t.id for t in plan.tasks]
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise ArtifactError(f"{where}: no task {', '.join(map(repr, unknown))} (tasks: {', '.join(known)})")
+    return plan.model_copy(update={"tasks": tuple(t for t in plan.tasks if t.id in wanted)})
+
+
+def _refuse_missing(args: argparse.Namespace, plan: Any, preds: Any, hint: str) -> int | None:
+    """1 (after saying which items have no prediction) unless --allow-missing; None when scoring may go on."""
+    from .score import describe_missing, missing_items
+
+    lost = missing_items(plan, preds)
+    if not lost:
+        return None
+    if args.allow_missing:
+        print(f"warning: {describe_missing(plan, lost)}; scoring without them (--allow-missing)", file=sys.stderr)
+        return None
+    return _fail(
+        f"{describe_missing(plan, lost)}. Nothing was scored: a missing item is not a wrong answer. {hint}"
+        "To score the answered items alone (the missing ones left out and counted), pass --allow-missing."
+    )
 
 
 def _judge(args: argparse.Namespace, plan: Any, cache: Any) -> Any:
@@ -109,13 +152,18 @@ def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend
 
     from ecgspec.artifacts.results import Results, write_text_atomic
 
+    from .llm_extract import LlmExtractError
     from .report import plot_task, write_report
     from .score import score_plan
 
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     mode = args.scoring or plan.scoring
-    scored = score_plan(plan, preds, judge=judge, mode=mode)
+    try:
+        readings = _llm_readings(plan, preds, out, mode)
+    except LlmExtractError as exc:
+        return _fail(str(exc))
+    scored = score_plan(plan, preds, judge=judge, mode=mode, readings=readings)
     tasks = []
     for t in scored.tasks:
         plots = plot_task(t, scored.arrays.get(t.id, {}), out)
@@ -138,16 +186,46 @@ def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend
     )
     res.write(out / "results" / f"{plan.suite}.json")
     write_text_atomic(out / "predictions.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.rows))
-    md, _ = write_report(res, out)
+    md, _ = write_report(res, out, plan=plan)
     for t in res.tasks:
         shown = ", ".join(f"{k} {m.value:.3f}" if m.value is not None else f"{k} n/a" for k, m in t.metrics.items())
         print(
             f"{t.id:>14}: {shown}  (fallbacks {t.fallbacks}, missing {t.missing}"
             + (f", judge failures {sum(t.judge.failures.values())}" if t.judge else "")
+            + (f", unread by the extractor {t.extractor_failures}" if t.extractor_failures else "")
             + ")"
         )
     print(f"wrote {out / 'results' / (plan.suite + '.json')}, {md}")
     return 0
+
+
+def _llm_readings(plan: Any, preds: Any, out: Path, mode: str) -> Any:
+    """The declared LLM extractors' readings (cached in OUT/cache.sqlite), or None when no task declares one
+    that is in use, or in pulse_compat mode (the released rules read every answer there)."""
+    from .cache import ResponseCache
+    from .llm_extract import extract_declared
+
+    if mode == "pulse_compat" or not any(
+        t.extract.llm is not None and t.extract.llm.backend != "none" for t in plan.tasks
+    ):
+        return None
+    cache = ResponseCache(out / "cache.sqlite")
+    try:
+        got = extract_declared(plan, {k: p.response for k, p in preds.items()}, cache)
+    finally:
+        cache.close()
+    print(
+        f"extractor: {len(got.extracted)} answers read ({got.sent} asked, {got.cached} from the cache), "
+        f"{len(got.failures)} unread" + (f" ({_kinds(got.counts())})" if got.failures else ""),
+        file=sys.stderr,
+    )
+    for (item, turn), why in sorted(got.failures.items())[:5]:
+        print(f"  unread: {item} turn {turn}: {why.kind}: {why.detail[:160]}", file=sys.stderr)
+    return got.extracted
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
@@ -155,7 +233,7 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
 
     from .backends.base import BackendError, make_backend
     from .cache import ResponseCache
-    from .run import run_plan, stderr_progress
+    from .run import backend_options, run_plan, stderr_progress
     from .score import Prediction
 
     try:
@@ -182,6 +260,7 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
             timeout=args.timeout,
             add_special_tokens=args.add_special_tokens,
         )
+    opts.update(backend_options(plan, args.backend))  # constrained tasks: ask for the answer's JSON schema
     try:
         backend = make_backend(args.backend, **opts)
     except BackendError as exc:
@@ -203,11 +282,21 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
         )
         for (item, turn), why in sorted(outcome.failures.items())[:10]:
             print(f"  failed: {item} turn {turn}: {why}", file=sys.stderr)
+        if outcome.unguided:
+            print(
+                f"warning: the {args.backend} backend cannot enforce a JSON schema; the constrained answers of "
+                f"{', '.join(outcome.unguided)} are asked for in the prompt and validated",
+                file=sys.stderr,
+            )
         preds = {k: Prediction(v) for k, v in outcome.responses.items()}
         if tasks:
             plan = plan.model_copy(update={"tasks": tuple(t for t in plan.tasks if t.id in tasks)})
-        rc = _finish(args, plan, preds, _judge(args, plan, cache), backend)
-        return 1 if outcome.failures else rc
+        refused = _refuse_missing(
+            args, plan, preds, "The responses that arrived are cached: rerun to ask again for the failed ones. "
+        )
+        if refused is not None:
+            return refused
+        return _finish(args, plan, preds, _judge(args, plan, cache), backend)
     finally:
         backend.close()
         cache.close()
@@ -223,6 +312,7 @@ def show_prompts(args: argparse.Namespace, plan: Any) -> int:
     from .backends.base import BackendError, Request
     from .backends.transformers import TransformersBackend
     from .cache import ResponseCache, cache_key
+    from .run import constrained_turn
 
     try:
         backend = TransformersBackend(
@@ -233,11 +323,12 @@ def show_prompts(args: argparse.Namespace, plan: Any) -> int:
     cache_path = args.cache or (args.output / "cache.sqlite" if args.output else None)
     cache = ResponseCache(cache_path) if cache_path and cache_path.is_file() else None
     plan_hash = plan.content_hash()
-    items = [it for t in plan.tasks for it in t.items][: args.show_prompts]
-    for it in items:
+    items = [(task, it) for task in plan.tasks for it in task.items][: args.show_prompts]
+    for task, it in items:
         messages: list[dict[str, str]] = []
         for turn, t in enumerate(it.turns):
-            messages.append({"role": "user", "content": t.question})
+            guided = constrained_turn(task, it, turn)  # a constrained last turn carries its answer instruction
+            messages.append({"role": "user", "content": f"{t.question}\n\n{guided[1]}" if guided else t.question})
             image = args.plan.parent / it.image if it.image else None
             ids, _ = backend.prompt(Request("", tuple(messages), image))
             print(json.dumps({"id": it.id, "turn": turn, "input_ids": ids}))
@@ -248,6 +339,23 @@ def show_prompts(args: argparse.Namespace, plan: Any) -> int:
     if cache:
         cache.close()
     return 0
+
+
+def _agreement(plan: Any, preds: Any, out: Path) -> str:
+    from .agreement import compare
+    from .cache import ResponseCache
+    from .llm_extract import extract_declared
+
+    responses = {k: p.response for k, p in preds.items()}
+    llm = None
+    if any(t.extract.llm is not None and t.extract.llm.backend != "none" for t in plan.tasks):
+        out.mkdir(parents=True, exist_ok=True)
+        cache = ResponseCache(out / "cache.sqlite")
+        try:
+            llm = extract_declared(plan, responses, cache)
+        finally:
+            cache.close()
+    return compare(plan, responses, plan.seed, llm=llm).render()
 
 
 def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
@@ -265,8 +373,27 @@ def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
             if dup:
                 return _fail(f"{f}: item '{dup[0][0]}' turn {dup[0][1]} is also in an earlier predictions file")
             preds.update(more)
+        plan = _only_tasks(plan, args.tasks, args.plan)
     except ArtifactError as exc:
         return _fail(str(exc))
+    kept = {it.id for t in plan.tasks for it in t.items}
+    preds = {k: v for k, v in preds.items() if k[0] in kept}
+    answered = {t.id for t in plan.tasks if any((it.id, 0) in preds for it in t.items)}
+    hint = ""
+    if not preds:
+        hint = "The predictions file(s) hold no prediction for these tasks. "
+    elif len(answered) < len(plan.tasks):
+        hint = f"To score only the tasks the predictions cover, name them: --tasks {','.join(t.id for t in plan.tasks if t.id in answered)}. "
+    refused = _refuse_missing(args, plan, preds, hint)
+    if refused is not None:
+        return refused
+    if args.compare_extractors:
+        from .llm_extract import LlmExtractError
+
+        try:
+            print(_agreement(plan, preds, args.output))
+        except LlmExtractError as exc:
+            return _fail(str(exc))
     cache = ResponseCache(args.output / "cache.sqlite") if args.judge_url else None
     try:
         return _finish(args, plan, preds, _judge(args, plan, cache), None)
@@ -308,12 +435,17 @@ def cmd_import(args: argparse.Namespace, parser: Any = None) -> int:
 def cmd_export(args: argparse.Namespace, parser: Any = None) -> int:
     from ecgspec.artifacts.plan_schema import ArtifactError, load_plan
 
-    from .lmms_export import export
+    from .lmms_export import export, exported
 
     try:
         plan = load_plan(args.plan)
     except ArtifactError as exc:
         return _fail(str(exc))
-    files = export(plan, args.plan.parent, args.output)
+    if not any(exported(t) for t in plan.tasks):
+        return _fail(f"{args.plan}: no task lmms-eval can run (judged and multi-turn tasks are not exported)")
+    try:
+        files = export(plan, args.plan.parent, args.output)
+    except ArtifactError as exc:
+        return _fail(str(exc))
     print(f"wrote {len(files)} files to {args.output}")
     return 0

@@ -19,7 +19,15 @@ on purpose — docs/evaluation.md sets them beside the correct mode:
   lists them in that order;
 * ECG-QA: candidates are the comma-separated text after "Options:" in the question (less the
   "Only answer based on the given Options without any explanation." sentence), each kept if it is a
-  substring of the *lower-cased* response; exact set match with the reference list.
+  substring of the *lower-cased* response; exact set match with the reference list;
+* missing items: the release scores the lines of a predictions file, so an item without a line is
+  simply not there — dropped from the multi-label, ECG-QA and judged scores (the multi-label
+  classes are fitted on the references of the lines present) — but a multiple-choice file whose
+  line count is not the task's full count is skipped: no score, its fallbacks already drawn.
+
+Intervals are ours (the release reports point estimates): a percentile bootstrap over items from
+the plan's seed, each resample scored by the released rules (`multilabel_resample`: classes
+refitted on the resample's references), as in correct mode.
 """
 
 from __future__ import annotations
@@ -100,6 +108,19 @@ def multilabel_scores(y_pred: list[list[str]], y_true: list[list[str]]) -> dict[
 
     mlb = MultiLabelBinarizer()
     t = mlb.fit_transform(y_true)
+    if t.shape[1] == 0:  # no reference names a class: the release has nothing to average
+        nan = float("nan")
+        empty = np.zeros((len(y_true), 0), dtype=np.int64)
+        return {
+            "classes": [],
+            "f1": nan,
+            "auc": nan,
+            "hamming": nan,
+            "f1_per_class": [],
+            "auc_per_class": [],
+            "y_true": empty,
+            "y_pred": empty,
+        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "unknown class(es) will be ignored", as in the release
         p = mlb.transform(y_pred)
@@ -120,3 +141,21 @@ def multilabel_scores(y_pred: list[list[str]], y_true: list[list[str]]) -> dict[
         "y_true": t,
         "y_pred": p,
     }
+
+
+def multilabel_resample(t: np.ndarray, p: np.ndarray, ix: np.ndarray) -> tuple[float, float, float]:
+    """(F1, AUC, Hamming) of `multilabel_scores` on the items `ix` of the binarized references t and
+    predictions p (columns: the classes fitted on every reference): the release refits its classes on
+    the references it is given, so a class absent from the resample's references is dropped, with the
+    predictions of it. Numpy formulas equal to its scikit-learn calls (tests compare them)."""
+    from .metrics import _auc_per_class
+
+    tt, pp = t[ix], p[ix]
+    keep = tt.sum(0) > 0
+    tt, pp = tt[:, keep], pp[:, keep]
+    if tt.shape[1] == 0:
+        nan = float("nan")
+        return nan, nan, nan
+    f1 = 2 * (tt & pp).sum(0) / (tt.sum(0) + pp.sum(0))  # every kept class has a positive reference
+    auc = _auc_per_class(tt, pp.astype(float))
+    return float(f1.mean()), float(auc.mean()), float((tt != pp).mean())

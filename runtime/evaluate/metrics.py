@@ -75,18 +75,30 @@ def _auc_per_class(t: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def bootstrap(n: int, b: int, seed: int, fn: Callable[[np.ndarray], float]) -> tuple[float | None, float | None]:
     """Percentile 95% interval of fn(indices) over b resamples; undefined resamples (NaN) are dropped."""
+    return bootstrap_many(n, b, seed, lambda ix: (fn(ix),), 1)[0]
+
+
+def bootstrap_many(
+    n: int, b: int, seed: int, fn: Callable[[np.ndarray], Sequence[float]], k: int
+) -> list[tuple[float | None, float | None]]:
+    """`bootstrap` of k statistics computed together on each resample (the same resamples as
+    `bootstrap` draws from the same seed); one interval per statistic."""
     if b <= 0 or n == 0:
-        return None, None
+        return [(None, None)] * k
     rng = np.random.default_rng(seed)
-    vals = []
+    vals: list[list[float]] = [[] for _ in range(k)]
     for _ in range(b):
-        v = fn(rng.integers(0, n, n))
-        if v is not None and not np.isnan(v):
-            vals.append(v)
-    if not vals:
-        return None, None
-    lo, hi = np.percentile(vals, [2.5, 97.5])
-    return float(lo), float(hi)
+        for acc, v in zip(vals, fn(rng.integers(0, n, n)), strict=True):
+            if v is not None and not np.isnan(v):
+                acc.append(v)
+    out: list[tuple[float | None, float | None]] = []
+    for acc in vals:
+        if not acc:
+            out.append((None, None))
+            continue
+        lo, hi = np.percentile(acc, [2.5, 97.5])
+        out.append((float(lo), float(hi)))
+    return out
 
 
 def _metric(value: float | None, ci: tuple[float | None, float | None]) -> Metric:

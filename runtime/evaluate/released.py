@@ -4,14 +4,21 @@ A released file is JSON (a list, or JSON lines) or Parquet with `id`, `image` (a
 Parquet an image struct with `bytes`) and `conversations`: `{from: human|gpt, value}` pairs, or
 for ECG Arena `{question, answer}` pairs. Quirks handled here, each for a reason:
 
+* `ptb_report_generation_test.json` (and the report file `eval_report.py` reads) names the list
+  `conversation`, with `from: user|assistant`: both spellings are read;
+
 * a `value` stored as a list of single characters (how ECG-QA's conversations come out of the
   Parquet release) is joined back into its string; a list of longer strings is a list of answers;
 * `<image>` is removed from questions: backends attach the image themselves;
 * multiple-choice targets are the first character of the reference (what the released scorer
-  compares), options are read from the question's `A. …` / `(A) …` lines, else the letters alone;
+  compares); options are read from the question's `A. …` / `(A) …` lines, and a question without
+  a line for each of the task's letters is an error (the option texts are what `option_text`
+  extraction matches; letters alone would silently disable it);
 * ECG-QA's options are the comma-separated text after `Options:` in the question;
-* multi-label references are read with the correct-mode rules (whole words), except that a
-  reference that is exactly one of the task's `answers` (NORM, ABNORMAL) is that class.
+* multi-label references are read with the correct-mode rules (whole words, the labels'
+  synonyms in any case: "Myocardial infarction" is MI), except that a reference that is exactly
+  one of the task's `answers` (NORM, ABNORMAL) is that class;
+* item ids are unique in a plan: a repeated id is an error naming both places.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from ecgspec.artifacts.plan_schema import LETTERS, ArtifactError, Item, Plan, Task, Turn
 
@@ -73,7 +82,7 @@ def _question(value: Any) -> str:
 
 def conversation_turns(convs: Any, where: str) -> list[tuple[str, str | list[str] | None]]:
     if not isinstance(convs, list) or not convs:
-        raise ArtifactError(f"{where}: `conversations` is a non-empty list")
+        raise ArtifactError(f"{where}: `conversations` (or `conversation`) is a non-empty list")
     turns: list[tuple[str, str | list[str] | None]] = []
     if all(isinstance(c, dict) and "question" in c for c in convs):  # ECG Arena
         return [(_question(c["question"]), _text(c.get("answer"))) for c in convs]
@@ -115,14 +124,19 @@ def _image(rec: dict[str, Any], task_id: str, item_id: str, src_dir: Path, plan_
     return Path(os.path.relpath(src_dir / "images" / rel, plan_dir)).as_posix()
 
 
-def _options(question: str, n: int) -> tuple[str, ...]:
+def _options(question: str, n: int, where: str) -> tuple[str, ...]:
     found: dict[str, str] = {}
     for m in _OPTION_LINE.finditer(question):
         found.setdefault(m.group(1), m.group(2))
     letters = LETTERS[:n]
-    if all(x in found for x in letters):
-        return tuple(found[x] for x in letters)
-    return tuple(letters)
+    lacking = [x for x in letters if x not in found]
+    if lacking:
+        seen = f"found {', '.join(sorted(found))}" if found else "found none"
+        raise ArtifactError(
+            f"{where}: the question has no option line for {', '.join(lacking)} (the task has {n} options, "
+            f"'A. text' or '(A) text'; {seen}): {question[:80]!r}"
+        )
+    return tuple(found[x] for x in letters)
 
 
 def import_items(
@@ -131,13 +145,21 @@ def import_items(
     form = shell["form"]
     answers = tuple(shell["extract"].answers)
     items: list[Item] = []
+    seen: dict[str, int] = {}
     for k, rec in enumerate(records):
         where = f"{src}: item {k + 1}"
         item_id = rec.get("id", rec.get("No"))
         if item_id is None:
             raise ArtifactError(f"{where}: no `id`")
         item_id = str(item_id)
-        turns = conversation_turns(rec.get("conversations"), f"{where} (id {item_id})")
+        if item_id in seen:
+            raise ArtifactError(
+                f"{where}: id '{item_id}' is also the id of item {seen[item_id]} of the same file; "
+                "item ids are unique in a plan"
+            )
+        seen[item_id] = k + 1
+        convs = rec["conversations"] if "conversations" in rec else rec.get("conversation")
+        turns = conversation_turns(convs, f"{where} (id {item_id})")
         ref = turns[-1][1]
         ref_text = ", ".join(ref) if isinstance(ref, list) else (ref or "")
         target: Any = None
@@ -146,10 +168,10 @@ def import_items(
             target = (
                 (ref_text.strip(),)
                 if ref_text.strip() in answers
-                else tuple(find_labels(ref_text, shell["labels"], {}))
+                else tuple(find_labels(ref_text, shell["labels"], shell.get("synonyms") or {}))
             )
         elif form == "multiple_choice":
-            options = _options(turns[0][0], n_options)
+            options = _options(turns[0][0], n_options, f"{where} (id {item_id})")
             target = ref_text.strip()[:1]
             if target not in LETTERS[: len(options)]:
                 raise ArtifactError(
@@ -182,6 +204,7 @@ def released_plan(
     from ecgspec.artifacts.suite_tasks import plan_header, task_shell
 
     tasks: list[Task] = []
+    seen: dict[str, str] = {}  # item id → where it was first read
     for t in suite.tasks:
         if t.items is None or (only and t.id not in only):
             continue
@@ -190,5 +213,19 @@ def released_plan(
             src = src.with_suffix(".parquet")
         shell = task_shell(program, t)
         items = import_items(shell, read_released(src), src=src, plan_dir=plan_path.parent, n_options=t.options)
-        tasks.append(Task(**shell, items=tuple(items)))
+        for k, it in enumerate(items):
+            if it.id in seen:
+                raise ArtifactError(
+                    f"{src}: item {k + 1}: id '{it.id}' is also the id of {seen[it.id]}; item ids are unique in a plan"
+                )
+            seen[it.id] = f"item {k + 1} of {src} (task {t.id})"
+        try:
+            tasks.append(Task(**shell, items=tuple(items)))
+        except ValidationError as exc:
+            raise ArtifactError(f"{src}: task {t.id}: {_first_error(exc)}") from None
     return Plan(**plan_header(program, suite), origin="released", tasks=tuple(tasks))
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return str(err.get("ctx", {}).get("error") or err["msg"])

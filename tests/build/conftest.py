@@ -73,6 +73,7 @@ corpus mini {
     turns     = 1..3
     dpi       = 60 dpi
     seed      = 5
+    refill    = true
 }
 """
 

@@ -94,6 +94,16 @@ def test_eval_against_an_openai_compatible_server_scores_and_reports(mini_plan: 
     )
     again = json.loads((tmp_path / "s" / "results" / "ecgbench_samples.json").read_text())
     assert [t["metrics"] for t in again["tasks"]] == [t["metrics"] for t in res["tasks"]]
+    # a line lost from the predictions file: refused, then, allowed, left out and counted
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join(x + "\n" for x in (out / "predictions.jsonl").read_text().splitlines()[1:]))
+    args = ["score", str(mini_plan), "--predictions", str(short), "-o", str(tmp_path / "m")]
+    assert main(args) == 1 and not (tmp_path / "m" / "results").exists()
+    assert main([*args, "--allow-missing"]) == 0
+    lost = json.loads((tmp_path / "m" / "results" / "ecgbench_samples.json").read_text())
+    assert [t["missing_ids"] for t in lost["tasks"]] == [
+        [rows[0]["id"]] if t["id"] == rows[0]["task"] else [] for t in lost["tasks"]
+    ]
 
 
 def test_eval_with_the_tiny_transformers_model(mini_plan: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ scikit-learn calls on the same arrays, pulse_compat equals the released scorer's
 from __future__ import annotations
 
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -247,3 +248,98 @@ def test_auc_uses_scores_when_predictions_carry_them() -> None:
     assert res.auc_from == "scores"
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     assert res.metrics["auc"].value == pytest.approx(roc_auc_score(y, np.array(list(sc.values())), average="macro"))
+
+
+def _released_f1_auc_hl(pred: list[list[str]], truth: list[list[str]]) -> tuple[float, float, float]:
+    """The released `compute_f1_auc` (evaluate_ecgbench.py), written out from its description with
+    scikit-learn: classes fitted on the references, mean per-class F1, mean per-class hard-label AUC with
+    NaN propagating, Hamming loss."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    mlb = MultiLabelBinarizer()
+    t = mlb.fit_transform(truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = mlb.transform(pred)
+    aucs = []
+    for j in range(t.shape[1]):
+        try:
+            aucs.append(roc_auc_score(t[:, j], p[:, j]))
+        except ValueError:
+            aucs.append(np.nan)
+    return float(np.mean(f1_score(t, p, average=None))), float(np.mean(aucs)), float(hamming_loss(t, p))
+
+
+def test_pulse_compat_intervals_bootstrap_the_released_statistic_from_the_plan_seed() -> None:
+    rng = np.random.default_rng(5)
+    truth = {f"i{k}": [c for c in SUPER if rng.random() < 0.35] or ["NORM"] for k in range(30)}
+    answers = {k: ", ".join(c for c in SUPER if (c in v) != (rng.random() < 0.2)) for k, v in truth.items()}
+    task = Task(
+        id="ptb",
+        form="multi_label",
+        labels=SUPER,
+        metrics=("auc", "f1", "hamming"),
+        items=tuple(item(k, tuple(v), answer=", ".join(v)) for k, v in truth.items()),
+    )
+    res = score_plan(plan_of(task, scoring="pulse_compat", bootstrap=60, seed=11), _preds(answers)).tasks[0]
+    pred = [[c for c in SUPER if c in answers[k]] for k in truth]
+    gold = [[c for c in SUPER if c in ", ".join(v)] for v in truth.values()]
+    # the released statistic on each resample of items (numpy default_rng(seed), n of n with replacement),
+    # undefined resamples left out, percentile 95% interval
+    draws = np.random.default_rng(11)
+    per: list[tuple[float, float, float]] = []
+    for _ in range(60):
+        ix = draws.integers(0, 30, 30)
+        per.append(_released_f1_auc_hl([pred[i] for i in ix], [gold[i] for i in ix]))
+    for k, name in enumerate(("f1", "auc", "hamming")):
+        vals = [v[k] for v in per if not np.isnan(v[k])]
+        lo, hi = np.percentile(vals, [2.5, 97.5])
+        m = res.metrics[name]
+        assert m.lo == pytest.approx(lo, abs=1e-12) and m.hi == pytest.approx(hi, abs=1e-12), name
+        assert m.value == pytest.approx(_released_f1_auc_hl(pred, gold)[k], abs=1e-12)
+    again = score_plan(plan_of(task, scoring="pulse_compat", bootstrap=60, seed=11), _preds(answers)).tasks[0]
+    assert again.metrics == res.metrics
+
+
+def test_excluded_classes_say_why_each_class_is_left_out_of_a_macro_mean() -> None:
+    refs = {"a": ("NORM",), "b": ("MI",), "c": ("NORM", "MI"), "d": ("NORM",)}
+    answers = {"a": "NORM", "b": "MI and CD", "c": "NORM", "d": "NORM"}
+    task = Task(
+        id="ptb",
+        form="multi_label",
+        labels=SUPER,
+        metrics=("auc", "f1"),
+        items=tuple(item(k, v, answer=", ".join(v)) for k, v in refs.items()),
+    )
+    res = score_plan(plan_of(task), _preds(answers)).tasks[0]
+    why = {(e.label, e.reason, e.metrics) for e in res.excluded_classes}
+    assert why == {
+        ("STTC", "absent", ("f1", "auc")),
+        ("HYP", "absent", ("f1", "auc")),
+        ("CD", "no_positive_target", ("auc",)),  # its false positive still counts as F1 0
+    }
+    t = np.array([[c in refs[k] for c in SUPER] for k in refs], dtype=int)
+    p = np.array([[c in answers[k] for c in SUPER] for k in refs], dtype=int)
+    assert res.metrics["f1"].value == pytest.approx(f1_score(t, p, average="macro", zero_division=np.nan))
+    assert res.f1_absent_as_zero == pytest.approx(f1_score(t, p, average="macro", zero_division=0))
+    assert res.f1_absent_as_zero < res.metrics["f1"].value
+    assert any("STTC, HYP" in n and f"{res.f1_absent_as_zero:.4f}" in n for n in res.notes)
+
+    every = Task(
+        id="t",
+        form="multi_label",
+        labels=("AF", "RBBB"),
+        metrics=("auc", "f1"),
+        items=(item("x", ("AF",)), item("y", ("AF", "RBBB"))),
+    )
+    res = score_plan(plan_of(every), _preds({"x": "AF", "y": "AF"})).tasks[0]
+    assert [(e.label, e.reason, e.metrics) for e in res.excluded_classes] == [("AF", "in_every_target", ("auc",))]
+    assert res.f1_absent_as_zero is None
+
+    compat = score_plan(plan_of(task, scoring="pulse_compat"), _preds(answers)).tasks[0]
+    assert {(e.label, e.reason) for e in compat.excluded_classes} == {
+        ("CD", "answers_only"),
+        ("STTC", "absent"),
+        ("HYP", "absent"),
+    }
+    assert all(e.metrics == ("f1", "auc") for e in compat.excluded_classes)

@@ -137,7 +137,9 @@ def test_a_conversation_never_asks_one_fact_twice(tmp_path: Path) -> None:
     assert any("an earlier turn asked" in reason for task in unanswered.values() for reason in task)
 
 
-def test_a_model_that_is_off_asks_the_templated_tasks_instead(workspace: Path, tmp_path: Path) -> None:
+def test_a_model_that_is_off_asks_the_templated_tasks_instead(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = workspace / "synth.ecg"
     spec.write_text(SPEC.replace("    backend     = openai\n", "    backend     = none\n"))
     out = tmp_path / "out"
@@ -146,4 +148,7 @@ def test_a_model_that_is_off_asks_the_templated_tasks_instead(workspace: Path, t
     assert "synthesis" not in built and not (out / "synth").exists()
     tasks = {json.loads(x)["task"] for x in (out / "prompts" / "mini.jsonl").read_text().splitlines()}
     assert tasks == {"rate_open"}
-    assert "synthesis is off" in " ".join(built["unanswered"]["qa"])
+    # the instructs that are off are not drawn at all (their family's turns are not left empty), and the build
+    # says why they are missing
+    assert set(built["families"]) == {"basic"} and built["unanswered"] == {}
+    assert "synthesis is off for qa, talk: llm 'writer' (generator) has `backend = none`" in capsys.readouterr().out

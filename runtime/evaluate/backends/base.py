@@ -94,6 +94,12 @@ class Backend(ABC):
             out["top_p"] = self.top_p
         return out
 
+    @property
+    def guides_schema(self) -> bool:
+        """Whether a request's JSON schema is enforced while decoding (else it only travels with the request, and
+        the reply is validated afterwards like any other); none by default."""
+        return False
+
     @abstractmethod
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Completion | BackendError]]:
         """Yield (request, reply or the error) for every request, in completion order."""

@@ -92,6 +92,10 @@ class OpenAIBackend(Backend):
             out["add_special_tokens"] = True
         return out
 
+    @property
+    def guides_schema(self) -> bool:
+        return self.guided == "json_schema"
+
     def _payload(self, req: Request) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []
         attached = req.image is None

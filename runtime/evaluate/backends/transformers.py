@@ -11,7 +11,8 @@ plain-string contents, the way its authors render conversations (such templates 
 multimodal content parts ChatEncoder renders). A `separators` conversation format still goes through
 ChatEncoder. At temperature > 0 each reply is sampled (`top_p`, no top-k cut, like vllm and OpenAI), seeded
 with the request's seed when it has one, so that a rerun gives the same replies. Nothing is downloaded
-(`local_files_only`).
+(`local_files_only`). A request's JSON schema is not enforced (transformers decodes without a grammar): the
+reply is asked for in the prompt only, and validated by the caller like every other.
 """
 
 from __future__ import annotations

@@ -87,6 +87,10 @@ class VLLMBackend(Backend):
             out["guided"] = self.guided
         return out
 
+    @property
+    def guides_schema(self) -> bool:
+        return self.guided == "json_schema" and self._guide is not None
+
     def prompt(self, req: Request) -> dict[str, Any]:
         if self.chat is None:
             if req.image is not None:
