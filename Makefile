@@ -18,7 +18,7 @@ demo: setup
 	bash scripts/demo.sh $(BIN) $(OUT)
 
 # Lint (ruff: rules and formatting) and types (mypy); the configuration is in pyproject.toml.
-LINTED := ecgspec runtime tests bench scripts docs/gallery docs/mistakes.py docs/report_screenshot.py
+LINTED := ecgspec runtime tests bench scripts docs/gallery docs/mistakes.py docs/report_screenshot.py setup.py
 lint: setup
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import os_error_message, write_atomic
+from .checking import check_diagnostics, unique
 from .cli_options import add_spec_options
 from .errors import Diagnostic, Diagnostics, SourceCache, format_all
 from .formatter import format_module
 from .parser import parse_module
-from .program import Program, load, silenced
+from .program import Program, load
 from .resolve import display_path
 
 
@@ -50,16 +51,10 @@ def _plural(n: int, word: str) -> str:
 
 
 def _report(diags: list[Diagnostic], sources: SourceCache) -> tuple[int, int]:
-    seen: set[tuple[str, int, int, str]] = set()
-    unique = []
-    for d in diags:
-        k = (d.pos.file, d.pos.line, d.pos.col, d.message)
-        if k not in seen:
-            seen.add(k)
-            unique.append(d)
-    if unique:
-        print(format_all(unique, sources, _colour(sys.stderr)), file=sys.stderr)
-    return sum(d.severity == "error" for d in unique), sum(d.severity == "warning" for d in unique)
+    shown = unique(diags)
+    if shown:
+        print(format_all(shown, sources, _colour(sys.stderr)), file=sys.stderr)
+    return sum(d.severity == "error" for d in shown), sum(d.severity == "warning" for d in shown)
 
 
 def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Program], SourceCache]:
@@ -73,17 +68,8 @@ def _load_each(files: list[Path], args: argparse.Namespace) -> tuple[list[Progra
 
 def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     files = _expand(args.paths, parser)
-    for folder in args.templates or []:
-        if not folder.is_dir():
-            parser.error(f"--templates {folder}: no such folder")
     programs, sources = _load_each(files, args)
-    from .dry_run import dry_run
-    from .leakage_across import check_leakage_across
-
-    # Leakage is checked over every spec given at once (a corpus in one, a suite in another), so
-    # the per-spec reports give way to one report per corpus-suite pair.
-    diags = [d for p in programs for d in [*p.diagnostics, *dry_run(p)] if d.code != "leakage"]
-    diags += [d for d in check_leakage_across(programs) if not silenced(d, sources)]
+    diags = check_diagnostics(programs, sources)  # what the language server shows, too
     errors, warnings = _report(diags, sources)
     decls = len({(display_path(p.scope.decl_file[k]), k) for p in programs for k in p.scope.decls})
     summary = (
@@ -174,19 +160,6 @@ def cmd_explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return 0
 
 
-def templates_option(p: argparse.ArgumentParser) -> None:
-    """--templates, repeatable: folders searched in order, the shipped library (std/) after them."""
-    p.add_argument(
-        "--templates",
-        type=Path,
-        action="append",
-        default=None,
-        metavar="DIR",
-        help="a templates folder, searched in the order given (repeatable; default: the nearest templates/ "
-        "above the spec); the shipped library is searched last and answers std/NAME",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecgspec", description="Compile .ecg specs into ECG-image datasets.")
     parser.add_argument("--version", action="version", version=f"ecgspec {__version__}")
@@ -197,8 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check specs and report every error with its position")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    add_spec_options(p, templates=False)
-    templates_option(p)
+    add_spec_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("fmt", help="format specs in the canonical layout (comments kept)")
@@ -211,8 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("name", nargs="?", metavar="NAME", help="a declaration name, or KIND:NAME")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    add_spec_options(p, templates=False)
-    templates_option(p)
+    add_spec_options(p)
     p.set_defaults(func=cmd_explain)
 
     # Each stage registers its own commands; their modules import heavy libraries only when run.

@@ -6,6 +6,14 @@ import argparse
 from pathlib import Path
 
 
+def templates_folder(text: str) -> Path:
+    """A --templates value: a folder that exists (a typo would otherwise read as "no template")."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    return path
+
+
 def add_spec_options(p: argparse.ArgumentParser, *, templates: bool = True, data_root: bool = False) -> None:
     """-D, --root, and optionally --templates and --data-root."""
     p.add_argument(
@@ -22,9 +30,12 @@ def add_spec_options(p: argparse.ArgumentParser, *, templates: bool = True, data
     if templates:
         p.add_argument(
             "--templates",
-            type=Path,
+            type=templates_folder,
+            action="append",
             default=None,
-            help="templates folder (default: the nearest templates/ above the spec)",
+            metavar="DIR",
+            help="a templates folder, searched in the order given (repeatable; default: the nearest templates/ "
+            "above the spec); the shipped library is searched last and answers std/NAME",
         )
     if data_root:
         p.add_argument(

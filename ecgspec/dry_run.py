@@ -172,12 +172,8 @@ def _setting_pos(program: Program, key: Key, fields: tuple[str, ...] = ("questio
 def environment(program: Program) -> ImmutableSandboxedEnvironment:
     """The build's Jinja environment, loading from every templates folder of the spec."""
     from .targets.prompts import make_environment
-    from .templating import ConfinedLoader
 
-    env = make_environment(program.templates)
-    if program.template_folders:
-        env.loader = ConfinedLoader(program.template_folders)
-    return env
+    return make_environment(program.template_folders or program.templates)
 
 
 def _shape_problem(turn: Any) -> str | None:

@@ -18,7 +18,7 @@ from .check import Checker, Origin
 from .errors import Diagnostic, Diagnostics, Pos, SourceCache
 from .ir import Corpus, Decl, Distort, Format, Instruct, Labels, Layout, Llm, Paper, Source, Suite, Synth, Task
 from .leakage import check_leakage
-from .resolve import Scope, display_path, resolve
+from .resolve import Parse, Read, Scope, display_path, resolve
 from .templating import search_path
 
 Key = tuple[str, str]
@@ -240,16 +240,21 @@ def load(
     defines: list[str] | None = None,
     templates: Path | Sequence[Path] | None = None,
     sources: SourceCache | None = None,
+    read: Read | None = None,
+    parse: Parse | None = None,
 ) -> Program:
     """Parse, resolve and check spec files. Never raises for a mistake in a spec.
 
     `templates`: the templates folders, searched in order (default: the nearest `templates/`
-    above the entry files); the shipped library is searched after them and answers `std/NAME`."""
+    above the entry files); the shipped library is searched after them and answers `std/NAME`.
+    `read`, `parse`: where spec files' texts come from before the disk, and how they are parsed
+    (`ecgspec.resolve.Read`, `Parse`; the language server passes its buffers and its cache of
+    parses); by default, from disk and by `parse_module`."""
     if isinstance(paths, Path):
         paths = [paths]
     diags = Diagnostics()
     sources = sources or SourceCache()
-    scope = resolve(paths, diags, sources, root=root, defines=defines)
+    scope = resolve(paths, diags, sources, root=root, defines=defines, read=read, parse=parse)
     given = [templates] if isinstance(templates, Path) else list(templates or [])
     if not given:
         nearest = _templates_root(paths, scope.root)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,22 @@ from .errors import Diagnostics, Pos, SourceCache, did_you_mean
 from .parser import parse_module, parse_value
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-# The shipped library: `import "std/papers.ecg"` works from any spec, wherever it lives.
-STD = Path(os.path.realpath(Path(os.path.realpath(__file__)).parents[1] / "specs"))
+# The shipped library: `import "std/papers.ecg"` works from any spec, wherever it lives. An installed
+# package carries it as ecgspec/specs (setup.py); a checkout or an editable install has it at the top.
+_PACKAGED_SPECS = Path(os.path.realpath(__file__)).parent / "specs"
+STD = (
+    _PACKAGED_SPECS
+    if _PACKAGED_SPECS.is_dir()
+    else Path(os.path.realpath(Path(os.path.realpath(__file__)).parents[1] / "specs"))
+)
+
+# Hooks for a caller that holds files' texts itself (the language server: unsaved buffers, parses kept).
+Read = Callable[[Path], str | None]
+"""A spec file's text by its real path, read before the disk: an editor's unsaved buffer, or None
+to read the file from disk as usual (with its size and encoding checks)."""
+Parse = Callable[[str, str, Diagnostics], s.Module]
+"""Parses a spec file's text (text, the file's shown name, where its errors go) as `parse_module`
+does: `parse_module` itself, or something that returns what it would, such as a cache of parses."""
 
 
 def real_path(path: Path) -> Path:
@@ -138,10 +153,22 @@ def default_root(paths: list[Path]) -> Path:
 
 
 class Resolver:
-    def __init__(self, root: Path, diags: Diagnostics, sources: SourceCache):
+    """Loads files and their imports into a scope. `read` and `parse`: see `Read` and `Parse`."""
+
+    def __init__(
+        self,
+        root: Path,
+        diags: Diagnostics,
+        sources: SourceCache,
+        *,
+        read: Read | None = None,
+        parse: Parse | None = None,
+    ):
         self.scope = Scope(root=real_path(root))
         self.diags = diags
         self.sources = sources
+        self._read_first = read
+        self._parse: Parse = parse or parse_module
         self._stack: list[Path] = []
 
     # ---- files ----------------------------------------------------------------------------
@@ -154,6 +181,15 @@ class Resolver:
 
     def _read(self, path: Path, at: Pos | None) -> str | None:
         where = at or Pos.point(display_path(path))
+        held = self._read_first(path) if self._read_first is not None else None
+        if held is not None:
+            # As large a text, saved, would be refused: the same limit whichever way it is read.
+            if len(held) > MAX_FILE_BYTES // 4 and len(held.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+                self.diags.error(
+                    where, f"{display_path(path)} is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", code="file-size"
+                )
+                return None
+            return held
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 self.diags.error(
@@ -195,7 +231,7 @@ class Resolver:
             return
         name = display_path(path)
         self.sources.add(name, text)
-        module = parse_module(text, name, self.diags)
+        module = self._parse(text, name, self.diags)
         self.scope.modules[path] = module
         self._stack.append(path)
         try:
@@ -230,10 +266,12 @@ class Resolver:
                 continue
             module = self.scope.modules.get(path)
             if module is None:
+                text = self._read_first(path) if self._read_first is not None else None
                 try:
-                    module = parse_module(path.read_text(encoding="utf-8"), display_path(path), Diagnostics())
+                    text = path.read_text(encoding="utf-8") if text is None else text
                 except (OSError, UnicodeDecodeError):
                     continue
+                module = self._parse(text, display_path(path), Diagnostics())
             return frozenset(i.name.text for i in module.items if isinstance(i, s.Decl))
         return None
 
@@ -419,9 +457,13 @@ def resolve(
     sources: SourceCache,
     root: Path | None = None,
     defines: list[str] | None = None,
+    *,
+    read: Read | None = None,
+    parse: Parse | None = None,
 ) -> Scope:
-    """Load the given files (and what they import) into one scope."""
-    resolver = Resolver(root or default_root(paths), diags, sources)
+    """Load the given files (and what they import) into one scope. `read` and `parse`: see `Read`
+    and `Parse`; by default files are read from disk and parsed by `parse_module`."""
+    resolver = Resolver(root or default_root(paths), diags, sources, read=read, parse=parse)
     for p in paths:
         resolver.load_entry(p)
     for spec in defines or []:

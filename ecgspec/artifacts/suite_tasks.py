@@ -12,9 +12,9 @@ papers: `Program.hash_of`) and the text of its rubric templates, which a declara
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..template_loader import find_template, search_path, searched_text
 from .plan_schema import Extract, ExtractorModel, Task
 
 if TYPE_CHECKING:
@@ -22,10 +22,16 @@ if TYPE_CHECKING:
 
 
 def _rubric_text(program: Program, rel: str | None) -> str | None:
+    """The text of rubric template `rel`, found as the build finds templates: the spec's folders in
+    order, then the shipped library (which alone answers `std/NAME`). `check` has reported a rubric
+    no folder holds, so a program that gets here has it."""
     if rel is None:
         return None
-    root = program.templates or Path("templates")
-    return (Path(root) / rel).read_text(encoding="utf-8")
+    folders = program.template_folders or search_path(program.templates)
+    path = find_template(folders, rel)
+    if path is None:
+        raise FileNotFoundError(f"no rubric template '{rel}' in {searched_text(folders, rel)}")
+    return path.read_text(encoding="utf-8")
 
 
 def suite_hash(program: Program, suite: Any) -> str:

@@ -210,7 +210,11 @@ def cmd_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     start = time.perf_counter()
     reports = []
     load_args = LoadArgs(
-        tuple(args.specs), args.root, tuple(args.define), args.templates, tuple(p.resolve() for p in args.data_root)
+        tuple(args.specs),
+        args.root,
+        tuple(args.define),
+        tuple(args.templates or ()),
+        tuple(p.resolve() for p in args.data_root),
     )
     plan_lines: list[str] = []
     ray_started = False

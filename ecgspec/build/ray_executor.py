@@ -91,7 +91,7 @@ def absolute_recipe(recipe: tuple[Any, str, Path]) -> tuple[Any, str, Path]:
         load_args,
         paths=tuple(p.resolve() for p in load_args.paths),
         root=root.resolve(),
-        templates=load_args.templates.resolve() if load_args.templates is not None else None,
+        templates=tuple(p.resolve() for p in load_args.templates),
         data_roots=tuple(p.resolve() for p in load_args.data_roots),
     )
     return load_args, corpus, out.resolve()

@@ -69,13 +69,13 @@ class LoadArgs:
     paths: tuple[Path, ...]
     root: Path | None = None
     defines: tuple[str, ...] = ()
-    templates: Path | None = None
+    templates: tuple[Path, ...] = ()  # the --templates folders, in order (none: the nearest templates/)
     data_roots: tuple[Path, ...] = ()
 
     def load(self) -> Any:
         from ..program import load
 
-        return load(list(self.paths), root=self.root, defines=list(self.defines), templates=self.templates)
+        return load(list(self.paths), root=self.root, defines=list(self.defines), templates=list(self.templates))
 
 
 def prepare_corpus(program: Program, corpus_name: str, out: Path, data_roots: tuple[Path, ...]) -> CorpusState:
@@ -98,7 +98,7 @@ def prepare_corpus(program: Program, corpus_name: str, out: Path, data_roots: tu
         n: (w if w > 0 else (program.get("task", n).weight if n not in synth.names else 1.0))
         for n, w in weights.items()
     }
-    env = make_environment(program.templates)
+    env = make_environment(program.template_folders or program.templates)
     roots = list(data_roots)
     vocabularies = {t.labels for t in tasks if t.labels} | {
         i.labels for i in [*synth.active.values(), synth.revise] if i is not None and i.labels

@@ -70,7 +70,7 @@ def compile_suite(
     suite = program.get("suite", suite_name)
     assert isinstance(suite, Suite)
     header = plan_header(program, suite)
-    env = make_environment(program.templates)
+    env = make_environment(program.template_folders or program.templates)
     tasks: list[Task] = []
     reports: list[TaskReport] = []
     for st in suite.tasks:

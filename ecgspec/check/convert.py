@@ -442,14 +442,17 @@ class Converter:
                 ctx.diags.error(value.pos, f"{ctx.what}: expected a whole number, got {value.text}", code="type")
                 return FAIL
             x = int(x)
+        # A limit is said in the unit the value was written in ("at most 300 bpm", not "at most 5 Hz").
+        said_in = value.unit if unit_m is not None and value.unit not in (None, "%") else None
         for b in bounds(markers):
-            unit = f" {shown_unit}" if shown_unit and shown_unit != "%" else ""
+            unit = f" {said_in or shown_unit}" if (said_in or shown_unit) and shown_unit != "%" else ""
             fail = None
             for kind, attr, holds, words in _BOUNDS:
                 if isinstance(b, kind):
                     limit = getattr(b, attr)
                     if not holds(x, limit):
-                        fail = f"{words} {_fmt_num(limit)}{unit}"
+                        shown = limit / UNITS[said_in][1] if said_in else limit
+                        fail = f"{words} {_fmt_num(shown)}{unit}"
             if fail:
                 written_unit = f" {value.unit}" if value.unit and value.unit != "%" else value.unit or ""
                 ctx.diags.error(

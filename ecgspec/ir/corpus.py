@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
+import annotated_types as at
 from pydantic import Field
 
 from .base import Choice, Decl, Ident, Prob, Problem, RefTo, Statement, Unit, Varying
@@ -24,6 +25,9 @@ LayoutRef = Annotated[str, RefTo("layout")]
 PaperRef = Annotated[str, RefTo("paper")]
 DistortRef = Annotated[str, RefTo("distort")]
 TaskRef = Annotated[str, RefTo("task", "instruct")]
+# Turns of one conversation: at least one, and no more than a conversation can fill without asking a
+# fact twice many times over (the build never asks one twice).
+Turns = Annotated[int, at.Ge(1), at.Le(50)]
 
 
 class Corpus(Decl):
@@ -41,7 +45,7 @@ class Corpus(Decl):
     revise: Annotated[str, RefTo("instruct")] | None = Field(
         None, description="a `report` instruct: its English structured revisions are the target of report tasks"
     )
-    turns: Varying[int] = Field(1, description="conversation turns per image")
+    turns: Varying[Turns] = Field(1, description="conversation turns per image, 1 to 50 (or a range of them)")
     refill: bool = Field(
         False,
         description="a turn whose family no task can answer for the record is asked of another family "

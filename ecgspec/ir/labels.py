@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, ClassVar, Literal
 
+import annotated_types as at
 from pydantic import Field
 
 from .base import DataPath, Decl, Ident, Problem, Span, Unit
 
 # A heart-rate range, written `0..60 bpm` (stored in Hz, the canonical frequency: 60 bpm is 1 Hz).
-RateRange = Annotated[float, Unit("frequency")] | Span
+# A ventricular rate is 0 to 300 bpm (5 Hz): 1:1 flutter is about the fastest a heart conducts.
+Rate = Annotated[float, Unit("frequency"), at.Ge(0), at.Le(5)]
+RateRange = Rate | Span
 
 
 def closure(labels: Iterable[str], implies: Mapping[str, Iterable[str]]) -> frozenset[str]:
@@ -90,8 +93,9 @@ class Labels(Decl):
     )
     heart_rate: dict[str, RateRange] = Field(
         default_factory=dict,
-        description="label → the ventricular rate it means (`SBRAD: 0..60 bpm`): a label whose range holds the "
-        "record's measured rate (or comes within the rate margin of it) is never offered as a wrong option",
+        description="label → the ventricular rate it means (`SBRAD: 0..60 bpm`), within 0 to 300 bpm (5 Hz): a "
+        "label whose range holds the record's measured rate (or comes within the rate margin of it) is never "
+        "offered as a wrong option",
     )
 
     def closure(self, labels: Iterable[str]) -> frozenset[str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
+import annotated_types as at
 from pydantic import Field
 
 from .base import ColourHex, Decl, Problem, Template, Unit
 
 Length = Annotated[float, Unit("length")]
+# A side of a custom page: some paper, and no more than a metre (A0 is 841 x 1189 mm; at 1200 dpi a
+# metre is already 47,000 pixels).
+PageSide = Annotated[float, Unit("length"), at.Gt(0), at.Le(1000)]
 PageName = Literal["letter", "a4", "a5", "legal"]
 
 DEFAULT_HEADER = (
@@ -58,7 +62,9 @@ class Paper(Decl):
         None, gt=0, le=1000, description="mains notch (zero-phase), 50 Hz or 60 Hz; `none`: off"
     )
     dpi: Annotated[float, Unit("resolution")] = Field(200.0, ge=30, le=1200, description="raster resolution")
-    size: PageName | tuple[Length, Length] = Field("letter", description="page: a name or [width, height]")
+    size: PageName | tuple[PageSide, PageSide] = Field(
+        "letter", description="page: a name or [width, height], each side more than 0 and at most 1000 mm"
+    )
     orientation: Literal["landscape", "portrait"] = Field("landscape", description="page orientation")
     margin: Length = Field(8.0, ge=0, le=100, description="blank border around the chart")
     trace_color: ColourHex = Field("#000000", description="ink colour of the traces")

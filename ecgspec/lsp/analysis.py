@@ -2,11 +2,12 @@
 files, re-parsing only the top-level items whose text changed, and re-running the template dry
 run only for what changed.
 
-The compiler runs as `check` runs it (`ecgspec.program.load`, then the dry run and the leakage
-check of `ecgspec.cli.cmd_check`); two things differ, both below the resolver: where a file's
-text comes from (an open buffer before the file on disk) and how it is parsed (one item at a
-time, each item's parse kept while its text stays the same). `check` re-parses every imported
-file and dry-runs every template on each run; typing changes one item of one file.
+The compiler runs as `check` runs it (`ecgspec.program.load`, then `ecgspec.checking.check_diagnostics`,
+which `ecgspec check` calls too), through the hooks those take: where a file's text comes from
+(`read`: an open buffer before the file on disk), how it is parsed (`parse`: one item at a time,
+each item's parse kept while its text stays the same), and the dry run (`dry_run`: each result
+kept while what it depends on stays the same). `check` re-parses every imported file and dry-runs
+every template on each run; typing changes one item of one file.
 """
 
 from __future__ import annotations
@@ -14,23 +15,21 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import resolve as resolve_module
 from .. import syntax as s
-from ..errors import Diagnostic, Diagnostics, Pos
+from ..checking import DryRun, check_diagnostics
+from ..errors import Diagnostic, Diagnostics
 from ..ir import Decl
 from ..parser import parse_module
-from ..program import Key, Program, load, silenced
+from ..program import Key, Program, load
 from ..resolve import display_path, real_path
 
 # Where a top-level item may start: what the parser's recovery also takes as an item's first line.
 _TOP_START = re.compile(r"[A-Za-z_\"]")
 _MAX_TAKEN = 64  # later cuts a part may take in before the whole file is parsed instead
-DryRun = Callable[[Program], list[Diagnostic]]
 Part = tuple[tuple[s.TopLevel, ...], tuple[s.Comment, ...]]
 
 
@@ -54,18 +53,6 @@ class Analysis:
         """The real path of a diagnostic's file (a loaded spec, or a template file)."""
         known = self.files.get(name)
         return known if known is not None else real_path(Path(name))
-
-
-def unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """Diagnostics without repeats, as `check` prints them (same place, same message: once)."""
-    seen: set[tuple[str, int, int, str]] = set()
-    out = []
-    for d in diags:
-        k = (d.pos.file, d.pos.line, d.pos.col, d.message)
-        if k not in seen:
-            seen.add(k)
-            out.append(d)
-    return out
 
 
 class Analyzer:
@@ -144,43 +131,19 @@ class Analyzer:
         comments.sort(key=lambda c: (c.pos.line, c.pos.col))
         return _Parsed(text, s.Module(name, tuple(items), tuple(comments), text), ())
 
-    @contextmanager
-    def _reading_buffers(self) -> Iterator[None]:
-        """While loading: the resolver reads open buffers before files, and parses through
-        `self.parse`. `ecgspec.resolve` makes its resolver and calls the parser by module
-        name, so those two names are swapped there for the call (the server checks one file
-        at a time, on one thread); the compiler itself runs unchanged."""
-        buffers = self.buffers
-        base: type[resolve_module.Resolver] = resolve_module.Resolver
-        saved_parse = resolve_module.parse_module
-
-        class BufferResolver(base):  # type: ignore[valid-type, misc]
-            def _read(self, path: Path, at: Pos | None) -> str | None:
-                text = buffers.get(path)
-                return text if text is not None else super()._read(path, at)
-
-        setattr(resolve_module, "Resolver", BufferResolver)  # noqa: B010 (mypy refuses assigning a class)
-        resolve_module.parse_module = self.parse
-        try:
-            yield
-        finally:
-            setattr(resolve_module, "Resolver", base)  # noqa: B010
-            resolve_module.parse_module = saved_parse
-
     # ---- checking ------------------------------------------------------------------------
 
     def check(self, path: Path) -> Analysis:
         """What `ecgspec check PATH` reports, run from the working directory."""
-        from ..leakage_across import check_leakage_across
-
         path = real_path(path)
-        with self._reading_buffers():
-            program = load([path])
-        # As cmd_check: leakage is reported across the specs checked together (here, this one).
-        diags = [d for d in [*program.diagnostics, *self._dry_run(path, program)] if d.code != "leakage"]
-        diags += [d for d in check_leakage_across([program]) if not silenced(d, program.sources)]
+        program = load([path], read=self.buffers.get, parse=self.parse)
+
+        def dry_run(program: Program) -> list[Diagnostic]:
+            return self._dry_run(path, program)
+
+        diags = check_diagnostics([program], program.sources, dry_run=dry_run)
         files = {display_path(p): p for p in program.scope.modules}
-        return Analysis(path, program, unique(diags), files)
+        return Analysis(path, program, diags, files)
 
     def _dry_run(self, path: Path, program: Program) -> list[Diagnostic]:
         """`check`'s dry run of the templates (ecgspec.dry_run.dry_run), each task on its own and
@@ -245,4 +208,4 @@ def _files_signature(folders: Iterable[Path]) -> tuple[tuple[str, int, int], ...
     return tuple(sorted(out))
 
 
-__all__ = ["Analysis", "Analyzer", "unique"]
+__all__ = ["Analysis", "Analyzer"]

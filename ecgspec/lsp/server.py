@@ -22,9 +22,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
+from ..checking import unique
 from ..errors import Diagnostic
 from ..resolve import display_path, real_path
-from .analysis import Analysis, Analyzer, unique
+from .analysis import Analysis, Analyzer
 from .completion import complete
 from .context import context_at
 from .definition import definitions

@@ -100,9 +100,11 @@ def render_block(tmpl: Any, block: str, ctx: dict[str, Any]) -> str | None:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
-def make_environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
-    """The one Jinja environment of a build: sandboxed and budgeted, strict, confined to `templates`."""
-    loader = templating.ConfinedLoader(templates) if templates is not None else None
+def make_environment(templates: Path | Sequence[Path] | None) -> ImmutableSandboxedEnvironment:
+    """The one Jinja environment of a build: sandboxed and budgeted, strict, loading from the
+    templates folders in order (`Program.template_folders`; the shipped library, `std/`, last)."""
+    given = [templates] if isinstance(templates, Path) else list(templates or [])
+    loader = templating.ConfinedLoader(given) if given else None
     return templating.SandboxedTemplates(
         loader=loader,
         undefined=StrictUndefined,
@@ -142,7 +144,8 @@ class TaskPrompter:
         try:
             if self.task.template is not None:
                 self._template = self.env.get_template(self.task.template)
-                self.where = str(Path(self.env.loader.searchpath[0]) / self.task.template)  # type: ignore[union-attr]
+                # The file it was read from: with several folders and std/, not necessarily the first's.
+                self.where = self._template.filename or self.task.template
             else:
                 self._template = self.env.from_string(self.task.question or "")
         except TemplateNotFound:

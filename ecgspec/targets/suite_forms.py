@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -142,6 +141,7 @@ def open_question(i: FormInput) -> list[Question] | str:
 def question(env: Environment, task: SuiteTask, ctx: dict[str, Any], where: str) -> str:
     """The task's question for one record: its inline `question`, its `prompt` file or the form's default."""
     name = task.prompt or DEFAULT_PROMPTS.get(task.form)
+    tmpl = None
     try:
         if task.question:
             tmpl = env.from_string(task.question)
@@ -152,8 +152,10 @@ def question(env: Environment, task: SuiteTask, ctx: dict[str, Any], where: str)
         text = render_block(tmpl, "question", ctx) or ""
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
-        searchpath = getattr(env.loader, "searchpath", ["."])
-        at = f"{Path(searchpath[0]) / name}:{line}:1" if (name and not task.question and line) else where
+        # The file that failed: an included one, else the one the prompt was read from (with several
+        # folders and std/, not necessarily the first folder's); an inline question is the spec's.
+        failed = getattr(exc, "filename", None) or (tmpl.filename if tmpl is not None else None)
+        at = f"{failed}:{line}:1" if (failed and line) else where
         raise PromptError(at, f"suite task '{task.id}': template error: {exc}") from None
     if not text:
         raise PromptError(where, f"suite task '{task.id}': the question renders empty")

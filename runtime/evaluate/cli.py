@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,18 @@ def _judge(args: argparse.Namespace, plan: Any, cache: Any) -> Any:
     return Judge(backend, cache, plan.content_hash())
 
 
-def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend: Any) -> int:
+def _finish(
+    args: argparse.Namespace,
+    plan: Any,
+    preds: Any,
+    judge: Any,
+    backend: Any,
+    extracted: Any = None,
+    unguided: Collection[str] = (),
+) -> int:
+    """Score, write the results, predictions and report, print a line per task. `extracted`: the LLM extractors'
+    outcome where `--compare-extractors` already asked for it (the same readings then make the scores);
+    `unguided`: constrained tasks whose backend could not enforce the schema (their answer mode says so)."""
     import json
     from datetime import datetime
 
@@ -160,14 +172,17 @@ def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend
     out.mkdir(parents=True, exist_ok=True)
     mode = args.scoring or plan.scoring
     try:
-        readings = _llm_readings(plan, preds, out, mode)
+        readings = _llm_readings(plan, preds, out, mode, extracted)
     except LlmExtractError as exc:
         return _fail(str(exc))
     scored = score_plan(plan, preds, judge=judge, mode=mode, readings=readings)
     tasks = []
     for t in scored.tasks:
         plots = plot_task(t, scored.arrays.get(t.id, {}), out)
-        tasks.append(t.model_copy(update={"plots": tuple(plots)}))
+        update: dict[str, Any] = {"plots": tuple(plots)}
+        if t.id in unguided and t.answer_mode == "constrained (json schema)":
+            update["answer_mode"] = "constrained (asked in words: the backend enforced no schema)"
+        tasks.append(t.model_copy(update=update))
     res = Results(
         suite=plan.suite,
         version=plan.version,
@@ -199,21 +214,40 @@ def _finish(args: argparse.Namespace, plan: Any, preds: Any, judge: Any, backend
     return 0
 
 
-def _llm_readings(plan: Any, preds: Any, out: Path, mode: str) -> Any:
-    """The declared LLM extractors' readings (cached in OUT/cache.sqlite), or None when no task declares one
-    that is in use, or in pulse_compat mode (the released rules read every answer there)."""
+def _extracting(plan: Any) -> Any:
+    """The plan's tasks whose declared extractor runs (`backend = none` declares one without running it), or
+    None when there are none: extract_declared would refuse a plan that also holds a `none` extractor."""
+    from .score import read_by_llm
+
+    tasks = tuple(t for t in plan.tasks if read_by_llm(t))
+    return plan.model_copy(update={"tasks": tasks}) if tasks else None
+
+
+def _extract(plan: Any, preds: Any, out: Path) -> Any:
+    """The declared extractors' outcome for the answers in `preds` (readings cached in OUT/cache.sqlite), or None
+    when no task's extractor runs. Raises LlmExtractError for one that cannot be used."""
     from .cache import ResponseCache
     from .llm_extract import extract_declared
 
-    if mode == "pulse_compat" or not any(
-        t.extract.llm is not None and t.extract.llm.backend != "none" for t in plan.tasks
-    ):
+    asked = _extracting(plan)
+    if asked is None:
         return None
+    out.mkdir(parents=True, exist_ok=True)
     cache = ResponseCache(out / "cache.sqlite")
     try:
-        got = extract_declared(plan, {k: p.response for k, p in preds.items()}, cache)
+        return extract_declared(asked, {k: p.response for k, p in preds.items()}, cache)
     finally:
         cache.close()
+
+
+def _llm_readings(plan: Any, preds: Any, out: Path, mode: str, got: Any = None) -> Any:
+    """The declared LLM extractors' readings (`got` where already asked for, else asked now), or None when no
+    task declares one that is in use, or in pulse_compat mode (the released rules read every answer there)."""
+    if mode == "pulse_compat":
+        return None
+    got = got if got is not None else _extract(plan, preds, out)
+    if got is None:
+        return None
     print(
         f"extractor: {len(got.extracted)} answers read ({got.sent} asked, {got.cached} from the cache), "
         f"{len(got.failures)} unread" + (f" ({_kinds(got.counts())})" if got.failures else ""),
@@ -238,6 +272,7 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
 
     try:
         plan = load_plan(args.plan)
+        _only_tasks(plan, args.tasks, args.plan)  # an unknown id is an error, not a run of nothing
     except ArtifactError as exc:
         return _fail(str(exc))
     opts: dict[str, Any] = {"model": args.model, "max_tokens": args.max_tokens}
@@ -296,7 +331,7 @@ def cmd_eval(args: argparse.Namespace, parser: Any = None) -> int:
         )
         if refused is not None:
             return refused
-        return _finish(args, plan, preds, _judge(args, plan, cache), backend)
+        return _finish(args, plan, preds, _judge(args, plan, cache), backend, unguided=outcome.unguided)
     finally:
         backend.close()
         cache.close()
@@ -341,21 +376,12 @@ def show_prompts(args: argparse.Namespace, plan: Any) -> int:
     return 0
 
 
-def _agreement(plan: Any, preds: Any, out: Path) -> str:
+def _agreement(plan: Any, preds: Any, out: Path) -> tuple[str, Any]:
+    """The agreement table, and the LLM extractors' outcome it was made with (None where none runs)."""
     from .agreement import compare
-    from .cache import ResponseCache
-    from .llm_extract import extract_declared
 
-    responses = {k: p.response for k, p in preds.items()}
-    llm = None
-    if any(t.extract.llm is not None and t.extract.llm.backend != "none" for t in plan.tasks):
-        out.mkdir(parents=True, exist_ok=True)
-        cache = ResponseCache(out / "cache.sqlite")
-        try:
-            llm = extract_declared(plan, responses, cache)
-        finally:
-            cache.close()
-    return compare(plan, responses, plan.seed, llm=llm).render()
+    llm = _extract(plan, preds, out)
+    return compare(plan, {k: p.response for k, p in preds.items()}, plan.seed, llm=llm).render(), llm
 
 
 def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
@@ -387,16 +413,19 @@ def cmd_score(args: argparse.Namespace, parser: Any = None) -> int:
     refused = _refuse_missing(args, plan, preds, hint)
     if refused is not None:
         return refused
+    extracted = None
     if args.compare_extractors:
         from .llm_extract import LlmExtractError
 
         try:
-            print(_agreement(plan, preds, args.output))
+            table, extracted = _agreement(plan, preds, args.output)
         except LlmExtractError as exc:
             return _fail(str(exc))
+        print(table)
     cache = ResponseCache(args.output / "cache.sqlite") if args.judge_url else None
     try:
-        return _finish(args, plan, preds, _judge(args, plan, cache), None)
+        # the readings the table was made with are the ones scored: a failure is not asked twice
+        return _finish(args, plan, preds, _judge(args, plan, cache), None, extracted)
     finally:
         if cache:
             cache.close()

@@ -2,7 +2,7 @@
 does with GPT), for the tasks whose suite names an `extractor`.
 
 Each final-turn response of a multiple_choice, multi_label or select_all task is put in a prompt rendered
-from `templates/extract/llm_extract.j2` (a sandboxed Jinja template shipped beside `specs/`; the response
+from the shipped `std/extract/llm_extract.j2` (a sandboxed Jinja template of the library; the response
 is data to it, never template code) and sent with the reply's JSON schema, which the OpenAI-compatible
 backend passes as `response_format` (`runtime.evaluate.constrained.schema_for`, where a multiple-choice
 answer may also be null: "the response chooses no option"). The reply is validated by
@@ -37,14 +37,16 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ecgspec.artifacts.plan_schema import LETTERS, ExtractorModel, Item, Plan, Task
+from ecgspec.template_loader import SHIPPED_TEMPLATES
 
 from .backends.base import Backend, BackendError, Request
 from .cache import ResponseCache, cache_key
 from .constrained import FORMS, is_constrained, parse, schema_for
 from .extract import Extracted
 
-# The shipped templates folder, found from the source tree as `ecgspec.resolve.STD` finds `specs/`.
-TEMPLATES: Final = Path(os.path.realpath(Path(__file__).resolve().parents[2] / "templates"))
+# The shipped template library, wherever this install keeps it (package data in a wheel, the
+# repository's templates/ in a checkout): ecgspec.template_loader decides, as it does for `std/`.
+TEMPLATES: Final = SHIPPED_TEMPLATES
 TEMPLATE: Final = TEMPLATES / "extract" / "llm_extract.j2"
 # The first part of every extraction cache key: a reading depends on the prompt, not on the plan around it.
 _KEY_SPACE: Final = "llm_extract"
@@ -148,11 +150,12 @@ def extractor_backend(model: ExtractorModel, environ: Mapping[str, str] | None =
 
 
 def _asked(plan: Plan, tasks: Collection[str] | None) -> list[Task]:
-    """The tasks to extract: those named, else those that declare an extractor; closed forms, free text."""
+    """The tasks to extract: those named, else those that declare an extractor in use (not `backend = none`);
+    closed forms, free text."""
     return [
         t
         for t in plan.tasks
-        if (t.id in tasks if tasks is not None else t.extract.llm is not None)
+        if (t.id in tasks if tasks is not None else t.extract.llm is not None and t.extract.llm.backend != "none")
         and t.form in FORMS
         and not is_constrained(t)
     ]

@@ -14,7 +14,10 @@ lmms-eval silently drops a metric without a working aggregation, and a string na
 registered. Generation is greedy with the length `ecgspec eval` uses, and `until: []`, since
 lmms-eval's default stop sequence ("\\n\\n") would cut a reasoned answer before its `Answer:` line.
 
-Left out: judged tasks (report, open), since lmms-eval's judge helpers score failures as numbers,
+A constrained task's question carries the sentence that asks for its JSON answer, as `ecgspec eval` sends
+it; lmms-eval enforces no schema, so a reply that is not that JSON is a counted fallback. A declared LLM
+extractor is not run inside lmms-eval (the default rules read those tasks); score the logged samples with
+`ecgspec score` to use it. Left out: judged tasks (report, open), since lmms-eval's judge helpers score failures as numbers,
 and multi-turn items; score their logged samples with `ecgspec score`. lmms-eval scores tasks one by
 one, so under `pulse_compat` a multiple-choice task's random fallbacks are drawn from a fresh stream
 rather than where earlier tasks left the released script's one stream. Data and image paths in the
@@ -30,9 +33,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ecgspec.artifacts.plan_schema import ArtifactError, Plan, Task, load_plan
+from ecgspec.artifacts.plan_schema import ArtifactError, Item, Plan, Task, load_plan
 from ecgspec.artifacts.results import TaskResult, write_text_atomic
 
+from .run import constrained_turn
 from .score import Prediction, score_plan
 
 MAX_NEW_TOKENS = 512  # `ecgspec eval --max-tokens` default
@@ -50,6 +54,13 @@ def task_metrics(plan: Plan, task: Task) -> list[str]:
     return [*_score(_single(plan, task), preds).metrics, FALLBACKS]
 
 
+def _question(task: Task, item: Item) -> str:
+    """The question as `ecgspec eval` asks it: a constrained task's carries the sentence that asks for its JSON
+    answer (lmms-eval enforces no schema, so the answer is asked for in words and validated when scored)."""
+    guided = constrained_turn(task, item, 0)
+    return f"{item.turns[0].question}\n\n{guided[1]}" if guided else item.turns[0].question
+
+
 def export(plan: Plan, plan_dir: Path, out: Path) -> list[Path]:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +75,7 @@ def export(plan: Plan, plan_dir: Path, out: Path) -> list[Path]:
             {
                 "id": it.id,
                 "task": task.id,
-                "question": it.turns[0].question,
+                "question": _question(task, it),
                 "image": str((plan_dir / it.image).resolve()) if it.image else None,
                 "answer": it.target if isinstance(it.target, str) else ", ".join(it.target or ()),
             }

@@ -16,8 +16,9 @@ for ECG Arena `{question, answer}` pairs. Quirks handled here, each for a reason
   extraction matches; letters alone would silently disable it);
 * ECG-QA's options are the comma-separated text after `Options:` in the question;
 * multi-label references are read with the correct-mode rules (whole words, the labels'
-  synonyms in any case: "Myocardial infarction" is MI), except that a reference that is exactly
-  one of the task's `answers` (NORM, ABNORMAL) is that class;
+  synonyms in any case: "Myocardial infarction" is MI; negated mentions, by the built-in cues and
+  the task's own `negation`, are not labels), except that a reference that is exactly one of the
+  task's `answers` (NORM, ABNORMAL) is that class;
 * item ids are unique in a plan: a repeated id is an error naming both places.
 """
 
@@ -168,7 +169,14 @@ def import_items(
             target = (
                 (ref_text.strip(),)
                 if ref_text.strip() in answers
-                else tuple(find_labels(ref_text, shell["labels"], shell.get("synonyms") or {}))
+                else tuple(
+                    find_labels(
+                        ref_text,
+                        shell["labels"],
+                        shell.get("synonyms") or {},
+                        negation=shell["extract"].negation,  # the task's own cues, as its answers are read
+                    )
+                )
             )
         elif form == "multiple_choice":
             options = _options(turns[0][0], n_options, f"{where} (id {item_id})")

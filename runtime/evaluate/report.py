@@ -405,7 +405,8 @@ def roc_figure(task: TaskResult, arrays: dict[str, Any]) -> Figure | None:
             fpr, tpr, _ = roc_curve(arrays["y_true"][:, j], scores[:, j])
             ax.plot(fpr, tpr, color="#1f5fa8", lw=1.6, label="per-label scores")
         else:
-            x, y = _hard_label_point(r, task.n - task.missing)  # missing items are in no metric
+            # missing items and those the extractor could not read are in no metric
+            x, y = _hard_label_point(r, task.n - task.missing - task.extractor_failures)
             ax.plot([0.0, x, 1.0], [0.0, y, 1.0], color="#1f5fa8", lw=1.6, label="hard labels")
             ax.plot([x], [y], "o", color="#1f5fa8", ms=4)
         ax.plot([0, 1], [0, 1], ":", color="#666666", lw=0.8)

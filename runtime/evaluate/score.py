@@ -185,20 +185,26 @@ def extract_all(
     readings (the items it failed on are already left out)."""
     if is_constrained(task):
         return [constrained.read(task, it, r) for it, r in zip(items, responses, strict=True)]
-    if readings is not None and _llm_read(task):
+    if readings is not None and read_by_llm(task):
         return [readings[(it.id, len(it.turns) - 1)] for it in items]
     return [extract(task, it.id, it.options, r, plan.seed) for it, r in zip(items, responses, strict=True)]
 
 
-def _llm_read(task: Task) -> bool:
-    return task.extract.llm is not None and task.extract.llm.backend != "none" and not is_constrained(task)
+def read_by_llm(task: Task) -> bool:
+    """Whether a task's answers are the LLM extractor's to read (it reads only the closed forms' free text)."""
+    return (
+        task.extract.llm is not None
+        and task.extract.llm.backend != "none"
+        and task.form in constrained.FORMS
+        and not is_constrained(task)
+    )
 
 
 def answer_mode(task: Task, readings: Mapping[tuple[str, int], Extracted] | None) -> str:
     """How a task's answers were read, as the report states it beside each number."""
     if task.form in ("report", "open"):
         return "free text, judged"
-    if task.extract.llm is not None and not is_constrained(task) and (readings is None or not _llm_read(task)):
+    if task.extract.llm is not None and not is_constrained(task) and (readings is None or not read_by_llm(task)):
         return f"free text (extractor {task.extract.llm.name} not run)"
     return mode_of(task)
 
@@ -215,7 +221,7 @@ def _score_task(
     missing = {it.id for it in task.items if _lacks(it, preds)}
     items = [it for it in task.items if it.id not in missing]  # missing items are in no metric
     unread: list[str] = []
-    if out.readings is not None and _llm_read(task) and mode != "pulse_compat":
+    if out.readings is not None and read_by_llm(task) and mode != "pulse_compat":
         # the extractor's failures are counted and left out, never read by another rule or drawn at random
         unread = [it.id for it in items if (it.id, len(it.turns) - 1) not in out.readings]
         items = [it for it in items if it.id not in set(unread)]
@@ -229,13 +235,25 @@ def _score_task(
         "extractor_failures": len(unread),
         "extractor_failure_ids": tuple(unread),
     }
+    # An unread answer is still a response: predictions.jsonl keeps it, so the file scores again without it
+    # being reported missing (and is read again), marked `unread` and with nothing extracted.
+    out.rows += [
+        {**_row(task, it, _final(it, preds).response, None, False), "unread": True}
+        for it in task.items
+        if it.id in set(unread)
+    ]
     if task.form in ("report", "open"):
         return _score_judged(plan, task, items, preds, judge, base, out)
     if not items:
+        note = (
+            f"no item read: the extractor could read none of the {len(unread)} answers, so there is no score"
+            if unread
+            else "no answered items: every item is missing, so there is no score"
+        )
         return TaskResult(
             **base,
             metrics={m: Metric(value=None) for m in task.metrics if m != "judge"},
-            notes=("no answered items: every item is missing, so there is no score",) if task.items else (),
+            notes=(note,) if task.items else (),
         )
     responses = [_final(it, preds).response for it in items]
     if task.form == "multi_label":

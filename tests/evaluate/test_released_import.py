@@ -153,3 +153,21 @@ def test_the_released_report_file_with_its_conversation_key_imports(tmp_path: Pa
         ArtifactError, match=r"item 1 \(id r\): `conversations` \(or `conversation`\) is a non-empty list"
     ):
         import_items(shell, [{"id": "r", "image": "x.png"}], src=tmp_path / "r.json", plan_dir=tmp_path)
+
+
+def test_references_are_read_with_the_tasks_own_negation_cues(tmp_path: Path) -> None:
+    # "argues against" is no built-in cue: only the task that declares it reads MI as denied in the reference,
+    # as its answers are read (a reference saying MI is argued against does not make MI a target).
+    negated = (
+        SPEC[: SPEC.rstrip().rfind("}")]  # the suite's closing brace
+        + '    task neg {\n        items    = "neg.json"\n        form     = multi_label\n        labels   = sup\n'
+        + '        negation = ["argues against"]\n        metrics  = [f1]\n    }\n}\n'
+    )
+    spec = _suite(tmp_path, [_rec("m1", QUESTION, "B")], [_rec("p1", "Which?", "STTC; argues against MI")])
+    spec.write_text(negated)
+    (tmp_path / "neg.json").write_text(json.dumps([_rec("n1", "Which?", "STTC; argues against MI")]))
+    assert _import(tmp_path, spec) == 0
+    plan = load_plan(tmp_path / "plan.json")
+    assert plan.task("neg").extract.negation == ("argues against",)
+    assert [it.target for it in plan.task("neg").items] == [("STTC",)]
+    assert [it.target for it in plan.task("ml").items] == [("MI", "STTC")]  # the same words, no such cue

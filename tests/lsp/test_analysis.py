@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 import ecgspec.dry_run
+import ecgspec.resolve
 from ecgspec.cli import main
 from ecgspec.errors import Diagnostics, format_all
 from ecgspec.lsp import analysis
 from ecgspec.lsp.analysis import Analyzer
 from ecgspec.parser import parse_module
 from ecgspec.program import Program
+from ecgspec.resolve import Resolver
+from ecgspec.syntax import Module
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO / "specs").rglob("*.ecg"))
@@ -131,6 +134,28 @@ def test_an_unsaved_buffer_is_read_instead_of_its_file(tmp_path: Path, monkeypat
     analyzer.close(Path("lib.ecg"))
     Path("lib.ecg").write_text("paper wide {\n    speed = 50 mm/s\n}\n", encoding="utf-8")
     assert analyzer.check(Path("main.ecg")).diagnostics == []
+
+
+def test_the_analyzer_loads_through_the_compilers_hooks_leaving_its_modules_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("lib.ecg").write_text("paper wide {\n    speed = 50 mm/s\n}\n", encoding="utf-8")
+    Path("main.ecg").write_text('import "lib.ecg"\n\npaper mine extends wider {\n}\n', encoding="utf-8")
+    analyzer = Analyzer()
+    analyzer.open(Path("lib.ecg"), "paper wider {\n    speed = 50 mm/s\n}\n")
+    cached = analyzer.parse
+    seen: list[tuple[str, bool]] = []
+
+    def watching(text: str, name: str, diags: Diagnostics) -> Module:
+        # While the compiler loads, its resolver module holds its own class and parser.
+        untouched = ecgspec.resolve.Resolver is Resolver and ecgspec.resolve.parse_module is parse_module
+        seen.append((name, untouched))
+        return cached(text, name, diags)
+
+    monkeypatch.setattr(analyzer, "parse", watching)
+    assert analyzer.check(Path("main.ecg")).diagnostics == []  # lib.ecg's buffer was read
+    assert seen == [("main.ecg", True), ("lib.ecg", True)]
 
 
 LEAKY = """\
