@@ -112,3 +112,27 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 __all__ = ["Extract", "RuleServer", "Task", "completion", "item", "plan_of", "user_text", "write_jsonl"]
+
+
+def released_f1_auc_hl(pred: list[list[str]], truth: list[list[str]]) -> tuple[float, float, float]:
+    """The released `compute_f1_auc` (evaluate_ecgbench.py), written out from its description with
+    scikit-learn, independently of runtime.evaluate.compat: classes fitted on the references, mean
+    per-class F1, mean per-class hard-label AUC with NaN propagating, Hamming loss."""
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import f1_score, hamming_loss, roc_auc_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    mlb = MultiLabelBinarizer()
+    t = mlb.fit_transform(truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # answers naming classes no reference has: dropped, as the release does
+        p = mlb.transform(pred)
+    aucs = []
+    for j in range(t.shape[1]):
+        try:
+            aucs.append(roc_auc_score(t[:, j], p[:, j]))
+        except ValueError:
+            aucs.append(np.nan)
+    return float(np.mean(f1_score(t, p, average=None))), float(np.mean(aucs)), float(hamming_loss(t, p))

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, hamming_loss, roc_auc_score
-from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
 from ecgspec.cli import main
 from runtime.evaluate.score import Prediction, missing_items, score_plan
 
-from .helpers import RuleServer, Task, completion, item, plan_of, user_text, write_jsonl
+from .helpers import RuleServer, Task, completion, item, plan_of, released_f1_auc_hl, user_text, write_jsonl
 
 SUPER = ("NORM", "MI", "STTC", "CD", "HYP")
 
@@ -194,21 +193,6 @@ def test_allowed_missing_multilabel_items_are_left_out_of_every_metric() -> None
 # ---- pulse_compat: what the released scorer does with an absent line -------------------------------
 
 
-def _released_multilabel(lines: list[tuple[list[str], list[str]]]) -> tuple[float, float, float]:
-    """`compute_f1_auc` of evaluate_ecgbench.py on (prediction, reference) lists built from the lines of a
-    predictions file, written out here from its description with scikit-learn (independent of compat.py)."""
-    mlb = MultiLabelBinarizer()
-    t = mlb.fit_transform([r for _, r in lines])
-    p = mlb.transform([q for q, _ in lines])
-    aucs = []
-    for j in range(t.shape[1]):
-        try:
-            aucs.append(roc_auc_score(t[:, j], p[:, j]))
-        except ValueError:
-            aucs.append(np.nan)
-    return float(np.mean(f1_score(t, p, average=None))), float(np.mean(aucs)), float(hamming_loss(t, p))
-
-
 def test_compat_multilabel_drops_missing_items_as_the_released_scorer_does() -> None:
     refs = {"p1": ("NORM",), "p2": ("MI",), "p3": ("HYP",), "p4": ("NORM", "MI"), "p5": ("CD",), "p6": ("NORM",)}
     answers = {"p1": "NORM", "p2": "ABNORMAL, MI", "p4": "MI", "p5": "CD and HYP", "p6": "STTC"}
@@ -216,7 +200,7 @@ def test_compat_multilabel_drops_missing_items_as_the_released_scorer_does() -> 
     # the released loop reads the lines present; p3 (the one HYP reference) is not among them, so HYP is not
     # one of its classes and the HYP in p5's answer is dropped
     lines = [([c for c in SUPER if c in answers[k]], [c for c in SUPER if c in ", ".join(refs[k])]) for k in answers]
-    f1, auc, hl = _released_multilabel(lines)
+    f1, auc, hl = released_f1_auc_hl([q for q, _ in lines], [r for _, r in lines])
     assert res.metrics["f1"].value == pytest.approx(f1, abs=1e-12)
     assert res.metrics["auc"].value == pytest.approx(auc, abs=1e-12)
     assert res.metrics["hamming"].value == pytest.approx(hl, abs=1e-12)

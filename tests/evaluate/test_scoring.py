@@ -4,7 +4,6 @@ scikit-learn calls on the same arrays, pulse_compat equals the released scorer's
 from __future__ import annotations
 
 import random
-import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from sklearn.metrics import accuracy_score, f1_score, hamming_loss, roc_auc_scor
 from runtime.evaluate.metrics import _auc_per_class, _f1_per_class, label_metrics
 from runtime.evaluate.score import Prediction, score_plan
 
-from .helpers import Extract, Task, item, plan_of
+from .helpers import Extract, Task, item, plan_of, released_f1_auc_hl
 
 SUPER = ("NORM", "MI", "STTC", "CD", "HYP")
 
@@ -250,26 +249,6 @@ def test_auc_uses_scores_when_predictions_carry_them() -> None:
     assert res.metrics["auc"].value == pytest.approx(roc_auc_score(y, np.array(list(sc.values())), average="macro"))
 
 
-def _released_f1_auc_hl(pred: list[list[str]], truth: list[list[str]]) -> tuple[float, float, float]:
-    """The released `compute_f1_auc` (evaluate_ecgbench.py), written out from its description with
-    scikit-learn: classes fitted on the references, mean per-class F1, mean per-class hard-label AUC with
-    NaN propagating, Hamming loss."""
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    mlb = MultiLabelBinarizer()
-    t = mlb.fit_transform(truth)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = mlb.transform(pred)
-    aucs = []
-    for j in range(t.shape[1]):
-        try:
-            aucs.append(roc_auc_score(t[:, j], p[:, j]))
-        except ValueError:
-            aucs.append(np.nan)
-    return float(np.mean(f1_score(t, p, average=None))), float(np.mean(aucs)), float(hamming_loss(t, p))
-
-
 def test_pulse_compat_intervals_bootstrap_the_released_statistic_from_the_plan_seed() -> None:
     rng = np.random.default_rng(5)
     truth = {f"i{k}": [c for c in SUPER if rng.random() < 0.35] or ["NORM"] for k in range(30)}
@@ -290,13 +269,13 @@ def test_pulse_compat_intervals_bootstrap_the_released_statistic_from_the_plan_s
     per: list[tuple[float, float, float]] = []
     for _ in range(60):
         ix = draws.integers(0, 30, 30)
-        per.append(_released_f1_auc_hl([pred[i] for i in ix], [gold[i] for i in ix]))
+        per.append(released_f1_auc_hl([pred[i] for i in ix], [gold[i] for i in ix]))
     for k, name in enumerate(("f1", "auc", "hamming")):
         vals = [v[k] for v in per if not np.isnan(v[k])]
         lo, hi = np.percentile(vals, [2.5, 97.5])
         m = res.metrics[name]
         assert m.lo == pytest.approx(lo, abs=1e-12) and m.hi == pytest.approx(hi, abs=1e-12), name
-        assert m.value == pytest.approx(_released_f1_auc_hl(pred, gold)[k], abs=1e-12)
+        assert m.value == pytest.approx(released_f1_auc_hl(pred, gold)[k], abs=1e-12)
     again = score_plan(plan_of(task, scoring="pulse_compat", bootstrap=60, seed=11), _preds(answers)).tasks[0]
     assert again.metrics == res.metrics
 
