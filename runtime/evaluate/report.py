@@ -38,6 +38,7 @@ _NO_ANSWER = "-"  # metrics.choice_metrics' column for an item where no letter w
 _SHOWN = {
     "id", "form", "n", "metrics", "per_class", "fallbacks", "fallback_ids", "missing", "missing_ids",
     "auc_from", "undefined_auc", "excluded_classes", "f1_absent_as_zero", "judge", "confusion", "plots", "notes",
+    "answer_mode", "extractor_failures", "extractor_failure_ids",
 }  # fmt: skip
 _EXCLUDED_WHY = {
     "absent": "in neither the targets nor the answers",
@@ -149,6 +150,10 @@ def task_facts(task: TaskResult) -> list[tuple[str, str]]:
         facts.append((_described(task, "missing"), _ids(task.missing_ids) or str(task.missing)))
     if task.fallbacks:
         facts.append((_described(task, "fallbacks"), _ids(task.fallback_ids) or str(task.fallbacks)))
+    if task.extractor_failures:
+        facts.append(
+            (_described(task, "extractor_failures"), _ids(task.extractor_failure_ids) or str(task.extractor_failures))
+        )
     for name in type(task).model_fields:
         if name in _SHOWN:
             continue

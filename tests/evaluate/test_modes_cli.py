@@ -275,7 +275,7 @@ def test_score_reads_answers_with_the_declared_extractor_and_leaves_its_failures
     assert {i: got[i]["extracted"] for i in ("r1", "r2", "r5")} == {"r1": "B", "r2": "C", "r5": None}
     assert [got[i]["extracted"] for i in ("r3", "r4")] == [None, None]  # never read by the default rules
     md = (tmp_path / "out" / "report.md").read_text()
-    assert re.search(r"^- \*\*Extractor failure ids:\*\* r3, r4$", md, re.M), md
+    assert re.search(r"^- \*\*Answers the declared LLM extractor could not read.*:\*\* r3, r4$", md, re.M), md
     assert re.search(r"^\| read \|.*\| LLM extractor: reader \|", md, re.M)
     assert summary(first.out, "read") == ("read: accuracy 0.667  (fallbacks 1, missing 1, unread by the extractor 2)")
     assert "extractor: 3 answers read (4 asked, 0 from the cache), 2 unread (http_error 1, invalid_reply 1)" in (
