@@ -73,7 +73,6 @@ class Converter:
 
     def __init__(self, scope: Scope, templates_root: Path | None = None):
         self.scope = scope
-        self.templates_root = templates_root
         # Where template files are looked for, in order (the spec's folders, then the shipped
         # library); `load` sets it from every `--templates` folder.
         self.template_folders: tuple[Path, ...] = search_path(templates_root)

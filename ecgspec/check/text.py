@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateSyntaxError
@@ -11,9 +10,9 @@ from jinja2 import TemplateSyntaxError
 from .. import syntax as s
 from ..colours import NAMED, normalise_hex
 from ..errors import Pos, did_you_mean
-from ..ir.base import Colour, DataPath, Expr, Ident, Lead, RefTo, Template, TemplateFile
+from ..ir.base import Colour, DataPath, Expr, Ident, Lead, RefTo, Template
 from ..leads import canonical_lead, known_leads
-from ..resolve import Scope, display_path
+from ..resolve import Scope
 from .context import FAIL, Ctx
 from .schema import marker
 
@@ -55,8 +54,6 @@ def string(conv: Converter, value: s.Value, markers: list[Any], ctx: Ctx) -> Any
         hint = f'write it in quotes: "{value.dotted}"' if isinstance(value, s.Ref) else None
         return conv.type_error(value, "a string", ctx, hint)
     if marker(markers, Template) and not check_template(conv, value, ctx):
-        return FAIL
-    if marker(markers, TemplateFile) and not check_template_file(conv, value, ctx):
         return FAIL
     if marker(markers, DataPath) and "\x00" in value.value:
         return conv.type_error(value, "a path", ctx)
@@ -133,45 +130,3 @@ def check_template(conv: Converter, value: s.String, ctx: Ctx) -> bool:
             code="template-syntax",
         )
         return False
-
-
-def check_template_file(conv: Converter, value: s.String, ctx: Ctx) -> bool:
-    rel = Path(value.value)
-    if rel.is_absolute() or ".." in rel.parts:
-        ctx.diags.error(
-            value.pos,
-            f"{ctx.what}: template paths are relative to the templates folder and may not leave it",
-            code="template-escape",
-        )
-        return False
-    root = conv.templates_root
-    if root is None:
-        ctx.diags.error(
-            value.pos,
-            f"{ctx.what}: no templates folder was found for '{value.value}'",
-            "put templates in a `templates/` folder under the spec root, or pass --templates",
-            code="template-missing",
-        )
-        return False
-    path = root / rel
-    if not path.is_file():
-        nearby = [str(p.relative_to(root)) for p in root.rglob("*.j2")]
-        ctx.diags.error(
-            value.pos,
-            f"{ctx.what}: no template '{value.value}' in {display_path(root)}",
-            did_you_mean(value.value, nearby),
-            code="template-missing",
-        )
-        return False
-    try:
-        conv.jinja.parse(path.read_text(encoding="utf-8"))
-        return True
-    except (OSError, UnicodeDecodeError) as exc:
-        ctx.diags.error(value.pos, f"{ctx.what}: cannot read template: {exc}", code="template-read")
-    except TemplateSyntaxError as exc:
-        ctx.diags.error(
-            Pos(display_path(path), exc.lineno or 1, 1, exc.lineno or 1, 2),
-            f"template error: {exc.message}",
-            code="template-syntax",
-        )
-    return False

@@ -118,6 +118,7 @@ class Session:
         self.published: dict[Path, list[lsp.Diagnostic]] = {}
         self.count: Counter[Path] = Counter()
         self.versions: dict[str, int] = {}
+        self.texts: dict[str, str] = {}  # what each open buffer holds
 
         @self.client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
@@ -152,12 +153,14 @@ class Session:
 
     def open(self, name: str, text: str) -> None:
         self.versions[name] = 1
+        self.texts[name] = text
         self.client.text_document_did_open(
             lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(self.uri(name), "ecg", 1, text))
         )
 
     def change(self, name: str, text: str) -> None:
         self.versions[name] += 1
+        self.texts[name] = text
         self.client.text_document_did_change(
             lsp.DidChangeTextDocumentParams(
                 lsp.VersionedTextDocumentIdentifier(self.versions[name], self.uri(name)),
@@ -172,6 +175,14 @@ class Session:
         action()
         self.wait(lambda: all(self.count[p] > before[p] for p in paths))
         return {p: self.published[p] for p in paths}
+
+    def holding(self, name: str, text: str) -> None:
+        """Make the buffer of `name` hold `text` (opened or changed, its diagnostics awaited), whichever tests
+        ran before on this session: xdist may give a worker any subset of this module's tests."""
+        if name not in self.texts:
+            self.published_after(lambda: self.open(name, text), name)
+        elif self.texts[name] != text:
+            self.published_after(lambda: self.change(name, text), name)
 
     def at(self, name: str, line: int, character: int) -> tuple[lsp.TextDocumentIdentifier, lsp.Position]:
         return lsp.TextDocumentIdentifier(self.uri(name)), lsp.Position(line, character)
@@ -222,11 +233,13 @@ def test_opening_a_broken_spec_publishes_what_check_reports_in_each_file(session
 
 
 def test_fixing_the_buffer_clears_its_diagnostics_and_those_of_the_dropped_import(session: Session) -> None:
+    session.holding("main.ecg", MAIN_BROKEN)
     got = session.published_after(lambda: session.change("main.ecg", MAIN_FIXED), "main.ecg", "bad.ecg")
     assert got and all(len(diags) == 0 for diags in got.values()), got
 
 
 def test_hover_on_a_name_shows_what_explain_prints(session: Session, workspace: Path) -> None:
+    session.holding("main.ecg", MAIN_FIXED)
     (workspace / "main.ecg").write_text(MAIN_FIXED, encoding="utf-8")  # explain reads the file: save it
     for name, needle in (("wide", "extends wide"), ("mine", "paper mine")):
         line, char = position_of(MAIN_FIXED, needle, len(needle) - 2)
@@ -240,6 +253,7 @@ def test_hover_on_a_name_shows_what_explain_prints(session: Session, workspace: 
 
 def test_definition_of_a_name_and_of_an_import_lead_into_the_imported_file(session: Session, workspace: Path) -> None:
     lib = (workspace / "lib.ecg").resolve()
+    session.holding("main.ecg", MAIN_FIXED)
     line, char = position_of(MAIN_FIXED, "extends wide", len("extends w"))
     doc, pos = session.at("main.ecg", line, char)
     (found,) = session.run(session.client.text_document_definition_async(lsp.DefinitionParams(doc, pos)))
@@ -257,7 +271,8 @@ def test_definition_of_a_name_and_of_an_import_lead_into_the_imported_file(sessi
 
 def test_an_importer_is_checked_against_the_unsaved_buffer_of_its_import(session: Session, workspace: Path) -> None:
     renamed = LIB.replace("paper wide", "paper wider")
-    session.published_after(lambda: session.open("lib.ecg", LIB), "lib.ecg")
+    session.holding("main.ecg", MAIN_FIXED)
+    session.holding("lib.ecg", LIB)
     got = session.published_after(lambda: session.change("lib.ecg", renamed), "main.ecg")
     # The command line, on files holding what the buffers hold.
     copy = workspace / "unsaved"
